@@ -1,0 +1,1 @@
+"""Named pipeline presets (TOML); installed as ``vidfill.presets``, loaded by ``--pipeline NAME``."""

@@ -1,0 +1,143 @@
+"""Settings of every stage: frozen dataclasses, loaded from named TOML presets.
+
+Every tunable number of the pipeline is a field here, with the reason for its
+default. A preset (``pipelines/<name>.toml``) sets any subset of them, one TOML
+table per stage, e.g.::
+
+    [flow]
+    method = "dis"
+
+    [propagation]
+    consistency_px = 2.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from vidfill.errors import VidfillError
+
+
+@dataclass(frozen=True)
+class MaskConfig:
+    threshold: float = 0.1
+    """Hole = any channel above this fraction of full scale (robust to JPEG noise on 0/255 and 0/128 masks)."""
+    dilate: int = 4
+    """Pixels the hole is grown by, to cover object edges, motion blur and flow bleeding (benchmarked: see README)."""
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    method: str = "raft"
+    """"raft" (torchvision RAFT, falls back to "dis" when no weights are reachable) or "dis" (OpenCV)."""
+    raft_model: str = "raft_small"
+    """Manifest name of the RAFT weights: "raft_small" or "raft_large"."""
+    num_updates: int = 12
+    """RAFT refinement iterations (torchvision's default for raft_small)."""
+    max_side: int = 512
+    """Flow is estimated with the longer frame side at most this many pixels, then upsampled (values scaled)."""
+    batch_size: int = 4
+    """Frame pairs per RAFT call: bounds memory, amortises overhead."""
+    dis_preset: str = "medium"
+    """OpenCV DIS preset for the classical fallback: "ultrafast", "fast" or "medium"."""
+
+
+@dataclass(frozen=True)
+class CompletionConfig:
+    hole_dilate: int = 2
+    """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow estimated next to a hole is unreliable."""
+
+
+@dataclass(frozen=True)
+class PropagationConfig:
+    consistency_abs_px: float = 0.7
+    """A step is an occlusion when |f + b|^2 > rel * (|f|^2 + |b|^2) + abs_px^2 (Sundaram et al. 2010: abs^2 = 0.5)."""
+    consistency_rel: float = 0.01
+    """Relative part of that test: fast motion tolerates proportionally larger disagreement."""
+    max_steps: int = 0
+    """Longest trajectory in frames; 0 = as long as the clip."""
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    error_sigma_px: float = 0.5
+    """Scale of the accumulated consistency error in the candidate weight exp(-(err/sigma)^2)."""
+    distance_halflife: float = 8.0
+    """Frames after which a candidate's weight halves: near frames are more trustworthy than far ones."""
+
+
+@dataclass(frozen=True)
+class LeftoverConfig:
+    method: str = "telea"
+    """Image inpainter for pixels no frame shows: "telea" or "ns" (OpenCV)."""
+    radius: int = 5
+    """Neighbourhood radius of the OpenCV inpainter, in pixels."""
+    max_rounds: int = 64
+    """Safety cap on keyframe fill + propagation rounds (each round fills at least one whole keyframe)."""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    mask: MaskConfig = field(default_factory=MaskConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    completion: CompletionConfig = field(default_factory=CompletionConfig)
+    propagation: PropagationConfig = field(default_factory=PropagationConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    leftover: LeftoverConfig = field(default_factory=LeftoverConfig)
+
+    def replace(self, **sections: dict[str, Any]) -> "PipelineConfig":
+        """A copy with some fields of some sections changed: ``cfg.replace(mask={"dilate": 0})``."""
+        return _from_dict(self, sections, "overrides")
+
+
+def _from_dict(base: PipelineConfig, data: dict[str, Any], origin: str) -> PipelineConfig:
+    changes = {}
+    for section, values in data.items():
+        current = getattr(base, section, None)
+        if not dataclasses.is_dataclass(current) or not isinstance(values, dict):
+            known = ", ".join(f.name for f in dataclasses.fields(base))
+            raise VidfillError(f"{origin}: unknown section [{section}] (known: {known})")
+        names = {f.name: f for f in dataclasses.fields(current)}
+        for key, value in values.items():
+            if key not in names:
+                raise VidfillError(f"{origin}: unknown setting {section}.{key} (known: {', '.join(names)})")
+            expected = type(getattr(current, key))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected):
+                raise VidfillError(
+                    f"{origin}: {section}.{key} must be {expected.__name__}, got {value!r}")
+        changes[section] = dataclasses.replace(current, **values)
+    return dataclasses.replace(base, **changes)
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped in ``pipelines/``."""
+    return sorted(p.name[:-5] for p in resources.files("vidfill.presets").iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_preset(name_or_path: str) -> PipelineConfig:
+    """The config of a shipped preset (``"default"``) or of a TOML file path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise VidfillError(f"{path}: preset file not found")
+        text, origin = path.read_text(), str(path)
+    else:
+        entry = resources.files("vidfill.presets") / f"{name_or_path}.toml"
+        if not entry.is_file():
+            raise VidfillError(
+                f"--pipeline {name_or_path}: no such preset (have: {', '.join(preset_names())})")
+        text, origin = entry.read_text(), f"pipelines/{name_or_path}.toml"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise VidfillError(f"{origin}: invalid TOML ({exc})") from None
+    data.pop("description", None)
+    return _from_dict(PipelineConfig(), data, origin)

@@ -1,0 +1,120 @@
+"""Stage 1: forward and backward optical flow between adjacent frames.
+
+RAFT through ``torchvision.models.optical_flow`` (weights found by
+:mod:`vidfill.weights`), or OpenCV DIS as the classical fallback. Flow is
+estimated at a working resolution (completed there too); :func:`resize_flow`
+brings it to the frames' resolution, values scaled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidfill.config import FlowConfig
+from vidfill.types import check_frames
+
+Progress = Callable[[int], None]
+
+DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    fwd: torch.Tensor
+    """(T-1, 2, h, w) float32 at the working size: flow_fwd[t] maps frame t to t+1, in pixels."""
+    bwd: torch.Tensor
+    """(T-1, 2, h, w) float32 at the working size: flow_bwd[t] maps frame t+1 to t."""
+    method: str
+    """"raft" or "dis"."""
+    working_size: tuple[int, int]
+    """(h, w) at which the flow was estimated."""
+
+
+def working_size(h: int, w: int, max_side: int, multiple: int = 8) -> tuple[int, int]:
+    """Frame size scaled so that the longer side is at most ``max_side``, rounded to ``multiple``."""
+    scale = min(1.0, max_side / max(h, w))
+    return (max(multiple, round(h * scale / multiple) * multiple),
+            max(multiple, round(w * scale / multiple) * multiple))
+
+
+def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resample ``(N, 2, h, w)`` flow to ``size`` = (H, W), scaling the vectors with the grid."""
+    h, w = flow.shape[-2:]
+    if (h, w) == tuple(size):
+        return flow
+    out = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+    scale = torch.tensor([size[1] / w, size[0] / h], dtype=flow.dtype, device=flow.device)
+    return out * scale.view(1, 2, 1, 1)
+
+
+def _raft_pairs(model: torch.nn.Module, first: torch.Tensor, second: torch.Tensor,
+                num_updates: int) -> torch.Tensor:
+    """RAFT flow first -> second for ``(B, 3, h, w)`` uint8 batches; returns ``(B, 2, h, w)``."""
+    norm = lambda x: x.to(torch.float32) / 127.5 - 1.0  # noqa: E731  RAFT's input range [-1, 1]
+    with torch.inference_mode():
+        return model(norm(first), norm(second), num_flow_updates=num_updates)[-1].float()
+
+
+def _dis_flow(dis: cv2.DISOpticalFlow, first: np.ndarray, second: np.ndarray) -> torch.Tensor:
+    """DIS flow between two (h, w) uint8 gray images, as (1, 2, h, w)."""
+    return torch.from_numpy(dis.calc(first, second, None)).permute(2, 0, 1)[None]
+
+
+def estimate_flow(frames: torch.Tensor, cfg: FlowConfig, model: torch.nn.Module | None = None,
+                  progress: Progress | None = None) -> FlowResult:
+    """Forward and backward flow of a clip.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8 RGB, T >= 2.
+        cfg: working resolution, RAFT iterations, batch size, DIS preset.
+        model: a torchvision RAFT module with weights loaded, or None for OpenCV DIS.
+        progress: called with the number of frame pairs finished.
+
+    Returns:
+        :class:`FlowResult` with ``(T-1, 2, h, w)`` flows at the working size
+        (:func:`working_size`), on the frames' device.
+    """
+    t, h, w = check_frames(frames)
+    if t < 2:
+        raise ValueError(f"flow needs at least 2 frames, got {t}")
+    if frames.dtype != torch.uint8:
+        raise ValueError(f"frames must be uint8 for flow estimation, got {frames.dtype}")
+    size = working_size(h, w, cfg.max_side)
+    small = F.interpolate(frames.float(), size=size, mode="area").round().to(torch.uint8)
+    fwd, bwd = [], []
+    if model is not None:
+        for start in range(0, t - 1, cfg.batch_size):
+            stop = min(start + cfg.batch_size, t - 1)
+            a, b = small[start:stop], small[start + 1:stop + 1]
+            both = _raft_pairs(model, torch.cat([a, b]), torch.cat([b, a]), cfg.num_updates)
+            fwd.append(both[: stop - start])
+            bwd.append(both[stop - start:])
+            if progress:
+                progress(stop - start)
+        method = "raft"
+    else:
+        dis = cv2.DISOpticalFlow_create(DIS_PRESETS[cfg.dis_preset])
+        gray = [cv2.cvtColor(f.permute(1, 2, 0).cpu().numpy(), cv2.COLOR_RGB2GRAY) for f in small]
+        for i in range(t - 1):
+            fwd.append(_dis_flow(dis, gray[i], gray[i + 1]))
+            bwd.append(_dis_flow(dis, gray[i + 1], gray[i]))
+            if progress:
+                progress(1)
+        method = "dis"
+    return FlowResult(
+        fwd=torch.cat(fwd).to(frames.device),
+        bwd=torch.cat(bwd).to(frames.device),
+        method=method,
+        working_size=size,
+    )
+

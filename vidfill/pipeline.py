@@ -1,0 +1,143 @@
+"""The pipeline: composes the stages on one clip held in memory.
+
+Stages are pure functions; this module picks the order, moves data between
+resolutions, runs the keyframe loop for leftovers and reports progress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidfill import weights
+from vidfill.completion import complete_flow
+from vidfill.config import FlowConfig, PipelineConfig
+from vidfill.flow import estimate_flow, resize_flow
+from vidfill.fusion import fuse_colours
+from vidfill.inpaint import inpaint_image, smooth_fill
+from vidfill.progress import Reporter
+from vidfill.propagation import propagate
+from vidfill.types import check_masks, to_float, to_uint8
+
+
+@dataclass(frozen=True)
+class Result:
+    frames: torch.Tensor
+    """(T, 3, H, W) uint8: the input with the hole filled."""
+    hole: torch.Tensor
+    """(T, 1, H, W) bool: the pixels that were replaced (the dilated mask)."""
+    flow_method: str
+    """"raft", "dis" or "none" (no hole)."""
+    keyframes: tuple[int, ...] = ()
+    """Frames filled by the image inpainter, in order."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds per stage."""
+
+
+def build_flow_model(cfg: FlowConfig, raft_weights: Path | None = None, *, download: bool = True,
+                     reporter: Reporter | None = None) -> torch.nn.Module | None:
+    """The RAFT network for ``cfg`` with weights loaded, or None (DIS) with a one-line note why."""
+    reporter = reporter or Reporter(quiet=True)
+    if cfg.method == "dis":
+        return None
+    if cfg.method != "raft":
+        raise ValueError(f"unknown flow method {cfg.method!r}; have 'raft', 'dis'")
+    found = weights.load_state_dict(cfg.raft_model, raft_weights, download=download)
+    if found.state_dict is None:
+        reporter.note(f"{found.note}: using OpenCV DIS flow instead")
+        return None
+    reporter.note(f"flow: RAFT, {found.note}")
+    model = weights.MANIFEST[cfg.raft_model].build()
+    model.load_state_dict(found.state_dict)
+    return model.eval()
+
+
+def dilate_holes(masks: torch.Tensor, radius: int) -> torch.Tensor:
+    """Grow ``(T, 1, H, W)`` bool masks by a disk of ``radius`` pixels."""
+    if radius <= 0:
+        return masks
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    grown = [cv2.dilate(m[0].cpu().numpy().astype(np.uint8), kernel) for m in masks]
+    return torch.from_numpy(np.stack(grown)[:, None] > 0).to(masks.device)
+
+
+def _flow_holes(hole: torch.Tensor, size: tuple[int, int], radius: int) -> torch.Tensor:
+    """Hole at flow resolution: any covered pixel counts, then grown by ``radius``."""
+    small = F.interpolate(hole.float(), size=size, mode="area") > 0
+    return dilate_holes(small, radius)
+
+
+def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig,
+                  flow_model: torch.nn.Module | None = None,
+                  reporter: Reporter | None = None) -> Result:
+    """Remove the masked regions of a clip.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8 RGB, T >= 2.
+        masks: ``(T, 1, H, W)`` bool, True = remove.
+        cfg: the pipeline settings.
+        flow_model: torchvision RAFT with weights (see :func:`build_flow_model`), or None for DIS.
+        reporter: progress and notes; silent when None.
+
+    Returns:
+        :class:`Result`; outside ``result.hole`` its frames equal the input exactly.
+    """
+    check_masks(masks, frames)
+    reporter = reporter or Reporter(quiet=True)
+    num_frames = frames.shape[0]
+    if num_frames < 2:
+        raise ValueError(f"need at least 2 frames, got {num_frames}")
+    hole = dilate_holes(masks, cfg.mask.dilate)
+    if not bool(hole.any()):
+        return Result(frames=frames.clone(), hole=hole, flow_method="none")
+
+    prefilled = to_uint8(smooth_fill(to_float(frames), hole))
+    with reporter.stage("flow", num_frames - 1, "pairs") as advance:
+        flow = estimate_flow(prefilled, cfg.flow, flow_model, advance)
+    del prefilled
+    small_hole = _flow_holes(hole, flow.working_size, cfg.completion.hole_dilate)
+    size = tuple(frames.shape[-2:])
+    with reporter.stage("completion", 2 * (num_frames - 1), "fields") as advance:
+        flow_fwd = resize_flow(complete_flow(flow.fwd, small_hole[:-1], advance).flow, size)
+        flow_bwd = resize_flow(complete_flow(flow.bwd, small_hole[1:], advance).flow, size)
+    del flow
+
+    work = frames.clone()
+    remaining = hole.clone()
+    keyframes: list[int] = []
+
+    def propagate_and_fill(stage: str) -> None:
+        with reporter.stage(stage, 2 * (num_frames - 1), "steps") as advance:
+            candidates = propagate(work, remaining, flow_fwd, flow_bwd, cfg.propagation, advance)
+            fused = fuse_colours(candidates, cfg.fusion)
+        index = candidates.index[fused.filled]
+        pixels = frames.shape[-2] * frames.shape[-1]
+        work.view(num_frames, 3, pixels)[index // pixels, :, index % pixels] = to_uint8(
+            fused.colour[fused.filled])
+        remaining.view(-1)[index] = False
+
+    propagate_and_fill("propagation")
+    while bool(remaining.any()):
+        if len(keyframes) >= cfg.leftover.max_rounds:
+            with reporter.stage("inpaint", num_frames, "frames") as advance:
+                for t in range(num_frames):
+                    work[t] = inpaint_image(work[t], remaining[t], cfg.leftover.method,
+                                            cfg.leftover.radius)
+                    advance(1)
+            remaining.zero_()
+            break
+        key = int(remaining.flatten(1).sum(1).argmax())
+        keyframes.append(key)
+        with reporter.stage("keyframe", 1, "frames") as advance:
+            work[key] = inpaint_image(work[key], remaining[key], cfg.leftover.method, cfg.leftover.radius)
+            remaining[key] = False
+            advance(1)
+        propagate_and_fill("leftovers")
+    out = torch.where(hole, work, frames)
+    return Result(frames=out, hole=hole, flow_method="raft" if flow_model is not None else "dis",
+                  keyframes=tuple(keyframes), timings=dict(reporter.timings))

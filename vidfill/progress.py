@@ -1,0 +1,63 @@
+"""Per-stage progress on stderr: a live bar on a terminal, one summary line per stage."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+Advance = Callable[[int], None]
+
+
+class Reporter:
+    """Creates one progress bar per stage; ``quiet`` silences everything.
+
+    ``timings`` collects the seconds spent in each stage (summed over repeats).
+    """
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False, refresh_s: float = 0.2):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.refresh_s = refresh_s
+        self.timings: dict[str, float] = {}
+
+    def note(self, message: str) -> None:
+        """A one-line message for the user (suppressed by ``quiet``)."""
+        if not self.quiet:
+            print(f"vidfill: {message}", file=self.stream, flush=True)
+
+    @contextmanager
+    def stage(self, name: str, total: int | None = None, unit: str = "it") -> Iterator[Advance]:
+        """Context manager yielding ``advance(n)``; prints a bar while running, a summary at the end."""
+        start = time.perf_counter()
+        done = 0
+        last_draw = start
+        live = not self.quiet and self.stream.isatty()
+
+        def line(now: float) -> str:
+            elapsed = now - start
+            rate = done / elapsed if elapsed > 0 else 0.0
+            if total:
+                filled = int(20 * min(done, total) / total)
+                bar = f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{total}"
+            else:
+                bar = f"{done}"
+            return f"{name:<12} {bar} {unit} {elapsed:6.1f}s {rate:7.2f} {unit}/s"
+
+        def advance(n: int = 1) -> None:
+            nonlocal done, last_draw
+            done += n
+            now = time.perf_counter()
+            if live and now - last_draw >= self.refresh_s:
+                last_draw = now
+                print("\r" + line(now), end="", file=self.stream, flush=True)
+
+        try:
+            yield advance
+        finally:
+            end = time.perf_counter()
+            self.timings[name] = self.timings.get(name, 0.0) + end - start
+            if not self.quiet:
+                print(("\r" if live else "") + line(end), file=self.stream, flush=True)

@@ -1,0 +1,142 @@
+"""Stage 4: propagation of colours along flow trajectories.
+
+Every hole pixel follows the completed flow forward (and, separately, backward)
+through as many frames as needed, until it lands on a known pixel of another
+frame; each step is checked for forward-backward consistency and a trajectory
+that fails the check (an occlusion) or leaves the frame stops. The colour where
+it lands is a candidate, with the accumulated consistency error and the
+distance in frames as the evidence fusion weighs it by.
+
+All trajectories advance together as flat lists of points (frame, x, y), so the
+work per step is a handful of gathers over the points still travelling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from vidfill.config import PropagationConfig
+from vidfill.types import check_flow, check_frames
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Candidates for the ``P`` hole pixels, from ``D`` sources (0 = forward, 1 = backward)."""
+
+    index: torch.Tensor
+    """(P,) long: flat index of each hole pixel in (T, H, W) order."""
+    colour: torch.Tensor
+    """(D, P, 3) float32 in [0, 1]; meaningless where not ``found``."""
+    error: torch.Tensor
+    """(D, P) float32: consistency error |f + b| summed along the trajectory, in pixels."""
+    distance: torch.Tensor
+    """(D, P) float32: frames travelled."""
+    found: torch.Tensor
+    """(D, P) bool: the trajectory reached a known pixel."""
+
+
+def _bilinear(table: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+              h: int, w: int) -> torch.Tensor:
+    """Sample a ``(N*H*W, C)`` table (N images flattened) at points ``(t, x, y)``.
+
+    ``x`` and ``y`` are float pixel coordinates inside [0, W-1] x [0, H-1]; returns (P, C) float32.
+    """
+    x0f, y0f = x.floor(), y.floor()
+    wx, wy = (x - x0f)[:, None], (y - y0f)[:, None]
+    x0, y0 = x0f.long(), y0f.long()
+    x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
+    base = t * (h * w)
+    out = table[base + y0 * w + x0].float() * ((1 - wx) * (1 - wy))
+    out += table[base + y0 * w + x1].float() * (wx * (1 - wy))
+    out += table[base + y1 * w + x0].float() * ((1 - wx) * wy)
+    out += table[base + y1 * w + x1].float() * (wx * wy)
+    return out
+
+
+def _table(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N*H*W, C), contiguous, for :func:`_bilinear`."""
+    return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]).contiguous()
+
+
+def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Tensor,
+           check_tbl: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+           direction: int, shape: tuple[int, int, int], cfg: PropagationConfig,
+           progress: Progress | None) -> tuple[torch.Tensor, ...]:
+    """Follow points through time in one direction (+1 forward, -1 backward).
+
+    ``step_tbl`` is the flow leaving each frame in that direction, ``check_tbl``
+    the flow coming back; both are indexed by ``t`` (forward) or ``t - 1`` (backward).
+    """
+    num_frames, h, w = shape
+    p = t.numel()
+    colour = torch.zeros(p, 3, device=t.device)
+    error = torch.zeros(p, device=t.device)
+    distance = torch.zeros(p, device=t.device)
+    found = torch.zeros(p, dtype=torch.bool, device=t.device)
+    ids = torch.arange(p, device=t.device)
+    acc = torch.zeros(p, device=t.device)
+    max_steps = cfg.max_steps or num_frames
+    for k in range(1, max_steps + 1):
+        alive = t < num_frames - 1 if direction > 0 else t > 0
+        ids, t, x, y, acc = ids[alive], t[alive], x[alive], y[alive], acc[alive]
+        if ids.numel() == 0:
+            break
+        flow_t = t if direction > 0 else t - 1
+        f = _bilinear(step_tbl, flow_t, x, y, h, w)
+        nx, ny, nt = x + f[:, 0], y + f[:, 1], t + direction
+        inside = (nx >= 0) & (nx <= w - 1) & (ny >= 0) & (ny <= h - 1)
+        ids, f, nx, ny, nt, flow_t, acc = (v[inside] for v in (ids, f, nx, ny, nt, flow_t, acc))
+        b = _bilinear(check_tbl, flow_t, nx, ny, h, w)
+        mismatch = (f + b).square().sum(1)
+        limit = cfg.consistency_rel * (f.square().sum(1) + b.square().sum(1)) + cfg.consistency_abs_px ** 2
+        ok = mismatch <= limit
+        ids, nx, ny, nt = ids[ok], nx[ok], ny[ok], nt[ok]
+        acc = acc[ok] + mismatch[ok].sqrt()
+        hit = _bilinear(known_tbl, nt, nx, ny, h, w)[:, 0] >= 1.0 - 1e-4
+        hid = ids[hit]
+        colour[hid] = _bilinear(frames_tbl, nt[hit], nx[hit], ny[hit], h, w) / 255.0
+        error[hid] = acc[hit]
+        distance[hid] = float(k)
+        found[hid] = True
+        miss = ~hit
+        ids, t, x, y, acc = ids[miss], nt[miss], nx[miss], ny[miss], acc[miss]
+        if progress:
+            progress(1)
+    return colour, error, distance, found
+
+
+def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
+              flow_bwd: torch.Tensor, cfg: PropagationConfig,
+              progress: Progress | None = None) -> Candidates:
+    """Candidates for every hole pixel from the nearest known pixel along each flow direction.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8 RGB; values under ``hole`` are ignored.
+        hole: ``(T, 1, H, W)`` bool, True = unknown.
+        flow_fwd: ``(T-1, 2, H, W)`` completed flow t -> t+1.
+        flow_bwd: ``(T-1, 2, H, W)`` completed flow t+1 -> t.
+        cfg: consistency thresholds and trajectory length.
+        progress: called with 1 per trajectory step taken (at most 2 * T).
+    """
+    num_frames, h, w = check_frames(frames)
+    check_flow(flow_fwd, num_frames - 1, h, w, "flow_fwd")
+    check_flow(flow_bwd, num_frames - 1, h, w, "flow_bwd")
+    index = torch.nonzero(hole.reshape(-1)).squeeze(1)
+    t = index // (h * w)
+    y = ((index // w) % h).float()
+    x = (index % w).float()
+    frames_tbl = _table(frames)
+    known_tbl = _table((~hole).to(torch.float32))
+    fwd_tbl, bwd_tbl = _table(flow_fwd), _table(flow_bwd)
+    shape = (num_frames, h, w)
+    results = [
+        _trace(frames_tbl, known_tbl, fwd_tbl, bwd_tbl, t, x, y, +1, shape, cfg, progress),
+        _trace(frames_tbl, known_tbl, bwd_tbl, fwd_tbl, t, x, y, -1, shape, cfg, progress),
+    ]
+    colour, error, distance, found = (torch.stack(parts) for parts in zip(*results))
+    return Candidates(index=index, colour=colour, error=error, distance=distance, found=found)

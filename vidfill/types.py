@@ -1,0 +1,48 @@
+"""The data contract between stages, checked in one place.
+
+- frames: ``(T, 3, H, W)`` RGB, uint8 on the CPU for storage; float32 in [0, 1]
+  only while being worked on.
+- masks / holes: ``(T, 1, H, W)`` bool, True = hole.
+- flow: ``(N, 2, H, W)`` float32 in pixels, channel 0 = x. ``flow_fwd[t]`` maps
+  frame t to t+1; ``flow_bwd[t]`` maps frame t+1 to t.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_frames(frames: torch.Tensor, name: str = "frames") -> tuple[int, int, int]:
+    """Validate a ``(T, 3, H, W)`` clip and return ``(T, H, W)``."""
+    if frames.ndim != 4 or frames.shape[1] != 3:
+        raise ValueError(f"{name} must be (T, 3, H, W), got shape {tuple(frames.shape)}")
+    if frames.dtype not in (torch.uint8, torch.float32):
+        raise ValueError(f"{name} must be uint8 or float32, got {frames.dtype}")
+    t, _, h, w = frames.shape
+    return t, h, w
+
+
+def check_masks(masks: torch.Tensor, frames: torch.Tensor, name: str = "masks") -> None:
+    """Validate ``(T, 1, H, W)`` bool masks against their frames."""
+    t, h, w = check_frames(frames)
+    if masks.dtype != torch.bool:
+        raise ValueError(f"{name} must be bool, got {masks.dtype}")
+    if tuple(masks.shape) != (t, 1, h, w):
+        raise ValueError(f"{name} must have shape {(t, 1, h, w)}, got {tuple(masks.shape)}")
+
+
+def check_flow(flow: torch.Tensor, num: int, h: int, w: int, name: str = "flow") -> None:
+    """Validate a ``(num, 2, H, W)`` float32 flow field."""
+    if tuple(flow.shape) != (num, 2, h, w) or flow.dtype != torch.float32:
+        raise ValueError(
+            f"{name} must be float32 of shape {(num, 2, h, w)}, got {flow.dtype} {tuple(flow.shape)}")
+
+
+def to_float(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 in [0, 255] -> float32 in [0, 1] (same shape)."""
+    return frames.to(torch.float32) / 255.0
+
+
+def to_uint8(frames: torch.Tensor) -> torch.Tensor:
+    """float in [0, 1] -> uint8, rounded and clamped (same shape)."""
+    return (frames * 255.0).round_().clamp_(0, 255).to(torch.uint8)
