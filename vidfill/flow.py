@@ -57,12 +57,25 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out * scale.view(1, 2, 1, 1)
 
 
+RAFT_MIN_SIDE = 128
+"""RAFT's correlation pyramid needs feature maps of at least 16 px, i.e. inputs of 128 px."""
+
+
 def _raft_pairs(model: torch.nn.Module, first: torch.Tensor, second: torch.Tensor,
                 num_updates: int) -> torch.Tensor:
-    """RAFT flow first -> second for ``(B, 3, h, w)`` uint8 batches; returns ``(B, 2, h, w)``."""
-    norm = lambda x: x.to(torch.float32) / 127.5 - 1.0  # noqa: E731  RAFT's input range [-1, 1]
+    """RAFT flow first -> second for ``(B, 3, h, w)`` uint8 batches; returns ``(B, 2, h, w)``.
+
+    Inputs smaller than :data:`RAFT_MIN_SIDE` are padded (replicated edges) and the flow cropped.
+    """
+    h, w = first.shape[-2:]
+    pad = (0, max(0, RAFT_MIN_SIDE - w), 0, max(0, RAFT_MIN_SIDE - h))
+
+    def prepare(x: torch.Tensor) -> torch.Tensor:  # RAFT's input range is [-1, 1]
+        return F.pad(x.to(torch.float32) / 127.5 - 1.0, pad, mode="replicate")
+
     with torch.inference_mode():
-        return model(norm(first), norm(second), num_flow_updates=num_updates)[-1].float()
+        flow = model(prepare(first), prepare(second), num_flow_updates=num_updates)[-1]
+    return flow[..., :h, :w].float()
 
 
 def _dis_flow(dis: cv2.DISOpticalFlow, first: np.ndarray, second: np.ndarray) -> torch.Tensor:

@@ -1,0 +1,47 @@
+import torch
+
+from conftest import translating_clip
+from vidfill.config import PipelineConfig
+from vidfill.metrics import psnr_region
+from vidfill.pipeline import dilate_holes, inpaint_video
+
+DIS = PipelineConfig().replace(flow={"method": "dis"})
+
+
+def test_moving_texture_end_to_end_and_exact_outside():
+    # the (dilated) hole is at most 32 px wide and the texture moves 4 px/frame:
+    # every hole pixel is shown by some frame within 4 steps
+    frames = translating_clip(num_frames=10, h=96, w=128, dx=4, dy=1)
+    masks = torch.zeros(10, 1, 96, 128, dtype=torch.bool)
+    masks[:, :, 36:60, 48:72] = True
+    result = inpaint_video(frames, masks, DIS)
+    outside = ~result.hole.expand_as(frames)
+    assert torch.equal(result.frames[outside], frames[outside])
+    assert result.hole[masks].all()  # the dilated hole contains the mask
+    assert psnr_region(result.frames, frames, masks) > 30
+    assert result.flow_method == "dis"
+
+
+def test_static_hole_on_static_camera_uses_one_keyframe_and_does_not_flicker():
+    frames = translating_clip(num_frames=6, h=64, w=64, dx=0, dy=0)
+    masks = torch.zeros(6, 1, 64, 64, dtype=torch.bool)
+    masks[:, :, 20:40, 20:40] = True
+    result = inpaint_video(frames, masks, DIS)
+    assert len(result.keyframes) == 1
+    inside = result.frames[:, :, 20:40, 20:40].float()
+    assert float((inside - inside[result.keyframes[0]]).abs().max()) <= 1  # same fill in every frame
+
+
+def test_no_hole_is_a_copy():
+    frames = translating_clip(num_frames=3)
+    masks = torch.zeros(3, 1, *frames.shape[-2:], dtype=torch.bool)
+    result = inpaint_video(frames, masks, DIS)
+    assert torch.equal(result.frames, frames) and result.flow_method == "none"
+
+
+def test_dilate_holes_grows_by_radius():
+    masks = torch.zeros(1, 1, 21, 21, dtype=torch.bool)
+    masks[0, 0, 10, 10] = True
+    grown = dilate_holes(masks, 3)
+    assert int(grown[0, 0, 10].sum()) == 7 and bool(grown[0, 0, 10, 7]) and not bool(grown[0, 0, 10, 6])
+    assert torch.equal(dilate_holes(masks, 0), masks)
