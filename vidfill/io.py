@@ -1,0 +1,500 @@
+"""Reading frames and masks, writing the result: video files (PyAV) and image sequences (OpenCV).
+
+Frames are ``(T, 3, H, W)`` uint8 RGB tensors on the CPU, masks ``(T, 1, H, W)`` bool
+tensors (True = hole). Every problem with the user's files is raised as a one-line
+:class:`~vidfill.errors.VidfillError` that names the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from fractions import Fraction
+from io import BytesIO
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from vidfill.errors import VidfillError
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+Progress = Callable[[int], None]
+
+_CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", ".webm": "webm",
+               ".m4v": "mp4"}
+_DEFAULT_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "mjpeg",
+                   ".webm": "libvpx-vp9", ".m4v": "libx264"}
+_CRF_CODECS = ("libx264", "libx264rgb", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
+_QSCALE = 2
+"""Quantiser of lossy codecs without a CRF (mjpeg, mpeg4): 2 is visually lossless."""
+_FF_QP2LAMBDA = 118
+_RGB_FORMATS = ("rgb24", "bgr0", "bgr24", "gbrp")
+_FULL_RANGE_CODECS = ("mjpeg",)
+"""Codecs that take only full-range ("yuvj") YUV."""
+_FRAME_COUNTING = ("avi",)
+"""Containers that store no timestamps: a gap in pts would be padded with empty frames."""
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Where the frames came from and their timing, so the output can keep it."""
+
+    source: Path
+    """The input path (video file or frame folder)."""
+    fps: Fraction
+    """Average frame rate of the source video; for a frame folder, the rate it was given."""
+    time_base: Fraction | None
+    """Time base of the source video stream (None for frame folders)."""
+    pts: tuple[int, ...] | None
+    """Presentation timestamp of every frame in ``time_base`` (None for frame folders, or when the
+    source's timestamps are missing or not strictly increasing)."""
+    has_audio: bool
+    """Whether ``source`` has audio stream(s) to copy into the output."""
+
+
+def numeric_sorted(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` ordered by the last number in each file name (``f2.png`` before ``f10.png``).
+
+    A name without a number, or two files with the same number, is a VidfillError naming the folder.
+    """
+    by_number: dict[int, Path] = {}
+    for path in sorted(paths):
+        numbers = _NUMBER.findall(path.stem)
+        if not numbers:
+            raise VidfillError(f"{path.parent}: cannot order the frames, {path.name} has no number "
+                               "in its name")
+        number = int(numbers[-1])
+        if number in by_number:
+            raise VidfillError(f"{path.parent}: {by_number[number].name} and {path.name} both have "
+                               f"frame number {number}")
+        by_number[number] = path
+    return [by_number[n] for n in sorted(by_number)]
+
+
+def read_frames(path: Path, fps: Fraction = Fraction(25)) -> tuple[torch.Tensor, VideoInfo]:
+    """Read a video file, a folder of frame images or a single image.
+
+    Returns the frames, ``(T, 3, H, W)`` uint8 RGB, and their :class:`VideoInfo`. Images of any bit
+    depth and channel count become 8-bit RGB (16-bit: ``>> 8``, gray replicated, alpha dropped).
+    ``fps`` is the frame rate of a folder or image; a video keeps its own.
+    """
+    _require(path)
+    if path.is_dir():
+        frames = _read_frame_folder(path)
+    elif path.suffix.lower() in IMAGE_EXTENSIONS:
+        frames = _rgb8(_read_image(path), path).transpose(2, 0, 1)[None]
+    else:
+        return _read_video(path, fps)
+    info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False)
+    return torch.from_numpy(np.ascontiguousarray(frames)), info
+
+
+def read_masks(path: Path, num_frames: int, size: tuple[int, int],
+               threshold: float = 0.1) -> tuple[torch.Tensor, list[str]]:
+    """Read the hole masks for ``num_frames`` frames of ``size`` = (H, W).
+
+    ``path`` is a folder with one image per frame (numeric order), a single image (the same mask
+    for every frame) or a mask video. Hole = any colour channel above ``threshold`` of the full
+    scale of the image's sample type (255, 65535 or 1.0); where the image has an alpha channel the
+    pixel must also have alpha above it (transparent pixels are never holes). Masks of another size
+    are resized (nearest) after thresholding.
+
+    Returns ``(num_frames, 1, H, W)`` bool masks and one note per distinct resized mask size.
+    """
+    _require(path)
+    if path.is_dir():
+        files = _image_files(path)
+        _check_count(path, len(files), num_frames)
+        holes = [_hole(_read_image(file), threshold, file) for file in files]
+    elif path.suffix.lower() in IMAGE_EXTENSIONS:
+        holes = [_hole(_read_image(path), threshold, path)]
+    else:
+        holes = _video_holes(path, threshold)
+        _check_count(path, len(holes), num_frames)
+    masks, notes = _fit_holes(holes, size, path)
+    return masks.expand(num_frames, -1, -1, -1).contiguous(), notes
+
+
+def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int = 17,
+                 codec: str | None = None, progress: Progress | None = None) -> None:
+    """Write ``frames`` ``(T, 3, H, W)`` uint8 RGB atomically to ``path``.
+
+    A path with a video extension gets a video: container from the extension, codec ``codec`` or
+    the container's default (libx264 for mp4/mov/mkv/m4v, libvpx-vp9 for webm, mjpeg for avi),
+    ``crf`` where the codec has one. A video source's time base and frame timestamps are kept
+    (except in avi, which has none; mkv/webm store milliseconds), and its audio streams are copied
+    packet for packet. An existing folder or a path without extension gets a lossless PNG sequence
+    ``00000.png``, ``00001.png``, ... The output appears only when complete: it is written under a
+    temporary name next to it, which is removed on any failure. ``progress(1)`` follows every frame.
+    """
+    if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[1] != 3 or not len(frames):
+        raise ValueError(f"frames must be a non-empty (T, 3, H, W) uint8 tensor, got "
+                         f"{tuple(frames.shape)} {frames.dtype}")
+    frames = frames.cpu()
+    progress = progress or _no_progress
+    if path.is_dir() or not path.suffix:
+        _write_png_folder(path, frames, progress)
+    elif path.suffix.lower() in VIDEO_EXTENSIONS:
+        _write_video_file(path, frames, info, crf, codec, progress)
+    else:
+        raise VidfillError(f"{path}: unknown output type; give a video ({', '.join(VIDEO_EXTENSIONS)}) "
+                           "or a folder for PNG frames")
+
+
+def check_not_input(output: Path, *inputs: Path) -> None:
+    """VidfillError if ``output`` is one of ``inputs`` or lies inside an input folder."""
+    target = output.resolve()
+    for source in map(Path.resolve, inputs):
+        if target == source or (source.is_dir() and target.is_relative_to(source)):
+            raise VidfillError(f"{output}: output path is the same as an input; choose another")
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def _require(path: Path) -> None:
+    if not path.exists():
+        raise VidfillError(f"{path}: no such file or folder")
+
+
+def _reason(exc: OSError | av.FFmpegError) -> str:
+    return str(exc.strerror or exc)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """The images in ``folder`` (hidden files ignored), in numeric order."""
+    try:
+        files = [p for p in folder.iterdir()
+                 if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    except OSError as exc:
+        raise VidfillError(f"{folder}: cannot list the folder ({_reason(exc)})") from exc
+    if not files:
+        raise VidfillError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+    return numeric_sorted(files)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """The image as stored: ``(H, W)`` or ``(H, W, C)`` BGR(A), uint8, uint16 or float32."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise VidfillError(f"{path}: cannot read image")
+    return image
+
+
+def _bgr_alpha(image: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Split an image into ``(H, W, 3)`` RGB (gray replicated) and its ``(H, W)`` alpha or None."""
+    if image.ndim == 2:
+        image = image[..., None]
+    channels = image.shape[2]
+    if channels == 1:
+        return np.repeat(image, 3, axis=2), None
+    if channels in (3, 4):
+        return image[..., 2::-1], (image[..., 3] if channels == 4 else None)
+    raise VidfillError(f"{path}: {channels}-channel images are not supported")
+
+
+def _full_scale(dtype: np.dtype, path: Path) -> float:
+    if dtype == np.uint8:
+        return 255.0
+    if dtype == np.uint16:
+        return 65535.0
+    if dtype.kind == "f":
+        return 1.0
+    raise VidfillError(f"{path}: {dtype} samples are not supported (8-bit, 16-bit or float only)")
+
+
+def _rgb8(image: np.ndarray, path: Path) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB of an image as read by :func:`_read_image`."""
+    rgb = _bgr_alpha(image, path)[0]
+    if rgb.dtype == np.uint8:
+        return rgb
+    if rgb.dtype == np.uint16:
+        return (rgb >> 8).astype(np.uint8)
+    return (np.clip(rgb / _full_scale(rgb.dtype, path), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _read_frame_folder(folder: Path) -> np.ndarray:
+    """``(T, 3, H, W)`` uint8 RGB frames of a folder of images."""
+    files = _image_files(folder)
+    first = _rgb8(_read_image(files[0]), files[0])
+    frames = np.empty((len(files), 3, *first.shape[:2]), np.uint8)
+    frames[0] = first.transpose(2, 0, 1)
+    for i, file in enumerate(files[1:], 1):
+        image = _rgb8(_read_image(file), file)
+        if image.shape != first.shape:
+            raise VidfillError(f"{file}: {_wxh(image.shape)}, but {files[0].name} is "
+                               f"{_wxh(first.shape)}; all frames must have the same size")
+        frames[i] = image.transpose(2, 0, 1)
+    return frames
+
+
+def _wxh(shape: tuple[int, ...]) -> str:
+    return f"{shape[1]}x{shape[0]}"
+
+
+def _open_video(path: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as exc:
+        raise VidfillError(f"{path}: cannot open as a video ({_reason(exc)})") from exc
+
+
+def _decode(container: av.container.InputContainer, path: Path) -> Iterator[av.VideoFrame]:
+    """The frames of the first video stream, in presentation order."""
+    if not container.streams.video:
+        raise VidfillError(f"{path}: no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    try:
+        yield from container.decode(stream)
+    except av.FFmpegError as exc:
+        raise VidfillError(f"{path}: cannot decode the video ({_reason(exc)})") from exc
+
+
+def _read_video(path: Path, fps: Fraction) -> tuple[torch.Tensor, VideoInfo]:
+    images, pts = [], []
+    with _open_video(path) as container:
+        for frame in _decode(container, path):
+            images.append(frame.to_ndarray(format="rgb24").transpose(2, 0, 1))
+            pts.append(frame.pts)
+            if images[-1].shape != images[0].shape:
+                raise VidfillError(f"{path}: frame {len(images) - 1} is {_wxh(images[-1].shape[1:])}, "
+                                   f"but frame 0 is {_wxh(images[0].shape[1:])}")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or fps
+        info = VideoInfo(source=path, fps=Fraction(rate), time_base=stream.time_base,
+                         pts=_increasing(pts), has_audio=bool(container.streams.audio))
+    if not images:
+        raise VidfillError(f"{path}: no video frames")
+    frames = np.empty((len(images), *images[0].shape), np.uint8)
+    return torch.from_numpy(np.stack(images, out=frames)), info
+
+
+def _increasing(pts: list[int | None]) -> tuple[int, ...] | None:
+    """``pts`` if every frame has one and they strictly increase, else None."""
+    if None in pts or any(b <= a for a, b in zip(pts, pts[1:])):
+        return None
+    return tuple(pts)
+
+
+def _check_count(path: Path, count: int, num_frames: int) -> None:
+    if count != num_frames:
+        raise VidfillError(f"{path}: {count} masks for {num_frames} frames; give one mask per frame "
+                           "or a single image for all")
+
+
+def _hole(image: np.ndarray, threshold: float, path: Path) -> np.ndarray:
+    """``(H, W)`` bool: any colour channel (and alpha, if any) above ``threshold`` of full scale."""
+    level = threshold * _full_scale(image.dtype, path)
+    rgb, alpha = _bgr_alpha(image, path)
+    hole = (rgb > level).any(axis=2)
+    return hole if alpha is None else hole & (alpha > level)
+
+
+def _video_holes(path: Path, threshold: float) -> list[np.ndarray]:
+    with _open_video(path) as container:
+        holes = [_hole(frame.to_ndarray(format="rgb24"), threshold, path)
+                 for frame in _decode(container, path)]
+    if not holes:
+        raise VidfillError(f"{path}: no video frames")
+    return holes
+
+
+def _fit_holes(holes: list[np.ndarray], size: tuple[int, int],
+               source: Path) -> tuple[torch.Tensor, list[str]]:
+    """Stack ``(h, w)`` holes into ``(N, 1, H, W)`` bool, resizing (nearest) those of another size."""
+    height, width = size
+    masks = np.empty((len(holes), 1, height, width), bool)
+    notes: list[str] = []
+    for i, hole in enumerate(holes):
+        if hole.shape != (height, width):
+            note = f"{source}: {_wxh(hole.shape)} mask resized (nearest) to {width}x{height}"
+            if note not in notes:
+                notes.append(note)
+            hole = cv2.resize(hole.astype(np.uint8), (width, height),
+                              interpolation=cv2.INTER_NEAREST_EXACT).astype(bool)
+        masks[i, 0] = hole
+    return torch.from_numpy(masks), notes
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+def _no_progress(_count: int) -> None:
+    """Progress callback that ignores the progress."""
+
+
+def _make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VidfillError(f"{path}: cannot create the folder {path.parent} ({_reason(exc)})") from exc
+
+
+def _temp_path(path: Path, suffix: str = "") -> Path:
+    target = path.resolve()
+    return target.with_name(f".{target.name}.tmp-{os.getpid()}{suffix}")
+
+
+@contextmanager
+def _removed_on_error(tmp: Path) -> Iterator[Path]:
+    """Yield ``tmp``; if the block raises anything, delete ``tmp`` (file or folder) and re-raise."""
+    try:
+        yield tmp
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_png_folder(path: Path, frames: torch.Tensor, progress: Progress) -> None:
+    _make_parent(path)
+    with _removed_on_error(_temp_path(path)) as tmp:
+        try:
+            tmp.mkdir()
+            _write_pngs(tmp, frames, progress)
+            if path.is_dir():
+                for file in sorted(tmp.iterdir()):
+                    os.replace(file, path / file.name)
+                tmp.rmdir()
+            else:
+                os.replace(tmp, path)
+        except OSError as exc:
+            raise VidfillError(f"{path}: cannot write the frames here ({_reason(exc)})") from exc
+
+
+def _write_pngs(folder: Path, frames: torch.Tensor, progress: Progress) -> None:
+    digits = max(5, len(str(len(frames))))
+    for i, frame in enumerate(frames):
+        file = folder / f"{i:0{digits}d}.png"
+        bgr = np.ascontiguousarray(frame.permute(1, 2, 0).numpy()[..., ::-1])
+        if not cv2.imwrite(str(file), bgr):
+            raise OSError(f"cannot write {file.name}")
+        progress(1)
+
+
+def _write_video_file(path: Path, frames: torch.Tensor, info: VideoInfo, crf: int,
+                      codec: str | None, progress: Progress) -> None:
+    _make_parent(path)
+    with _removed_on_error(_temp_path(path, path.suffix)) as tmp:
+        try:
+            _encode_video(tmp, path, frames, info, crf, codec, progress)
+            os.replace(tmp, path)
+        except (OSError, av.FFmpegError) as exc:
+            raise VidfillError(f"{path}: cannot write the video ({_reason(exc)})") from exc
+
+
+def _encode_video(tmp: Path, path: Path, frames: torch.Tensor, info: VideoInfo, crf: int,
+                  codec_name: str | None, progress: Progress) -> None:
+    suffix = path.suffix.lower()
+    container = _CONTAINERS[suffix]
+    codec = _encoder(codec_name or _DEFAULT_CODECS[suffix], path)
+    time_base, pts = _timing(info, len(frames), container)
+    with _open_video(info.source) if info.has_audio else nullcontext() as source:
+        if source:
+            _check_audio_fits(source, container, path)
+        with av.open(str(tmp), "w", format=container) as out:
+            if codec.canonical_name not in out.supported_codecs:
+                raise VidfillError(f"{path}: a {suffix} file cannot hold {codec.name} video")
+            stream = _add_video_stream(out, codec, frames.shape[-1], frames.shape[-2], info.fps,
+                                       time_base, crf)
+            audio = _copied_audio(out, source) if source else []
+            for frame, t in zip(frames, pts):
+                image = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(frame.permute(1, 2, 0).numpy()), format="rgb24")
+                image.pts, image.time_base = t, time_base
+                out.mux(stream.encode(image))
+                _mux_audio(out, audio, t * time_base)
+                progress(1)
+            out.mux(stream.encode())
+            _mux_audio(out, audio, None)
+
+
+def _encoder(name: str, path: Path) -> av.codec.Codec:
+    try:
+        codec = av.codec.Codec(name, "w")
+    except av.codec.codec.UnknownCodecError as exc:
+        raise VidfillError(f"{path}: no encoder named {name!r}") from exc
+    if codec.type != "video":
+        raise VidfillError(f"{path}: {name} is not a video encoder")
+    return codec
+
+
+def _timing(info: VideoInfo, count: int, container: str) -> tuple[Fraction, list[int]]:
+    """Time base and per-frame pts of the output: the source's if known and storable, else 1/fps."""
+    if info.time_base and info.pts and len(info.pts) == count and container not in _FRAME_COUNTING:
+        return info.time_base, list(info.pts)
+    return 1 / info.fps, list(range(count))
+
+
+def _add_video_stream(out: av.container.OutputContainer, codec: av.codec.Codec, width: int,
+                      height: int, fps: Fraction, time_base: Fraction, crf: int) -> av.VideoStream:
+    stream = out.add_stream(codec.name, rate=fps, options=_quality_options(codec, crf))
+    stream.width, stream.height = width, height
+    stream.pix_fmt = _pix_fmt(codec, width, height)
+    stream.codec_context.time_base = stream.time_base = time_base
+    return stream
+
+
+def _quality_options(codec: av.codec.Codec, crf: int) -> dict[str, str]:
+    if codec.name in _CRF_CODECS:
+        return {"crf": str(crf)}
+    if codec.lossy and not codec.lossless:
+        return {"flags": "+qscale", "global_quality": str(_QSCALE * _FF_QP2LAMBDA)}
+    return {}
+
+
+def _pix_fmt(codec: av.codec.Codec, width: int, height: int) -> str:
+    """RGB for lossless codecs; else 4:2:0 (4:4:4 when a side is odd, which 4:2:0 cannot hold)."""
+    supported = [f.name for f in codec.video_formats or ()]
+    yuv = ("yuv420p", "yuv444p") if width % 2 == 0 and height % 2 == 0 else ("yuv444p",)
+    if codec.name in _FULL_RANGE_CODECS:
+        yuv = tuple(f.replace("yuv", "yuvj") for f in yuv)
+    order = _RGB_FORMATS + yuv if codec.lossless else yuv + _RGB_FORMATS
+    return next((f for f in order if f in supported), supported[0] if supported else "rgb24")
+
+
+def _check_audio_fits(source: av.container.InputContainer, container: str, path: Path) -> None:
+    """VidfillError unless a ``container`` file can take the audio streams of ``source`` as they are."""
+    for stream in source.streams.audio:
+        with av.open(BytesIO(), "w", format=container) as probe:
+            try:
+                probe.add_stream_from_template(stream)
+                probe.start_encoding()
+            except ValueError as exc:  # av.FFmpegError is a ValueError too
+                raise VidfillError(f"{path}: a {path.suffix} file cannot hold the "
+                                   f"{stream.codec.canonical_name} audio of {source.name}; choose "
+                                   "another container (e.g. .mkv) to keep it") from exc
+
+
+def _copied_audio(out: av.container.OutputContainer,
+                  source: av.container.InputContainer) -> list[tuple[Fraction, av.Packet]]:
+    """Add a copy of every audio stream of ``source`` to ``out``; its packets with their times."""
+    streams = {stream.index: out.add_stream_from_template(stream) for stream in source.streams.audio}
+    packets = []
+    for packet in source.demux(*source.streams.audio):
+        if packet.dts is not None:
+            time = packet.dts * packet.time_base
+            packet.stream = streams[packet.stream.index]
+            packets.append((time, packet))
+    return packets
+
+
+def _mux_audio(out: av.container.OutputContainer, packets: list[tuple[Fraction, av.Packet]],
+               until: Fraction | None) -> None:
+    """Mux (and drop from ``packets``) the audio packets up to time ``until`` (None: all)."""
+    count = next((i for i, (time, _) in enumerate(packets) if until is not None and time > until),
+                 len(packets))
+    for _, packet in packets[:count]:
+        out.mux(packet)
+    del packets[:count]
