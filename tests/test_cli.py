@@ -1,0 +1,127 @@
+"""The command line: a real run, and a one-line error with exit status 2 for each bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidfill import io
+from vidfill.cli import main
+from vidfill.demo import make_clip, write_clip
+
+T = 10
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
+    """A small mp4 with audio, its mask folder, and the masks."""
+    _, frames, masks = make_clip(T, size=(96, 160), seed=1)
+    video, mask_dir = tmp_path / "clip.mp4", tmp_path / "masks"
+    write_clip(video, frames)
+    mask_dir.mkdir()
+    for t, mask in enumerate(masks):
+        cv2.imwrite(str(mask_dir / f"m{t}.png"), mask.astype(np.uint8) * 255)
+    return video, mask_dir, masks
+
+
+def run(capsys, *args) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def one_line_error(err: str, *needles: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vidfill: error: "), err
+    for needle in needles:
+        assert needle in lines[0], (needle, err)
+
+
+def test_video_to_video_keeps_audio_and_frame_count(clip, tmp_path, capsys):
+    video, masks, _ = clip
+    out = tmp_path / "clean.mkv"
+    code, err = run(capsys, video, masks, "-o", out, "--flow", "dis")
+    assert code == 0, err
+    assert "flow" in err and "propagation" in err  # per-stage progress lines
+    with av.open(str(out)) as container:
+        assert [s.type for s in container.streams] == ["video", "audio"]
+        assert container.streams.video[0].frames in (0, T) and sum(1 for _ in container.decode(video=0)) == T
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_png_output_is_exact_outside_the_mask(clip, tmp_path, capsys):
+    video, masks, hole = clip
+    out = tmp_path / "frames_out"
+    code, err = run(capsys, video, masks, "-o", out, "--flow", "dis", "--dilate", "0", "--quiet")
+    assert code == 0 and err == ""
+    source, _ = io.read_frames(video)
+    result, _ = io.read_frames(out)
+    assert sorted(p.name for p in out.iterdir())[0] == "00000.png" and len(result) == T
+    outside = ~torch.from_numpy(hole)[:, None].expand_as(source)
+    assert torch.equal(result[outside], source[outside])
+    assert not torch.equal(result, source)
+
+
+def test_missing_input(tmp_path, capsys):
+    code, err = run(capsys, tmp_path / "nope.mp4", tmp_path / "masks", "-o", tmp_path / "out.mp4")
+    assert code == 2
+    one_line_error(err, "nope.mp4")
+
+
+def test_mask_count_mismatch(clip, tmp_path, capsys):
+    video, masks, _ = clip
+    (masks / "m3.png").unlink()
+    code, err = run(capsys, video, masks, "-o", tmp_path / "out.mp4")
+    assert code == 2
+    one_line_error(err, str(masks), str(T), str(T - 1))
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_masks_without_hole_copy_through(clip, tmp_path, capsys):
+    video, _, _ = clip
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), np.zeros((96, 160), np.uint8))
+    out = tmp_path / "copy"
+    code, err = run(capsys, video, empty, "-o", out)
+    assert code == 0 and "no hole in any frame" in err
+    assert torch.equal(io.read_frames(out)[0], io.read_frames(video)[0])
+
+
+def test_frame_that_is_all_hole(clip, tmp_path, capsys):
+    video, masks, _ = clip
+    cv2.imwrite(str(masks / "m4.png"), np.full((96, 160), 255, np.uint8))
+    code, err = run(capsys, video, masks, "-o", tmp_path / "out.mp4")
+    assert code == 2
+    one_line_error(err, str(masks), "4", "entirely hole")
+
+
+def test_output_equal_to_input(clip, capsys):
+    video, masks, _ = clip
+    before = video.read_bytes()
+    code, err = run(capsys, video, masks, "-o", video)
+    assert code == 2
+    one_line_error(err, "same as an input")
+    assert video.read_bytes() == before
+
+
+def test_unwritable_output(clip, tmp_path, capsys):
+    video, masks, _ = clip
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    code, err = run(capsys, video, masks, "-o", blocker / "out.mp4")
+    assert code == 2
+    one_line_error(err, "out.mp4", "not a folder")
+
+
+def test_unknown_preset_and_bad_dilate(clip, tmp_path, capsys):
+    video, masks, _ = clip
+    code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--pipeline", "nope")
+    assert code == 2
+    one_line_error(err, "no such preset", "default")
+    code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--dilate", "-1")
+    assert code == 2
+    one_line_error(err, "--dilate")
