@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from torchvision.models import optical_flow
 from vidfill.errors import VidfillError
 
 StateDict = dict[str, torch.Tensor]
+
+DOWNLOAD_TIMEOUT_S = 30.0
+"""A stalled connection gives up after this long and vidfill falls back to a classical method."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,8 @@ def _download(entry: WeightsEntry, target: Path) -> None:
     """Fetch ``entry.url`` to ``target`` (atomically), checking the hash prefix."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + f".part-{os.getpid()}")
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # torch.hub's urlopen has no timeout of its own
     try:
         torch.hub.download_url_to_file(entry.url, str(partial), progress=False)
         digest = sha256_of(partial)
@@ -129,6 +135,7 @@ def _download(entry: WeightsEntry, target: Path) -> None:
                 f"{entry.url}: sha256 {digest[:12]}... does not match {entry.sha256_prefix}")
         os.replace(partial, target)
     finally:
+        socket.setdefaulttimeout(previous)
         partial.unlink(missing_ok=True)
 
 
