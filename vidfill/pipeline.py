@@ -111,33 +111,32 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     remaining = hole.clone()
     keyframes: list[int] = []
 
-    def propagate_and_fill(stage: str) -> None:
-        with reporter.stage(stage, 2 * (num_frames - 1), "steps") as advance:
-            candidates = propagate(work, remaining, flow_fwd, flow_bwd, cfg.propagation, advance)
-            fused = fuse_colours(candidates, cfg.fusion)
+    def propagate_and_fill(advance=None) -> None:
+        candidates = propagate(work, remaining, flow_fwd, flow_bwd, cfg.propagation, advance)
+        fused = fuse_colours(candidates, cfg.fusion)
         index = candidates.index[fused.filled]
         pixels = frames.shape[-2] * frames.shape[-1]
         work.view(num_frames, 3, pixels)[index // pixels, :, index % pixels] = to_uint8(
             fused.colour[fused.filled])
         remaining.view(-1)[index] = False
 
-    propagate_and_fill("propagation")
-    while bool(remaining.any()):
-        if len(keyframes) >= cfg.leftover.max_rounds:
-            with reporter.stage("inpaint", num_frames, "frames") as advance:
+    with reporter.stage("propagation", 2 * (num_frames - 1), "steps") as advance:
+        propagate_and_fill(advance)
+    with reporter.stage("leftovers", None, "keyframes") as advance:
+        while bool(remaining.any()):
+            if len(keyframes) >= cfg.leftover.max_rounds:  # safety net: finish frame by frame
                 for t in range(num_frames):
                     work[t] = inpaint_image(work[t], remaining[t], cfg.leftover.method,
                                             cfg.leftover.radius)
-                    advance(1)
-            remaining.zero_()
-            break
-        key = int(remaining.flatten(1).sum(1).argmax())
-        keyframes.append(key)
-        with reporter.stage("keyframe", 1, "frames") as advance:
-            work[key] = inpaint_image(work[key], remaining[key], cfg.leftover.method, cfg.leftover.radius)
+                remaining.zero_()
+                break
+            key = int(remaining.flatten(1).sum(1).argmax())
+            keyframes.append(key)
+            work[key] = inpaint_image(work[key], remaining[key], cfg.leftover.method,
+                                      cfg.leftover.radius)
             remaining[key] = False
+            propagate_and_fill()
             advance(1)
-        propagate_and_fill("leftovers")
     out = torch.where(hole, work, frames)
     return Result(frames=out, hole=hole, flow_method="raft" if flow_model is not None else "dis",
                   keyframes=tuple(keyframes), timings=dict(reporter.timings))
