@@ -125,3 +125,15 @@ def test_unknown_preset_and_bad_dilate(clip, tmp_path, capsys):
     code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--dilate", "-1")
     assert code == 2
     one_line_error(err, "--dilate")
+
+
+def test_output_problems_are_found_before_the_work(clip, tmp_path, capsys):
+    video, masks, _ = clip
+    for output, extra, message in [(tmp_path / "o.gif", [], "unknown output type"),
+                                   (tmp_path / "o.mp4", ["--codec", "nope"], "no encoder named"),
+                                   (tmp_path / "o.webm", [], "cannot hold the aac audio")]:
+        code, err = run(capsys, video, masks, "-o", output, *extra)
+        assert code == 2
+        one_line_error(err, message)
+        assert "flow" not in err  # refused before any stage ran
+        assert not output.exists()

@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> None:
     io.check_not_input(args.output, args.input, args.masks)
     check_output_location(args.output)
     frames, info = io.read_frames(args.input, fps=args.fps)
+    io.check_output(args.output, info, args.codec)
     masks, notes = io.read_masks(args.masks, frames.shape[0], tuple(frames.shape[-2:]),
                                  cfg.mask.threshold)
     for note in notes:

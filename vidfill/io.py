@@ -142,11 +142,38 @@ def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int 
                          f"{tuple(frames.shape)} {frames.dtype}")
     frames = frames.cpu()
     progress = progress or _no_progress
-    if path.is_dir() or not path.suffix:
+    if _is_png_folder(path):
         _write_png_folder(path, frames, progress)
-    elif path.suffix.lower() in VIDEO_EXTENSIONS:
-        _write_video_file(path, frames, info, crf, codec, progress)
     else:
+        _check_video_suffix(path)
+        _write_video_file(path, frames, info, crf, codec, progress)
+
+
+def check_output(path: Path, info: VideoInfo, codec: str | None = None) -> None:
+    """Refuse now what :func:`write_output` would refuse only after all the work.
+
+    Checks the output type, the encoder and that the container takes it, and
+    that the container can hold the source's audio as it is.
+    """
+    if _is_png_folder(path):
+        return
+    _check_video_suffix(path)
+    suffix = path.suffix.lower()
+    encoder = _encoder(codec or _DEFAULT_CODECS[suffix], path)
+    with av.open(BytesIO(), "w", format=_CONTAINERS[suffix]) as probe:
+        if encoder.canonical_name not in probe.supported_codecs:
+            raise VidfillError(f"{path}: a {suffix} file cannot hold {encoder.name} video")
+    if info.has_audio:
+        with _open_video(info.source) as source:
+            _check_audio_fits(source, _CONTAINERS[suffix], path)
+
+
+def _is_png_folder(path: Path) -> bool:
+    return path.is_dir() or not path.suffix
+
+
+def _check_video_suffix(path: Path) -> None:
+    if path.suffix.lower() not in VIDEO_EXTENSIONS:
         raise VidfillError(f"{path}: unknown output type; give a video ({', '.join(VIDEO_EXTENSIONS)}) "
                            "or a folder for PNG frames")
 
