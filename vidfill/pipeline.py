@@ -107,7 +107,26 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         flow_bwd = resize_flow(complete_flow(flow.bwd, small_hole[1:], advance).flow, size)
     del flow
 
-    work = frames.clone()
+    work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter)
+    return Result(frames=work, hole=hole, flow_method="raft" if flow_model is not None else "dis",
+                  keyframes=keyframes, timings=dict(reporter.timings))
+
+
+def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
+                    flow_bwd: torch.Tensor, cfg: PipelineConfig,
+                    reporter: Reporter) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Propagation, fusion and the keyframe loop, given completed full-resolution flow.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8; values under ``hole`` are ignored.
+        hole: ``(T, 1, H, W)`` bool.
+        flow_fwd, flow_bwd: ``(T-1, 2, H, W)`` completed flow (t -> t+1 and t+1 -> t).
+
+    Returns:
+        The filled frames (equal to ``frames`` outside ``hole``) and the keyframes, in order.
+    """
+    num_frames = frames.shape[0]
+    work = torch.where(hole, torch.zeros_like(frames), frames)
     remaining = hole.clone()
     keyframes: list[int] = []
 
@@ -137,6 +156,4 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             remaining[key] = False
             propagate_and_fill()
             advance(1)
-    out = torch.where(hole, work, frames)
-    return Result(frames=out, hole=hole, flow_method="raft" if flow_model is not None else "dis",
-                  keyframes=tuple(keyframes), timings=dict(reporter.timings))
+    return work, tuple(keyframes)
