@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="output video (.mp4 .mov .mkv .avi .webm) or folder for PNG frames")
     p.add_argument("--pipeline", default="default",
                    help=f"preset name ({', '.join(preset_names())}) or a .toml file")
-    p.add_argument("--dilate", type=int, help="grow the mask by N pixels (preset default: 4)")
+    p.add_argument("--dilate", type=int,
+                   help="grow the mask by N pixels (default preset: 0; 4-8 for tight roto masks)")
     p.add_argument("--mask-threshold", type=float,
                    help="hole = channel above this fraction of full scale (default 0.1)")
     p.add_argument("--flow", choices=["raft", "dis"], help="flow method (overrides the preset)")
