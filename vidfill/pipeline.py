@@ -103,8 +103,11 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     small_hole = _flow_holes(hole, flow.working_size, cfg.completion.hole_dilate)
     size = tuple(frames.shape[-2:])
     with reporter.stage("completion", 2 * (num_frames - 1), "fields") as advance:
-        flow_fwd = resize_flow(complete_flow(flow.fwd, small_hole[:-1], advance).flow, size)
-        flow_bwd = resize_flow(complete_flow(flow.bwd, small_hole[1:], advance).flow, size)
+        # Both directions between t and t+1 are completed over the same region (the union of
+        # the two frames' holes), so that they stay consistent with each other inside it.
+        pair_hole = small_hole[:-1] | small_hole[1:]
+        flow_fwd = resize_flow(complete_flow(flow.fwd, pair_hole, advance).flow, size)
+        flow_bwd = resize_flow(complete_flow(flow.bwd, pair_hole, advance).flow, size)
     del flow
 
     work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter)
