@@ -49,8 +49,8 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class CompletionConfig:
-    hole_dilate: int = 2
-    """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow estimated next to a hole is unreliable."""
+    hole_dilate: int = 4
+    """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow next to a hole is dragged by its fill (benchmark: 2 +1.20 dB over Telea, 4 +1.25, 6 +1.12; on a real moving-object mask 6 fills the most)."""
 
 
 @dataclass(frozen=True)
