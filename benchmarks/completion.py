@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tomllib
 import platform
 import time
 from pathlib import Path
@@ -78,6 +79,20 @@ def evaluate(result: torch.Tensor, truth: torch.Tensor, holes: torch.Tensor) -> 
             "ssim": ssim_frames(result, truth), "ewarp": warping_error(result, truth)}
 
 
+def overrides(items: list[str]) -> dict[str, dict]:
+    """``["fusion.method=colour", "poisson.tolerance=1e-4"]`` -> ``{"fusion": {"method": "colour"}, ...}``."""
+    out: dict[str, dict] = {}
+    for item in items:
+        key, _, text = item.partition("=")
+        section, _, name = key.partition(".")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        out.setdefault(section, {})[name] = value
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", default="raft,dis,telea")
@@ -86,12 +101,14 @@ def main() -> None:
     p.add_argument("--clips", default="", help="comma-separated clip names (default: all)")
     p.add_argument("--holes", default="stationary,moving")
     p.add_argument("--json", type=Path, help="also write the rows here")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a pipeline setting, e.g. --set fusion.method=colour (repeatable)")
     args = p.parse_args()
     clips = sorted(d for d in (SHARED / "data/clips").iterdir() if d.is_dir())
     if args.clips:
         clips = [c for c in clips if c.name in args.clips.split(",")]
     methods = args.methods.split(",")
-    cfg = PipelineConfig().replace(mask={"dilate": args.dilate})
+    cfg = PipelineConfig().replace(mask={"dilate": args.dilate}, **overrides(args.set))
     raft = build_flow_model(cfg.flow, SHARED / "checkpoints/raft-small.pth") if "raft" in methods else None
     rows = []
     for seed, folder in enumerate(clips):
@@ -116,7 +133,7 @@ def main() -> None:
                       f"hole {row['psnr_hole']:6.2f}  SSIM {row['ssim']:.4f}  E_warp {row['ewarp']:.3f}  "
                       f"{row['s_per_frame']:.2f} s/frame", flush=True)
     print(f"\nmean over {len(rows) // len(methods)} cases ({platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads, dilate {args.dilate}):")
+          f"{torch.get_num_threads()} threads, dilate {args.dilate}, {' '.join(args.set) or 'defaults'}):")
     print("| method | PSNR | PSNR hole | SSIM | E_warp (1e-3) | s/frame | s/frame by stage |")
     print("|---|---|---|---|---|---|---|")
     for method in methods:

@@ -65,10 +65,22 @@ class PropagationConfig:
 
 @dataclass(frozen=True)
 class FusionConfig:
+    method: str = "gradient"
+    """"gradient": fuse the candidates' colour differences and rebuild by a Poisson solve (no seams); "colour": average their colours."""
+    colour_weight: float = 0.01
+    """Gradient fusion: pull of each rebuilt pixel towards its fused colour, relative to one neighbour edge (keeps regions cut off from known pixels anchored)."""
     error_sigma_px: float = 0.5
     """Scale of the accumulated consistency error in the candidate weight exp(-(err/sigma)^2)."""
     distance_halflife: float = 8.0
     """Frames after which a candidate's weight halves: near frames are more trustworthy than far ones."""
+
+
+@dataclass(frozen=True)
+class PoissonConfig:
+    tolerance: float = 1e-5
+    """Relative residual at which conjugate gradients stops (well below a uint8 step on 8-bit frames)."""
+    max_iterations: int = 2000
+    """Cap on CG iterations (a hole D pixels across needs on the order of D iterations)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,7 @@ class PipelineConfig:
     completion: CompletionConfig = field(default_factory=CompletionConfig)
     propagation: PropagationConfig = field(default_factory=PropagationConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    poisson: PoissonConfig = field(default_factory=PoissonConfig)
     leftover: LeftoverConfig = field(default_factory=LeftoverConfig)
 
     def replace(self, **sections: dict[str, Any]) -> "PipelineConfig":

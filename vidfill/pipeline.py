@@ -18,7 +18,7 @@ from vidfill import weights
 from vidfill.completion import complete_flow
 from vidfill.config import FlowConfig, PipelineConfig
 from vidfill.flow import estimate_flow, resize_flow
-from vidfill.fusion import fuse_colours
+from vidfill.fusion import Fused, fuse, reconstruct
 from vidfill.inpaint import inpaint_image, smooth_fill
 from vidfill.progress import Reporter
 from vidfill.propagation import propagate
@@ -115,6 +115,49 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
                   keyframes=keyframes, timings=dict(reporter.timings))
 
 
+FUSION_CHUNK = 4
+"""Frames rebuilt per Poisson solve: bounds the memory of the dense difference maps."""
+
+
+def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, index: torch.Tensor,
+                               fused: Fused, cfg: PipelineConfig) -> None:
+    """Write the newly filled pixels into ``work`` (in place) by gradient-domain fusion.
+
+    Args:
+        work: ``(T, 3, H, W)`` uint8, known and earlier-filled pixels set.
+        remaining: ``(T, 1, H, W)`` bool, pixels with no colour yet (before this fill).
+        index: ``(M,)`` flat (T, H, W) indices of the newly filled pixels.
+        fused: the fusion of the candidates, restricted by ``fused.filled`` to ``index``.
+    """
+    _, _, h, w = work.shape
+    pixels = h * w
+    colour, diff, diff_ok = (x[fused.filled] for x in (fused.colour, fused.diff, fused.diff_ok))
+    frame_of = index // pixels
+    touched = torch.unique(frame_of)
+    for start in range(0, touched.numel(), FUSION_CHUNK):
+        chunk = touched[start:start + FUSION_CHUNK]
+        n = chunk.numel()
+        local = torch.full((int(work.shape[0]),), -1, dtype=torch.long, device=work.device)
+        local[chunk] = torch.arange(n, device=work.device)
+        sel = local[frame_of] >= 0
+        flat = local[frame_of[sel]] * pixels + index[sel] % pixels  # in the (n, H, W) chunk
+        values = to_float(work[chunk]).permute(0, 2, 3, 1).contiguous()  # (n, H, W, 3)
+        values.view(-1, 3)[flat] = colour[sel]
+        values = values.permute(0, 3, 1, 2)
+        unknown = torch.zeros(n * pixels, dtype=torch.bool, device=work.device)
+        unknown[flat] = True
+        unknown = unknown.view(n, 1, h, w)
+        diff_map = torch.zeros(n * pixels, 4, 3, device=work.device)
+        diff_map[flat] = diff[sel]
+        ok_map = torch.zeros(n * pixels, 4, dtype=torch.bool, device=work.device)
+        ok_map[flat] = diff_ok[sel]
+        diff_map = diff_map.view(n, h, w, 4, 3).permute(0, 3, 4, 1, 2)
+        ok_map = ok_map.view(n, h, w, 4, 1).permute(0, 3, 4, 1, 2)
+        blocked = remaining[chunk] & ~unknown
+        solved = reconstruct(values, unknown, blocked, diff_map, ok_map, cfg.fusion, cfg.poisson)
+        work[chunk] = torch.where(unknown, to_uint8(solved.values.clamp(0, 1)), work[chunk])
+
+
 def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
                     flow_bwd: torch.Tensor, cfg: PipelineConfig,
                     reporter: Reporter) -> tuple[torch.Tensor, tuple[int, ...]]:
@@ -135,11 +178,14 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
 
     def propagate_and_fill(advance=None) -> None:
         candidates = propagate(work, remaining, flow_fwd, flow_bwd, cfg.propagation, advance)
-        fused = fuse_colours(candidates, cfg.fusion)
+        fused = fuse(candidates, cfg.fusion)
         index = candidates.index[fused.filled]
-        pixels = frames.shape[-2] * frames.shape[-1]
-        work.view(num_frames, 3, pixels)[index // pixels, :, index % pixels] = to_uint8(
-            fused.colour[fused.filled])
+        if cfg.fusion.method == "gradient":
+            rebuild_in_gradient_domain(work, remaining, index, fused, cfg)
+        else:
+            pixels = frames.shape[-2] * frames.shape[-1]
+            work.view(num_frames, 3, pixels)[index // pixels, :, index % pixels] = to_uint8(
+                fused.colour[fused.filled])
         remaining.view(-1)[index] = False
 
     with reporter.stage("propagation", 2 * (num_frames - 1), "steps") as advance:

@@ -23,6 +23,9 @@ from vidfill.types import check_flow, check_frames
 
 Progress = Callable[[int], None]
 
+OFFSETS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+"""(dx, dy) of the four neighbours whose colour differences are propagated with each candidate."""
+
 
 @dataclass(frozen=True)
 class Candidates:
@@ -32,6 +35,11 @@ class Candidates:
     """(P,) long: flat index of each hole pixel in (T, H, W) order."""
     colour: torch.Tensor
     """(D, P, 3) float32 in [0, 1]; meaningless where not ``found``."""
+    diff: torch.Tensor
+    """(D, P, 4, 3) float32: colour differences to the neighbours at +x, -x, +y, -y (in that
+    order, :data:`OFFSETS`) around the landing point: the gradients that gradient-domain fusion uses."""
+    diff_ok: torch.Tensor
+    """(D, P, 4) bool: that neighbour lies inside the frame on known pixels."""
     error: torch.Tensor
     """(D, P) float32: consistency error |f + b| summed along the trajectory, in pixels."""
     distance: torch.Tensor
@@ -75,6 +83,8 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
     num_frames, h, w = shape
     p = t.numel()
     colour = torch.zeros(p, 3, device=t.device)
+    diff = torch.zeros(p, len(OFFSETS), 3, device=t.device)
+    diff_ok = torch.zeros(p, len(OFFSETS), dtype=torch.bool, device=t.device)
     error = torch.zeros(p, device=t.device)
     distance = torch.zeros(p, device=t.device)
     found = torch.zeros(p, dtype=torch.bool, device=t.device)
@@ -99,7 +109,16 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
         acc = acc[ok] + mismatch[ok].sqrt()
         hit = _bilinear(known_tbl, nt, nx, ny, h, w)[:, 0] >= 1.0 - 1e-4
         hid = ids[hit]
-        colour[hid] = _bilinear(frames_tbl, nt[hit], nx[hit], ny[hit], h, w) / 255.0
+        ht, hx, hy = nt[hit], nx[hit], ny[hit]
+        here = _bilinear(frames_tbl, ht, hx, hy, h, w) / 255.0
+        colour[hid] = here
+        for j, (ox, oy) in enumerate(OFFSETS):
+            sx, sy = hx + ox, hy + oy
+            usable = (sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1)
+            sx, sy = sx.clamp(0, w - 1), sy.clamp(0, h - 1)
+            usable &= _bilinear(known_tbl, ht, sx, sy, h, w)[:, 0] >= 1.0 - 1e-4
+            diff[hid, j] = _bilinear(frames_tbl, ht, sx, sy, h, w) / 255.0 - here
+            diff_ok[hid, j] = usable
         error[hid] = acc[hit]
         distance[hid] = float(k)
         found[hid] = True
@@ -107,7 +126,7 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
         ids, t, x, y, acc = ids[miss], nt[miss], nx[miss], ny[miss], acc[miss]
         if progress:
             progress(1)
-    return colour, error, distance, found
+    return colour, diff, diff_ok, error, distance, found
 
 
 def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
@@ -138,5 +157,6 @@ def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
         _trace(frames_tbl, known_tbl, fwd_tbl, bwd_tbl, t, x, y, +1, shape, cfg, progress),
         _trace(frames_tbl, known_tbl, bwd_tbl, fwd_tbl, t, x, y, -1, shape, cfg, progress),
     ]
-    colour, error, distance, found = (torch.stack(parts) for parts in zip(*results))
-    return Candidates(index=index, colour=colour, error=error, distance=distance, found=found)
+    colour, diff, diff_ok, error, distance, found = (torch.stack(parts) for parts in zip(*results))
+    return Candidates(index=index, colour=colour, diff=diff, diff_ok=diff_ok, error=error,
+                      distance=distance, found=found)
