@@ -57,3 +57,22 @@ def test_moving_mask_on_static_background_is_filled_by_propagation():
     result = inpaint_video(damaged, masks, DIS)
     assert len(result.keyframes) <= 1
     assert psnr_region(result.frames, frames, masks) > 35
+
+
+def test_nonlocal_frames_recover_what_adjacent_chains_lose():
+    from test_propagation import long_occlusion_case
+    from vidfill.flow import nonlocal_pairs
+    from vidfill.pipeline import FarFlow, fill_along_flow
+    from vidfill.progress import Reporter
+
+    frames, hole, fwd, bwd = long_occlusion_case()
+    t, _, h, w = frames.shape
+    pairs = nonlocal_pairs(t, count=2, stride=10)
+    zero = torch.zeros(len(pairs), 2, h, w)
+    far = FarFlow(pairs=pairs, to=zero, back=zero, count=2)
+    region = torch.zeros_like(hole)
+    region[10] = hole[10]
+    without, keys_without = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True))
+    with_far, keys_with = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True), far)
+    assert 10 in keys_without or psnr_region(without, frames, region) < 30
+    assert psnr_region(with_far, frames, region) > 40 and not keys_with

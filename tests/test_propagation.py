@@ -64,3 +64,46 @@ def test_trajectory_leaving_the_frame_is_dropped():
     fwd, bwd = constant_flow(t, h, w, -10.0, 0.0)
     cand = propagate(frames, hole, fwd, bwd, PropagationConfig())
     assert not bool(cand.found[0].any())
+
+
+def long_occlusion_case():
+    """A static textured scene; region R of frame 10 is a hole, and R is hidden in frames 1-19
+    (a logo) with the flow of frames 5 and 15 disagreeing there (something passing in front):
+    no adjacent chain from frame 10 reaches frame 0 or 20, the only frames that show R."""
+    frames = translating_clip(num_frames=21, dx=0, dy=0)
+    t, _, h, w = frames.shape
+    hole = torch.zeros(t, 1, h, w, dtype=torch.bool)
+    hole[1:20, :, 16:28, 20:36] = True
+    fwd, bwd = constant_flow(t, h, w, 0.0, 0.0)
+    for k in (4, 14):  # bwd[k] maps frame k+1 to frame k
+        bwd[k, :, 12:32, 16:40] = torch.tensor([5.0, 3.0]).view(2, 1, 1)
+    return frames, hole, fwd, bwd
+
+
+def test_nonlocal_candidates_bridge_an_occlusion_the_adjacent_chain_cannot():
+    from vidfill.flow import nonlocal_pairs
+    from vidfill.propagation import nonlocal_candidates
+
+    frames, hole, fwd, bwd = long_occlusion_case()
+    t, _, h, w = frames.shape
+    adjacent = propagate(frames, hole, fwd, bwd, PropagationConfig())
+    frame_of = adjacent.index // (h * w)
+    at10 = frame_of == 10
+    assert not bool(adjacent.found[:, at10].any())  # both chains stop at the planted occlusions
+    pairs = nonlocal_pairs(t, count=2, stride=10)
+    assert pairs[pairs[:, 0] == 10, 1].tolist() == [0, 20]
+    zero = torch.zeros(len(pairs), 2, h, w)
+    far = nonlocal_candidates(frames, hole, pairs, zero, zero, 2, PropagationConfig())
+    assert bool(far.found[:, at10].all())
+    truth = frames.permute(0, 2, 3, 1).reshape(-1, 3)[far.index[at10]].float() / 255
+    torch.testing.assert_close(far.colour[0, at10], truth)
+    assert float(far.distance[:, at10].min()) == 10
+
+
+def test_nonlocal_pairs_skip_references_the_adjacent_chain_reaches():
+    from vidfill.flow import nonlocal_pairs
+
+    pairs = nonlocal_pairs(25, count=3, stride=10)
+    assert pairs[pairs[:, 0] == 11, 1].tolist() == [20, 0]  # 10 is adjacent to 11
+    assert pairs[pairs[:, 0] == 0, 1].tolist() == [10, 20]
+    assert len(nonlocal_pairs(25, count=0, stride=10)) == 0

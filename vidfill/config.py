@@ -61,6 +61,10 @@ class PropagationConfig:
     """Relative part of that test: fast motion tolerates proportionally larger disagreement."""
     max_steps: int = 0
     """Longest trajectory in frames; 0 = as long as the clip."""
+    nonlocal_count: int = 3
+    """Distant frames each frame also looks into directly (FGVC's non-local candidates): they see through occlusions that break the adjacent chains; 0 = off."""
+    nonlocal_stride: int = 10
+    """The distant frames are 0, stride, 2*stride, ... (FGVC's choice)."""
 
 
 @dataclass(frozen=True)

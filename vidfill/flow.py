@@ -84,50 +84,83 @@ def _dis_flow(dis: cv2.DISOpticalFlow, first: np.ndarray, second: np.ndarray) ->
 
 
 def estimate_flow(frames: torch.Tensor, cfg: FlowConfig, model: torch.nn.Module | None = None,
-                  progress: Progress | None = None) -> FlowResult:
-    """Forward and backward flow of a clip.
+                  progress: Progress | None = None,
+                  pairs: torch.Tensor | None = None) -> FlowResult:
+    """Forward and backward flow between pairs of frames of a clip (by default adjacent ones).
 
     Args:
         frames: ``(T, 3, H, W)`` uint8 RGB, T >= 2.
         cfg: working resolution, RAFT iterations, batch size, DIS preset.
         model: a torchvision RAFT module with weights loaded, or None for OpenCV DIS.
         progress: called with the number of frame pairs finished.
+        pairs: ``(N, 2)`` long frame indices ``(a, b)``; default ``(t, t+1)`` for every t.
 
     Returns:
-        :class:`FlowResult` with ``(T-1, 2, h, w)`` flows at the working size
-        (:func:`working_size`), on the frames' device.
+        :class:`FlowResult` with ``(N, 2, h, w)`` flows at the working size
+        (:func:`working_size`), on the frames' device: ``fwd[i]`` maps frame a to b,
+        ``bwd[i]`` frame b to a.
     """
     t, h, w = check_frames(frames)
     if t < 2:
         raise ValueError(f"flow needs at least 2 frames, got {t}")
     if frames.dtype != torch.uint8:
         raise ValueError(f"frames must be uint8 for flow estimation, got {frames.dtype}")
+    if pairs is None:
+        pairs = adjacent_pairs(t)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or (pairs.numel() and not 0 <= int(pairs.min()) <= int(pairs.max()) < t):
+        raise ValueError(f"pairs must be (N, 2) frame indices in [0, {t}), got {tuple(pairs.shape)}")
     size = working_size(h, w, cfg.max_side)
     small = F.interpolate(frames.float(), size=size, mode="area").round().to(torch.uint8)
     fwd, bwd = [], []
     if model is not None:
-        for start in range(0, t - 1, cfg.batch_size):
-            stop = min(start + cfg.batch_size, t - 1)
-            a, b = small[start:stop], small[start + 1:stop + 1]
+        for start in range(0, len(pairs), cfg.batch_size):
+            batch = pairs[start:start + cfg.batch_size]
+            a, b = small[batch[:, 0]], small[batch[:, 1]]
             both = _raft_pairs(model, torch.cat([a, b]), torch.cat([b, a]), cfg.num_updates)
-            fwd.append(both[: stop - start])
-            bwd.append(both[stop - start:])
+            fwd.append(both[:len(batch)])
+            bwd.append(both[len(batch):])
             if progress:
-                progress(stop - start)
+                progress(len(batch))
         method = "raft"
     else:
         dis = cv2.DISOpticalFlow_create(DIS_PRESETS[cfg.dis_preset])
         gray = [cv2.cvtColor(f.permute(1, 2, 0).cpu().numpy(), cv2.COLOR_RGB2GRAY) for f in small]
-        for i in range(t - 1):
-            fwd.append(_dis_flow(dis, gray[i], gray[i + 1]))
-            bwd.append(_dis_flow(dis, gray[i + 1], gray[i]))
+        for a, b in pairs.tolist():
+            fwd.append(_dis_flow(dis, gray[a], gray[b]))
+            bwd.append(_dis_flow(dis, gray[b], gray[a]))
             if progress:
                 progress(1)
         method = "dis"
+    empty = torch.zeros(0, 2, *size)
     return FlowResult(
-        fwd=torch.cat(fwd).to(frames.device),
-        bwd=torch.cat(bwd).to(frames.device),
+        fwd=torch.cat(fwd).to(frames.device) if fwd else empty.to(frames.device),
+        bwd=torch.cat(bwd).to(frames.device) if bwd else empty.to(frames.device),
         method=method,
         working_size=size,
     )
 
+
+def adjacent_pairs(num_frames: int) -> torch.Tensor:
+    """``(T-1, 2)``: the pairs ``(t, t+1)``."""
+    first = torch.arange(num_frames - 1)
+    return torch.stack([first, first + 1], 1)
+
+
+def nonlocal_pairs(num_frames: int, count: int, stride: int) -> torch.Tensor:
+    """``(N, 2)`` pairs ``(t, r)``: each frame with its ``count`` nearest reference frames.
+
+    The references are the frames ``0, stride, 2 * stride, ...`` (a fixed set, as in FGVC,
+    so that every frame looks into the same few distant views); a reference closer than
+    two frames is skipped, since the adjacent chains already reach it. Pairs are sorted
+    by t, then by distance.
+    """
+    if count <= 0 or stride <= 0:
+        return torch.zeros(0, 2, dtype=torch.long)
+    refs = torch.arange(0, num_frames, stride)
+    rows = []
+    for t in range(num_frames):
+        gap = (refs - t).abs()
+        usable = refs[gap >= 2]
+        order = (usable - t).abs().argsort(stable=True)[:count]
+        rows += [(t, int(r)) for r in usable[order]]
+    return torch.tensor(rows, dtype=torch.long).view(-1, 2)

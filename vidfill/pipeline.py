@@ -17,12 +17,26 @@ import torch.nn.functional as F
 from vidfill import weights
 from vidfill.completion import complete_flow
 from vidfill.config import FlowConfig, PipelineConfig
-from vidfill.flow import estimate_flow, resize_flow
+from vidfill.flow import estimate_flow, nonlocal_pairs, resize_flow
 from vidfill.fusion import Fused, fuse, reconstruct
 from vidfill.inpaint import inpaint_image, smooth_fill
 from vidfill.progress import Reporter
-from vidfill.propagation import propagate
+from vidfill.propagation import merge, nonlocal_candidates, propagate
 from vidfill.types import check_masks, to_float, to_uint8
+
+
+@dataclass(frozen=True)
+class FarFlow:
+    """Completed full-resolution flow between frames and their distant references."""
+
+    pairs: torch.Tensor
+    """(N, 2) long: (t, r), see :func:`vidfill.flow.nonlocal_pairs`."""
+    to: torch.Tensor
+    """(N, 2, H, W) float32: flow t -> r."""
+    back: torch.Tensor
+    """(N, 2, H, W) float32: flow r -> t."""
+    count: int
+    """Most references per frame."""
 
 
 @dataclass(frozen=True)
@@ -97,20 +111,29 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         return Result(frames=frames.clone(), hole=hole, flow_method="none")
 
     prefilled = to_uint8(smooth_fill(to_float(frames), hole))
-    with reporter.stage("flow", num_frames - 1, "pairs") as advance:
+    far_pairs = nonlocal_pairs(num_frames, cfg.propagation.nonlocal_count,
+                               cfg.propagation.nonlocal_stride)
+    with reporter.stage("flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
         flow = estimate_flow(prefilled, cfg.flow, flow_model, advance)
+        far = estimate_flow(prefilled, cfg.flow, flow_model, advance, pairs=far_pairs)
     del prefilled
     small_hole = _flow_holes(hole, flow.working_size, cfg.completion.hole_dilate)
     size = tuple(frames.shape[-2:])
-    with reporter.stage("completion", 2 * (num_frames - 1), "fields") as advance:
-        # Both directions between t and t+1 are completed over the same region (the union of
+    with reporter.stage("completion", 2 * (num_frames - 1 + len(far_pairs)), "fields") as advance:
+        # Both directions between two frames are completed over the same region (the union of
         # the two frames' holes), so that they stay consistent with each other inside it.
         pair_hole = small_hole[:-1] | small_hole[1:]
         flow_fwd = resize_flow(complete_flow(flow.fwd, pair_hole, advance).flow, size)
         flow_bwd = resize_flow(complete_flow(flow.bwd, pair_hole, advance).flow, size)
-    del flow
+        far_hole = small_hole[far_pairs[:, 0]] | small_hole[far_pairs[:, 1]]
+        far_flow = FarFlow(
+            pairs=far_pairs,
+            to=resize_flow(complete_flow(far.fwd, far_hole, advance).flow, size),
+            back=resize_flow(complete_flow(far.bwd, far_hole, advance).flow, size),
+            count=cfg.propagation.nonlocal_count)
+    del flow, far
 
-    work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter)
+    work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow)
     return Result(frames=work, hole=hole, flow_method="raft" if flow_model is not None else "dis",
                   keyframes=keyframes, timings=dict(reporter.timings))
 
@@ -159,14 +182,15 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
 
 
 def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
-                    flow_bwd: torch.Tensor, cfg: PipelineConfig,
-                    reporter: Reporter) -> tuple[torch.Tensor, tuple[int, ...]]:
+                    flow_bwd: torch.Tensor, cfg: PipelineConfig, reporter: Reporter,
+                    far: FarFlow | None = None) -> tuple[torch.Tensor, tuple[int, ...]]:
     """Propagation, fusion and the keyframe loop, given completed full-resolution flow.
 
     Args:
         frames: ``(T, 3, H, W)`` uint8; values under ``hole`` are ignored.
         hole: ``(T, 1, H, W)`` bool.
         flow_fwd, flow_bwd: ``(T-1, 2, H, W)`` completed flow (t -> t+1 and t+1 -> t).
+        far: completed flow to distant frames, for non-local candidates (None: none).
 
     Returns:
         The filled frames (equal to ``frames`` outside ``hole``) and the keyframes, in order.
@@ -178,6 +202,9 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
 
     def propagate_and_fill(advance=None) -> None:
         candidates = propagate(work, remaining, flow_fwd, flow_bwd, cfg.propagation, advance)
+        if far is not None and len(far.pairs):
+            candidates = merge(candidates, nonlocal_candidates(
+                work, remaining, far.pairs, far.to, far.back, far.count, cfg.propagation))
         fused = fuse(candidates, cfg.fusion)
         index = candidates.index[fused.filled]
         if cfg.fusion.method == "gradient":

@@ -71,6 +71,34 @@ def _table(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]).contiguous()
 
 
+def _known(known_tbl: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+           h: int, w: int) -> torch.Tensor:
+    """(P,) bool: every pixel under the bilinear footprint of each point is known."""
+    return _bilinear(known_tbl, t, x, y, h, w)[:, 0] >= 1.0 - 1e-4
+
+
+def _consistency(f: torch.Tensor, b: torch.Tensor,
+                 cfg: PropagationConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Squared forward-backward mismatch |f + b|^2 of (P, 2) flows, and whether it passes the check."""
+    mismatch = (f + b).square().sum(1)
+    limit = cfg.consistency_rel * (f.square().sum(1) + b.square().sum(1)) + cfg.consistency_abs_px ** 2
+    return mismatch, mismatch <= limit
+
+
+def _sample(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, t: torch.Tensor, x: torch.Tensor,
+            y: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Colour (P, 3), differences to the :data:`OFFSETS` neighbours (P, 4, 3) and their validity (P, 4)."""
+    here = _bilinear(frames_tbl, t, x, y, h, w) / 255.0
+    diffs, usable = [], []
+    for ox, oy in OFFSETS:
+        sx, sy = x + ox, y + oy
+        inside = (sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1)
+        sx, sy = sx.clamp(0, w - 1), sy.clamp(0, h - 1)
+        usable.append(inside & _known(known_tbl, t, sx, sy, h, w))
+        diffs.append(_bilinear(frames_tbl, t, sx, sy, h, w) / 255.0 - here)
+    return here, torch.stack(diffs, 1), torch.stack(usable, 1)
+
+
 def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Tensor,
            check_tbl: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
            direction: int, shape: tuple[int, int, int], cfg: PropagationConfig,
@@ -101,24 +129,13 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
         nx, ny, nt = x + f[:, 0], y + f[:, 1], t + direction
         inside = (nx >= 0) & (nx <= w - 1) & (ny >= 0) & (ny <= h - 1)
         ids, f, nx, ny, nt, flow_t, acc = (v[inside] for v in (ids, f, nx, ny, nt, flow_t, acc))
-        b = _bilinear(check_tbl, flow_t, nx, ny, h, w)
-        mismatch = (f + b).square().sum(1)
-        limit = cfg.consistency_rel * (f.square().sum(1) + b.square().sum(1)) + cfg.consistency_abs_px ** 2
-        ok = mismatch <= limit
+        mismatch, ok = _consistency(f, _bilinear(check_tbl, flow_t, nx, ny, h, w), cfg)
         ids, nx, ny, nt = ids[ok], nx[ok], ny[ok], nt[ok]
         acc = acc[ok] + mismatch[ok].sqrt()
-        hit = _bilinear(known_tbl, nt, nx, ny, h, w)[:, 0] >= 1.0 - 1e-4
+        hit = _known(known_tbl, nt, nx, ny, h, w)
         hid = ids[hit]
-        ht, hx, hy = nt[hit], nx[hit], ny[hit]
-        here = _bilinear(frames_tbl, ht, hx, hy, h, w) / 255.0
-        colour[hid] = here
-        for j, (ox, oy) in enumerate(OFFSETS):
-            sx, sy = hx + ox, hy + oy
-            usable = (sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1)
-            sx, sy = sx.clamp(0, w - 1), sy.clamp(0, h - 1)
-            usable &= _bilinear(known_tbl, ht, sx, sy, h, w)[:, 0] >= 1.0 - 1e-4
-            diff[hid, j] = _bilinear(frames_tbl, ht, sx, sy, h, w) / 255.0 - here
-            diff_ok[hid, j] = usable
+        colour[hid], diff[hid], diff_ok[hid] = _sample(frames_tbl, known_tbl, nt[hit], nx[hit],
+                                                       ny[hit], h, w)
         error[hid] = acc[hit]
         distance[hid] = float(k)
         found[hid] = True
@@ -160,3 +177,75 @@ def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
     colour, diff, diff_ok, error, distance, found = (torch.stack(parts) for parts in zip(*results))
     return Candidates(index=index, colour=colour, diff=diff, diff_ok=diff_ok, error=error,
                       distance=distance, found=found)
+
+
+def nonlocal_candidates(frames: torch.Tensor, hole: torch.Tensor, pairs: torch.Tensor,
+                        flow_to: torch.Tensor, flow_from: torch.Tensor, count: int,
+                        cfg: PropagationConfig) -> Candidates:
+    """Candidates for every hole pixel looked up directly in distant frames.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8 RGB; values under ``hole`` are ignored.
+        hole: ``(T, 1, H, W)`` bool, True = unknown.
+        pairs: ``(N, 2)`` long ``(t, r)``: frame t looks into reference frame r; at most
+            ``count`` pairs per t, in order of preference (see :func:`vidfill.flow.nonlocal_pairs`).
+        flow_to: ``(N, 2, H, W)`` completed flow t -> r; ``flow_from``: r -> t.
+        count: the number of candidate sources D (slots per frame).
+        cfg: consistency thresholds.
+
+    Returns:
+        :class:`Candidates` with ``D = count``, in the same pixel order as :func:`propagate`.
+    """
+    num_frames, h, w = check_frames(frames)
+    check_flow(flow_to, len(pairs), h, w, "flow_to")
+    check_flow(flow_from, len(pairs), h, w, "flow_from")
+    index = torch.nonzero(hole.reshape(-1)).squeeze(1)
+    p, dev = index.numel(), frames.device
+    colour = torch.zeros(count, p, 3, device=dev)
+    diff = torch.zeros(count, p, len(OFFSETS), 3, device=dev)
+    diff_ok = torch.zeros(count, p, len(OFFSETS), dtype=torch.bool, device=dev)
+    error = torch.zeros(count, p, device=dev)
+    distance = torch.zeros(count, p, device=dev)
+    found = torch.zeros(count, p, dtype=torch.bool, device=dev)
+    # slot[t, j] = the pair index of frame t's j-th reference, -1 if it has fewer
+    slot = torch.full((num_frames, count), -1, dtype=torch.long)
+    seen = [0] * num_frames
+    for i, (t, _) in enumerate(pairs.tolist()):
+        if seen[t] < count:
+            slot[t, seen[t]] = i
+            seen[t] += 1
+    slot = slot.to(dev)
+    t = index // (h * w)
+    y = ((index // w) % h).float()
+    x = (index % w).float()
+    frames_tbl = _table(frames)
+    known_tbl = _table((~hole).to(torch.float32))
+    to_tbl, from_tbl = _table(flow_to), _table(flow_from)
+    refs = pairs[:, 1].to(dev)
+    for j in range(count):
+        pair = slot[t, j]
+        ids = torch.nonzero(pair >= 0).squeeze(1)
+        pair = pair[ids]
+        f = _bilinear(to_tbl, pair, x[ids], y[ids], h, w)
+        nx, ny = x[ids] + f[:, 0], y[ids] + f[:, 1]
+        inside = (nx >= 0) & (nx <= w - 1) & (ny >= 0) & (ny <= h - 1)
+        ids, pair, f, nx, ny = ids[inside], pair[inside], f[inside], nx[inside], ny[inside]
+        mismatch, ok = _consistency(f, _bilinear(from_tbl, pair, nx, ny, h, w), cfg)
+        nt = refs[pair]
+        ok &= _known(known_tbl, nt, nx, ny, h, w)
+        ids, pair, nx, ny, nt, mismatch = ids[ok], pair[ok], nx[ok], ny[ok], nt[ok], mismatch[ok]
+        colour[j, ids], diff[j, ids], diff_ok[j, ids] = _sample(frames_tbl, known_tbl, nt, nx, ny, h, w)
+        error[j, ids] = mismatch.sqrt()
+        distance[j, ids] = (nt - t[ids]).abs().float()
+        found[j, ids] = True
+    return Candidates(index=index, colour=colour, diff=diff, diff_ok=diff_ok, error=error,
+                      distance=distance, found=found)
+
+
+def merge(first: Candidates, second: Candidates) -> Candidates:
+    """The candidates of both, for the same hole pixels (sources stacked: D1 + D2)."""
+    if not torch.equal(first.index, second.index):
+        raise ValueError("candidates to merge must be for the same hole pixels")
+    return Candidates(index=first.index, **{
+        name: torch.cat([getattr(first, name), getattr(second, name)])
+        for name in ("colour", "diff", "diff_ok", "error", "distance", "found")})
