@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from vidfill import io
 from vidfill.config import PipelineConfig
 from vidfill.inpaint import inpaint_image
-from vidfill.metrics import psnr_frames, psnr_region, ssim_frames, warping_error
+from vidfill.metrics import psnr_frames, psnr_region, seam_error, ssim_frames, warping_error
 from vidfill.pipeline import build_flow_model, inpaint_video
 from vidfill.progress import Reporter
 
@@ -48,12 +48,13 @@ def load_clip(folder: Path, num_frames: int) -> torch.Tensor:
     return F.interpolate(frames.float(), size=SIZE, mode="area").round().to(torch.uint8)
 
 
-def blob_holes(num_frames: int, moving: bool, seed: int) -> torch.Tensor:
+def blob_holes(num_frames: int, moving: bool, seed: int,
+               size: tuple[int, int] = SIZE) -> torch.Tensor:
     """(T, 1, H, W) bool: a random blob (about 6% of the frame), fixed or drifting and bouncing."""
     rng = np.random.default_rng(seed)
-    h, w = SIZE
+    h, w = size
     bh, bw = h // 3, w // 4
-    noise = cv2.GaussianBlur(rng.random((bh, bw)).astype(np.float32), (0, 0), 6)
+    noise = cv2.GaussianBlur(rng.random((bh, bw)).astype(np.float32), (0, 0), 6 * h / SIZE[0])
     yy, xx = np.mgrid[:bh, :bw]
     envelope = 1 - ((yy - bh / 2) / (bh / 2)) ** 2 - ((xx - bw / 2) / (bw / 2)) ** 2
     blob = (noise - noise.mean()) * 8 + envelope > 0.35
@@ -76,7 +77,8 @@ def telea(frames: torch.Tensor, holes: torch.Tensor) -> torch.Tensor:
 
 def evaluate(result: torch.Tensor, truth: torch.Tensor, holes: torch.Tensor) -> dict[str, float]:
     return {"psnr": psnr_frames(result, truth), "psnr_hole": psnr_region(result, truth, holes),
-            "ssim": ssim_frames(result, truth), "ewarp": warping_error(result, truth)}
+            "ssim": ssim_frames(result, truth), "ewarp": warping_error(result, truth),
+            "seam": seam_error(result, truth, holes)}
 
 
 def overrides(items: list[str]) -> dict[str, dict]:
@@ -131,18 +133,19 @@ def main() -> None:
                 rows.append(row)
                 print(f"{row['clip']:<26} {kind:<10} {method:<6} PSNR {row['psnr']:6.2f}  "
                       f"hole {row['psnr_hole']:6.2f}  SSIM {row['ssim']:.4f}  E_warp {row['ewarp']:.3f}  "
+                      f"seam {row['seam']:5.2f}  "
                       f"{row['s_per_frame']:.2f} s/frame", flush=True)
     print(f"\nmean over {len(rows) // len(methods)} cases ({platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads, dilate {args.dilate}, {' '.join(args.set) or 'defaults'}):")
-    print("| method | PSNR | PSNR hole | SSIM | E_warp (1e-3) | s/frame | s/frame by stage |")
-    print("|---|---|---|---|---|---|---|")
+    print("| method | PSNR | PSNR hole | SSIM | E_warp (1e-3) | seam | s/frame | s/frame by stage |")
+    print("|---|---|---|---|---|---|---|---|")
     for method in methods:
         mine = [r for r in rows if r["method"] == method]
-        mean = {k: float(np.mean([r[k] for r in mine])) for k in ("psnr", "psnr_hole", "ssim", "ewarp", "s_per_frame")}
+        mean = {k: float(np.mean([r[k] for r in mine])) for k in ("psnr", "psnr_hole", "ssim", "ewarp", "seam", "s_per_frame")}
         stages = sorted({k for r in mine for k in r if k.startswith("s_") and k != "s_per_frame"})
         by_stage = ", ".join(f"{k[2:]} {np.mean([r.get(k, 0.0) for r in mine]):.3f}" for k in stages)
         print(f"| {method} | {mean['psnr']:.2f} | {mean['psnr_hole']:.2f} | {mean['ssim']:.4f} | "
-              f"{mean['ewarp']:.3f} | {mean['s_per_frame']:.2f} | {by_stage or '-'} |")
+              f"{mean['ewarp']:.3f} | {mean['seam']:.2f} | {mean['s_per_frame']:.2f} | {by_stage or '-'} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -68,3 +68,20 @@ def test_real_raft_small_on_shared_clip(shared):
     still = (small[1:] - small[:-1]).abs().mean()
     assert float((warped - small[:-1]).abs().mean()) < 0.6 * float(still)
     assert np.isfinite(result.bwd.numpy()).all()
+
+
+def test_unmatched_marks_source_hole_and_pixels_landing_in_target_hole():
+    from vidfill.flow import unmatched
+
+    flow = torch.zeros(1, 2, 20, 30)
+    flow[:, 0] = 3.0  # everything moves 3 px right
+    source = torch.zeros(1, 1, 20, 30, dtype=torch.bool)
+    source[..., 2:4, 2:4] = True
+    target = torch.zeros_like(source)
+    target[..., 10:14, 15:20] = True
+    region = unmatched(flow, source, target)
+    expected = source.clone()
+    expected[..., 10:14, 12:17] = True  # x + 3 in [15, 20)
+    assert torch.equal(region, expected)
+    flow[:, 0] = 2.5  # half-pixel landing: a partly covered match counts
+    assert bool(unmatched(flow, source, target)[0, 0, 10, 12])

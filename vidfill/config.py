@@ -61,10 +61,12 @@ class PropagationConfig:
     """Relative part of that test: fast motion tolerates proportionally larger disagreement."""
     max_steps: int = 0
     """Longest trajectory in frames; 0 = as long as the clip."""
-    nonlocal_count: int = 3
-    """Distant frames each frame also looks into directly (FGVC's non-local candidates): they see through occlusions that break the adjacent chains; 0 = off."""
+    nonlocal_count: int = 0
+    """Distant frames each frame also looks into directly (FGVC's non-local candidates), for occlusions that break the adjacent chains; 0 = off (the default: on the benchmark they cost hole PSNR, see README)."""
     nonlocal_stride: int = 10
     """The distant frames are 0, stride, 2*stride, ... (FGVC's choice)."""
+    nonlocal_fallback: bool = True
+    """Use the distant frames only for pixels no adjacent chain reaches: flow across many frames is less accurate than a chain of short steps."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,8 @@ class FusionConfig:
 
 @dataclass(frozen=True)
 class PoissonConfig:
-    tolerance: float = 1e-5
-    """Relative residual at which conjugate gradients stops (well below a uint8 step on 8-bit frames)."""
+    tolerance: float = 1e-4
+    """Relative residual ||b - Ax|| / ||b|| at which conjugate gradients stops: errors of 0.03 (432x240) to 0.06 (854x480) 8-bit levels inside the hole, max 0.3 (benchmarks/poisson_speed.py)."""
     max_iterations: int = 2000
     """Cap on CG iterations (a hole D pixels across needs on the order of D iterations)."""
 

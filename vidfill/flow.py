@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
+import kornia
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -55,6 +56,31 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     out = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
     scale = torch.tensor([size[1] / w, size[0] / h], dtype=flow.dtype, device=flow.device)
     return out * scale.view(1, 2, 1, 1)
+
+
+def warp_backward(image: torch.Tensor, flow: torch.Tensor,
+                  padding: str = "border") -> torch.Tensor:
+    """Sample ``image`` ``(N, C, H, W)`` at ``x + flow(x)`` (``(N, 2, H, W)``), bilinearly.
+
+    With ``flow_fwd[t]`` it brings frame t+1 onto frame t. ``padding`` is grid_sample's
+    padding mode for points outside the image ("border" or "zeros").
+    """
+    h, w = image.shape[-2:]
+    grid = kornia.geometry.create_meshgrid(h, w, normalized_coordinates=False, device=image.device)
+    coords = grid + flow.permute(0, 2, 3, 1)
+    coords = coords / torch.tensor([max(w - 1, 1), max(h - 1, 1)], device=image.device) * 2 - 1
+    return F.grid_sample(image, coords, mode="bilinear", padding_mode=padding, align_corners=True)
+
+
+def unmatched(flow: torch.Tensor, source_hole: torch.Tensor, target_hole: torch.Tensor) -> torch.Tensor:
+    """Where ``flow`` (``(N, 2, h, w)``, source -> target) cannot be trusted: ``(N, 1, h, w)`` bool.
+
+    That is the source's hole, plus the pixels whose flow lands (even partly) in the
+    target's hole: their match was hidden, so the estimate there is a guess. Both must
+    be completed, or trajectories die at the step that would reach known content.
+    """
+    landed = warp_backward(target_hole.to(flow.dtype), flow, padding="zeros") > 0
+    return source_hole | landed
 
 
 RAFT_MIN_SIDE = 128

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.config import FlowConfig
-from vidfill.flow import estimate_flow, resize_flow
+from vidfill.flow import estimate_flow, resize_flow, warp_backward
 from vidfill.types import check_frames, to_float
 
 
@@ -23,18 +23,28 @@ def psnr_region(result: torch.Tensor, truth: torch.Tensor, region: torch.Tensor)
     return float(10 * torch.log10(255.0 ** 2 / diff.square().mean().clamp_min(1e-10)))
 
 
+def seam_error(result: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor) -> float:
+    """Mean absolute error (8-bit levels) of the colour differences across the hole boundary.
+
+    Every pair of neighbouring pixels with one inside ``hole`` ``(T, 1, H, W)`` and one outside
+    counts; a fill that matches its surroundings in level and slope scores 0, a visible
+    seam (a colour jump at the boundary) scores its height.
+    """
+    r, g = result.float(), truth.float()
+    errors = []
+    for dim in (-1, -2):
+        n = r.shape[dim] - 1
+        cross = (hole.narrow(dim, 1, n) ^ hole.narrow(dim, 0, n)).expand(-1, r.shape[1], -1, -1)
+        dr = r.narrow(dim, 1, n) - r.narrow(dim, 0, n)
+        dg = g.narrow(dim, 1, n) - g.narrow(dim, 0, n)
+        errors.append((dr - dg).abs()[cross])
+    both = torch.cat(errors)
+    return float(both.mean()) if both.numel() else 0.0
+
+
 def ssim_frames(result: torch.Tensor, truth: torch.Tensor) -> float:
     """Mean SSIM (11x11 Gaussian window, kornia) over frames of uint8 ``(T, 3, H, W)`` clips."""
     return float(kornia.metrics.ssim(to_float(result), to_float(truth), 11).mean())
-
-
-def warp_backward(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Sample ``image`` ``(N, C, H, W)`` at ``x + flow(x)``: brings frame t+1 onto frame t with flow_fwd."""
-    h, w = image.shape[-2:]
-    grid = kornia.geometry.create_meshgrid(h, w, normalized_coordinates=False, device=image.device)
-    coords = grid + flow.permute(0, 2, 3, 1)
-    coords = coords / torch.tensor([w - 1, h - 1], device=image.device) * 2 - 1
-    return F.grid_sample(image, coords, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 def warping_error(result: torch.Tensor, truth: torch.Tensor, occlusion_px: float = 1.0) -> float:

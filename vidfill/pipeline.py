@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from vidfill import weights
 from vidfill.completion import complete_flow
 from vidfill.config import FlowConfig, PipelineConfig
-from vidfill.flow import estimate_flow, nonlocal_pairs, resize_flow
+from vidfill.flow import estimate_flow, nonlocal_pairs, resize_flow, unmatched
 from vidfill.fusion import Fused, fuse, reconstruct
 from vidfill.inpaint import inpaint_image, smooth_fill
 from vidfill.progress import Reporter
@@ -120,16 +120,20 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     small_hole = _flow_holes(hole, flow.working_size, cfg.completion.hole_dilate)
     size = tuple(frames.shape[-2:])
     with reporter.stage("completion", 2 * (num_frames - 1 + len(far_pairs)), "fields") as advance:
-        # Both directions between two frames are completed over the same region (the union of
-        # the two frames' holes), so that they stay consistent with each other inside it.
-        pair_hole = small_hole[:-1] | small_hole[1:]
-        flow_fwd = resize_flow(complete_flow(flow.fwd, pair_hole, advance).flow, size)
-        flow_bwd = resize_flow(complete_flow(flow.bwd, pair_hole, advance).flow, size)
-        far_hole = small_hole[far_pairs[:, 0]] | small_hole[far_pairs[:, 1]]
+        # A field is completed wherever its source is a hole or its match lands in the
+        # target's hole; both directions between two frames also cover the union of the two
+        # holes, so that they stay consistent with each other inside it.
+        def completed(fields: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+            region = unmatched(fields, small_hole[src] | small_hole[dst], small_hole[dst])
+            return resize_flow(complete_flow(fields, region, advance).flow, size)
+
+        first, second = torch.arange(num_frames - 1), torch.arange(1, num_frames)
+        flow_fwd = completed(flow.fwd, first, second)
+        flow_bwd = completed(flow.bwd, second, first)
         far_flow = FarFlow(
             pairs=far_pairs,
-            to=resize_flow(complete_flow(far.fwd, far_hole, advance).flow, size),
-            back=resize_flow(complete_flow(far.bwd, far_hole, advance).flow, size),
+            to=completed(far.fwd, far_pairs[:, 0], far_pairs[:, 1]),
+            back=completed(far.bwd, far_pairs[:, 1], far_pairs[:, 0]),
             count=cfg.propagation.nonlocal_count)
     del flow, far
 
@@ -204,7 +208,8 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
         candidates = propagate(work, remaining, flow_fwd, flow_bwd, cfg.propagation, advance)
         if far is not None and len(far.pairs):
             candidates = merge(candidates, nonlocal_candidates(
-                work, remaining, far.pairs, far.to, far.back, far.count, cfg.propagation))
+                work, remaining, far.pairs, far.to, far.back, far.count, cfg.propagation),
+                fallback=cfg.propagation.nonlocal_fallback)
         fused = fuse(candidates, cfg.fusion)
         index = candidates.index[fused.filled]
         if cfg.fusion.method == "gradient":

@@ -14,7 +14,7 @@ work per step is a handful of gathers over the points still travelling.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -242,10 +242,15 @@ def nonlocal_candidates(frames: torch.Tensor, hole: torch.Tensor, pairs: torch.T
                       distance=distance, found=found)
 
 
-def merge(first: Candidates, second: Candidates) -> Candidates:
-    """The candidates of both, for the same hole pixels (sources stacked: D1 + D2)."""
+def merge(first: Candidates, second: Candidates, *, fallback: bool = False) -> Candidates:
+    """The candidates of both, for the same hole pixels (sources stacked: D1 + D2).
+
+    With ``fallback``, ``second`` only counts for pixels that ``first`` found nothing for.
+    """
     if not torch.equal(first.index, second.index):
         raise ValueError("candidates to merge must be for the same hole pixels")
+    found = second.found & ~first.found.any(0) if fallback else second.found
+    second = replace(second, found=found)
     return Candidates(index=first.index, **{
         name: torch.cat([getattr(first, name), getattr(second, name)])
         for name in ("colour", "diff", "diff_ok", "error", "distance", "found")})

@@ -1,0 +1,24 @@
+import torch
+
+from conftest import translating_clip
+from vidfill.metrics import psnr_frames, psnr_region, seam_error
+
+
+def test_seam_error_measures_the_step_at_the_hole_boundary():
+    truth = translating_clip(num_frames=2, h=32, w=40)
+    hole = torch.zeros(2, 1, 32, 40, dtype=torch.bool)
+    hole[:, :, 8:20, 10:30] = True
+    assert seam_error(truth, truth, hole) == 0.0
+    brighter = torch.where(hole, (truth.int() + 12).clamp(max=255), truth.int()).to(torch.uint8)
+    shifted = truth.int() + 12 <= 255  # where the clamp did not bite, the step is exactly 12
+    assert abs(seam_error(brighter, truth, hole & shifted.all(1, keepdim=True)) - 12) < 2
+    assert seam_error(brighter, truth, torch.zeros_like(hole)) == 0.0
+
+
+def test_psnr_of_identical_region_is_high_and_of_one_level_off_is_48db():
+    truth = translating_clip(num_frames=2, h=16, w=16)
+    off = (truth.int() + 1).clamp(max=255).to(torch.uint8)
+    region = torch.ones(2, 1, 16, 16, dtype=torch.bool)
+    region &= truth.max(1, keepdim=True).values < 255
+    assert abs(psnr_region(off, truth, region) - 48.13) < 0.01
+    assert psnr_frames(truth, truth) > 99
