@@ -49,8 +49,8 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class CompletionConfig:
-    hole_dilate: int = 4
-    """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow next to a hole is dragged by its fill (benchmark: 2 +1.20 dB over Telea, 4 +1.25, 6 +1.12; on a real moving-object mask 6 fills the most)."""
+    hole_dilate: int = 8
+    """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow next to a hole is dragged by its fill (DIS benchmark, hole PSNR: 2 17.62 dB, 4 17.87, 6 18.13, 8 18.19, 12 17.98)."""
 
 
 @dataclass(frozen=True)
