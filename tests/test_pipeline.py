@@ -76,3 +76,27 @@ def test_nonlocal_frames_recover_what_adjacent_chains_lose():
     with_far, keys_with = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True), far)
     assert 10 in keys_without or psnr_region(without, frames, region) < 30
     assert psnr_region(with_far, frames, region) > 40 and not keys_with
+
+
+def test_gradient_fusion_removes_the_seam_of_an_exposure_change():
+    """The scene brightens by 4 levels a frame: colours copied from other frames leave a
+    step at the hole boundary, differences copied from them do not."""
+    from test_propagation import constant_flow
+    from vidfill.metrics import seam_error
+    from vidfill.pipeline import fill_along_flow
+    from vidfill.progress import Reporter
+
+    base = translating_clip(num_frames=12, h=64, w=80, dx=2, dy=0)
+    gain = (torch.arange(12) * 4).view(12, 1, 1, 1)
+    frames = (base.int() // 2 + 40 + gain).to(torch.uint8)  # no clipping: 40..215
+    hole = torch.zeros(12, 1, 64, 80, dtype=torch.bool)
+    hole[:, :, 20:44, 30:50] = True
+    fwd, bwd = constant_flow(12, 64, 80, 2.0, 0.0)
+    results = {}
+    for method in ("colour", "gradient"):
+        cfg = DIS.replace(fusion={"method": method})
+        out, _ = fill_along_flow(frames, hole, fwd, bwd, cfg, Reporter(quiet=True))
+        results[method] = (seam_error(out, frames, hole), psnr_region(out, frames, hole))
+    assert results["colour"][0] > 2.5  # a step of several levels
+    assert results["gradient"][0] < 0.4 * results["colour"][0]
+    assert results["gradient"][1] > results["colour"][1] + 3
