@@ -107,3 +107,18 @@ def test_nonlocal_pairs_skip_references_the_adjacent_chain_reaches():
     assert pairs[pairs[:, 0] == 11, 1].tolist() == [20, 0]  # 10 is adjacent to 11
     assert pairs[pairs[:, 0] == 0, 1].tolist() == [10, 20]
     assert len(nonlocal_pairs(25, count=0, stride=10)) == 0
+
+
+def test_trajectories_collect_several_hits_when_asked():
+    frames = translating_clip(num_frames=5, dx=0, dy=0)
+    t, _, h, w = frames.shape
+    hole = torch.zeros(t, 1, h, w, dtype=torch.bool)
+    hole[1, :, 8:12, 8:12] = True
+    fwd, bwd = constant_flow(t, h, w, 0.0, 0.0)
+    cand = propagate(frames, hole, fwd, bwd, PropagationConfig(hits_per_direction=2))
+    assert cand.found.shape[0] == 4  # forward 1st, 2nd, backward 1st, 2nd
+    assert cand.distance[:, 0].tolist() == [1.0, 2.0, 1.0, 0.0]  # frame 0 is the last one back
+    assert cand.found[:, 0].tolist() == [True, True, True, False]
+    steps = []
+    propagate(frames, hole, fwd, bwd, PropagationConfig(), steps.append)
+    assert sum(steps) == 2 * (t - 1)

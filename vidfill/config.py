@@ -61,6 +61,8 @@ class PropagationConfig:
     """Relative part of that test: fast motion tolerates proportionally larger disagreement."""
     max_steps: int = 0
     """Longest trajectory in frames; 0 = as long as the clip."""
+    hits_per_direction: int = 1
+    """Known pixels collected along each trajectory (the first k it reaches): more average out flow noise, at the price of blur."""
     nonlocal_count: int = 0
     """Distant frames each frame also looks into directly (FGVC's non-local candidates), for occlusions that break the adjacent chains; 0 = off (the default: on the benchmark they cost hole PSNR, see README)."""
     nonlocal_stride: int = 10

@@ -29,7 +29,8 @@ OFFSETS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 @dataclass(frozen=True)
 class Candidates:
-    """Candidates for the ``P`` hole pixels, from ``D`` sources (0 = forward, 1 = backward)."""
+    """Candidates for the ``P`` hole pixels from ``D`` sources: :func:`propagate` gives the
+    forward hits first, then the backward ones (``cfg.hits_per_direction`` each)."""
 
     index: torch.Tensor
     """(P,) long: flat index of each hole pixel in (T, H, W) order."""
@@ -109,16 +110,18 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
     the flow coming back; both are indexed by ``t`` (forward) or ``t - 1`` (backward).
     """
     num_frames, h, w = shape
-    p = t.numel()
-    colour = torch.zeros(p, 3, device=t.device)
-    diff = torch.zeros(p, len(OFFSETS), 3, device=t.device)
-    diff_ok = torch.zeros(p, len(OFFSETS), dtype=torch.bool, device=t.device)
-    error = torch.zeros(p, device=t.device)
-    distance = torch.zeros(p, device=t.device)
-    found = torch.zeros(p, dtype=torch.bool, device=t.device)
-    ids = torch.arange(p, device=t.device)
-    acc = torch.zeros(p, device=t.device)
+    p, k_max, dev = t.numel(), cfg.hits_per_direction, t.device
+    colour = torch.zeros(k_max, p, 3, device=dev)
+    diff = torch.zeros(k_max, p, len(OFFSETS), 3, device=dev)
+    diff_ok = torch.zeros(k_max, p, len(OFFSETS), dtype=torch.bool, device=dev)
+    error = torch.zeros(k_max, p, device=dev)
+    distance = torch.zeros(k_max, p, device=dev)
+    found = torch.zeros(k_max, p, dtype=torch.bool, device=dev)
+    hits = torch.zeros(p, dtype=torch.long, device=dev)
+    ids = torch.arange(p, device=dev)
+    acc = torch.zeros(p, device=dev)
     max_steps = cfg.max_steps or num_frames
+    steps = 0
     for k in range(1, max_steps + 1):
         alive = t < num_frames - 1 if direction > 0 else t > 0
         ids, t, x, y, acc = ids[alive], t[alive], x[alive], y[alive], acc[alive]
@@ -134,15 +137,20 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
         acc = acc[ok] + mismatch[ok].sqrt()
         hit = _known(known_tbl, nt, nx, ny, h, w)
         hid = ids[hit]
-        colour[hid], diff[hid], diff_ok[hid] = _sample(frames_tbl, known_tbl, nt[hit], nx[hit],
-                                                       ny[hit], h, w)
-        error[hid] = acc[hit]
-        distance[hid] = float(k)
-        found[hid] = True
-        miss = ~hit
-        ids, t, x, y, acc = ids[miss], nt[miss], nx[miss], ny[miss], acc[miss]
+        slot = hits[hid]
+        colour[slot, hid], diff[slot, hid], diff_ok[slot, hid] = _sample(
+            frames_tbl, known_tbl, nt[hit], nx[hit], ny[hit], h, w)
+        error[slot, hid] = acc[hit]
+        distance[slot, hid] = float(k)
+        found[slot, hid] = True
+        hits[hid] += 1
+        going = hits[ids] < k_max  # a point travels on until it has its hits
+        ids, t, x, y, acc = ids[going], nt[going], nx[going], ny[going], acc[going]
+        steps += 1
         if progress:
             progress(1)
+    if progress and num_frames - 1 > steps:
+        progress(num_frames - 1 - steps)  # steps not needed: the bar still ends full
     return colour, diff, diff_ok, error, distance, found
 
 
@@ -157,7 +165,7 @@ def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
         flow_fwd: ``(T-1, 2, H, W)`` completed flow t -> t+1.
         flow_bwd: ``(T-1, 2, H, W)`` completed flow t+1 -> t.
         cfg: consistency thresholds and trajectory length.
-        progress: called with 1 per trajectory step taken (at most 2 * T).
+        progress: called with the trajectory steps taken, 2 * (T - 1) in all.
     """
     num_frames, h, w = check_frames(frames)
     check_flow(flow_fwd, num_frames - 1, h, w, "flow_fwd")
@@ -174,7 +182,7 @@ def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
         _trace(frames_tbl, known_tbl, fwd_tbl, bwd_tbl, t, x, y, +1, shape, cfg, progress),
         _trace(frames_tbl, known_tbl, bwd_tbl, fwd_tbl, t, x, y, -1, shape, cfg, progress),
     ]
-    colour, diff, diff_ok, error, distance, found = (torch.stack(parts) for parts in zip(*results))
+    colour, diff, diff_ok, error, distance, found = (torch.cat(parts) for parts in zip(*results))
     return Candidates(index=index, colour=colour, diff=diff, diff_ok=diff_ok, error=error,
                       distance=distance, found=found)
 
