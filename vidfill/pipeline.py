@@ -111,8 +111,11 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         return Result(frames=frames.clone(), hole=hole, flow_method="none")
 
     prefilled = to_uint8(smooth_fill(to_float(frames), hole))
-    far_pairs = nonlocal_pairs(num_frames, cfg.propagation.nonlocal_count,
-                               cfg.propagation.nonlocal_stride)
+    far_count = cfg.propagation.nonlocal_count
+    if far_count and flow_model is None:
+        reporter.note("non-local frames need RAFT's large-displacement flow: skipped with DIS")
+        far_count = 0
+    far_pairs = nonlocal_pairs(num_frames, far_count, cfg.propagation.nonlocal_stride)
     with reporter.stage("flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
         flow = estimate_flow(prefilled, cfg.flow, flow_model, advance)
         far = estimate_flow(prefilled, cfg.flow, flow_model, advance, pairs=far_pairs)
@@ -134,7 +137,7 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             pairs=far_pairs,
             to=completed(far.fwd, far_pairs[:, 0], far_pairs[:, 1]),
             back=completed(far.bwd, far_pairs[:, 1], far_pairs[:, 0]),
-            count=cfg.propagation.nonlocal_count)
+            count=far_count)
     del flow, far
 
     work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow)
