@@ -100,3 +100,20 @@ def test_gradient_fusion_removes_the_seam_of_an_exposure_change():
     assert results["colour"][0] > 2.5  # a step of several levels
     assert results["gradient"][0] < 0.4 * results["colour"][0]
     assert results["gradient"][1] > results["colour"][1] + 3
+
+
+def test_dis_run_skips_nonlocal_frames_and_says_so():
+    import io as text_io
+
+    from vidfill.progress import Reporter
+
+    frames = translating_clip(num_frames=4, h=48, w=64, dx=2, dy=0)
+    masks = torch.zeros(4, 1, 48, 64, dtype=torch.bool)
+    masks[:, :, 10:20, 10:20] = True
+    stream = text_io.StringIO()
+    inpaint_video(frames, masks, DIS, None, Reporter(stream=stream))
+    assert "non-local frames need RAFT" in stream.getvalue()
+    stream = text_io.StringIO()
+    inpaint_video(frames, masks, DIS.replace(propagation={"nonlocal_count": 0}), None,
+                  Reporter(stream=stream))
+    assert "non-local" not in stream.getvalue()
