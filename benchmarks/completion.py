@@ -107,13 +107,16 @@ def main() -> None:
                    help="override a pipeline setting, e.g. --set fusion.method=colour (repeatable)")
     args = p.parse_args()
     clips = sorted(d for d in (SHARED / "data/clips").iterdir() if d.is_dir())
+    # A clip's hole seed is its place among all clips, so --clips runs the same holes.
+    seeds = {folder.name: i for i, folder in enumerate(clips)}
     if args.clips:
         clips = [c for c in clips if c.name in args.clips.split(",")]
     methods = args.methods.split(",")
     cfg = PipelineConfig().replace(mask={"dilate": args.dilate}, **overrides(args.set))
     raft = build_flow_model(cfg.flow, SHARED / "checkpoints/raft-small.pth") if "raft" in methods else None
     rows = []
-    for seed, folder in enumerate(clips):
+    for folder in clips:
+        seed = seeds[folder.name]
         truth = load_clip(folder, args.frames)
         for kind in args.holes.split(","):
             holes = blob_holes(truth.shape[0], kind == "moving", seed)

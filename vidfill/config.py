@@ -64,7 +64,7 @@ class PropagationConfig:
     hits_per_direction: int = 1
     """Known pixels collected along each trajectory (the first k it reaches): more average out flow noise, at the price of blur."""
     nonlocal_count: int = 3
-    """Distant frames each frame also looks into directly (FGVC's non-local candidates), for content the adjacent chains lose: with RAFT-small, car-roundabout's hole PSNR 15.0 -> 19.2 dB (stationary), 14.9 -> 19.8 (moving). RAFT only: DIS cannot match across 10 frames (benchmark: -0.3 dB on breakdance and tennis), so DIS runs skip them with a note; 0 = off."""
+    """Distant frames each frame also looks into directly (FGVC's non-local candidates), for content the adjacent chains lose. RAFT only: DIS cannot match across 10 frames (benchmark: -0.3 dB on breakdance and tennis), so DIS runs skip them with a note; 0 = off."""
     nonlocal_stride: int = 10
     """The distant frames are 0, stride, 2*stride, ... (FGVC's choice)."""
     nonlocal_fallback: bool = True
