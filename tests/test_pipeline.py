@@ -111,9 +111,9 @@ def test_dis_run_skips_nonlocal_frames_and_says_so():
     masks = torch.zeros(4, 1, 48, 64, dtype=torch.bool)
     masks[:, :, 10:20, 10:20] = True
     stream = text_io.StringIO()
-    inpaint_video(frames, masks, DIS, None, Reporter(stream=stream))
+    inpaint_video(frames, masks, DIS.replace(propagation={"nonlocal_count": 3}), None,
+                  Reporter(stream=stream))
     assert "non-local frames need RAFT" in stream.getvalue()
     stream = text_io.StringIO()
-    inpaint_video(frames, masks, DIS.replace(propagation={"nonlocal_count": 0}), None,
-                  Reporter(stream=stream))
+    inpaint_video(frames, masks, DIS, None, Reporter(stream=stream))
     assert "non-local" not in stream.getvalue()

@@ -63,8 +63,8 @@ class PropagationConfig:
     """Longest trajectory in frames; 0 = as long as the clip."""
     hits_per_direction: int = 1
     """Known pixels collected along each trajectory (the first k it reaches): more average out flow noise, at the price of blur."""
-    nonlocal_count: int = 3
-    """Distant frames each frame also looks into directly (FGVC's non-local candidates), for content the adjacent chains lose. RAFT only: DIS cannot match across 10 frames (benchmark: -0.3 dB on breakdance and tennis), so DIS runs skip them with a note; 0 = off."""
+    nonlocal_count: int = 0
+    """Distant frames each frame also looks into directly (FGVC's non-local candidates), for content the adjacent chains lose; 0 = off, the default: on the benchmark 3 gave no gain with RAFT-small (README) at 4x the flow time. RAFT only: DIS cannot match across 10 frames, so DIS runs skip them with a note."""
     nonlocal_stride: int = 10
     """The distant frames are 0, stride, 2*stride, ... (FGVC's choice)."""
     nonlocal_fallback: bool = True
