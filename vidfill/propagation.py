@@ -100,6 +100,16 @@ def _sample(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, t: torch.Tensor, 
     return here, torch.stack(diffs, 1), torch.stack(usable, 1)
 
 
+def _blank(d: int, p: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Empty candidate fields for ``d`` sources and ``p`` pixels, in :class:`Candidates` order."""
+    return (torch.zeros(d, p, 3, device=device),
+            torch.zeros(d, p, len(OFFSETS), 3, device=device),
+            torch.zeros(d, p, len(OFFSETS), dtype=torch.bool, device=device),
+            torch.zeros(d, p, device=device),
+            torch.zeros(d, p, device=device),
+            torch.zeros(d, p, dtype=torch.bool, device=device))
+
+
 def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Tensor,
            check_tbl: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
            direction: int, shape: tuple[int, int, int], cfg: PropagationConfig,
@@ -111,12 +121,7 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
     """
     num_frames, h, w = shape
     p, k_max, dev = t.numel(), cfg.hits_per_direction, t.device
-    colour = torch.zeros(k_max, p, 3, device=dev)
-    diff = torch.zeros(k_max, p, len(OFFSETS), 3, device=dev)
-    diff_ok = torch.zeros(k_max, p, len(OFFSETS), dtype=torch.bool, device=dev)
-    error = torch.zeros(k_max, p, device=dev)
-    distance = torch.zeros(k_max, p, device=dev)
-    found = torch.zeros(k_max, p, dtype=torch.bool, device=dev)
+    colour, diff, diff_ok, error, distance, found = _blank(k_max, p, dev)
     hits = torch.zeros(p, dtype=torch.long, device=dev)
     ids = torch.arange(p, device=dev)
     acc = torch.zeros(p, device=dev)
@@ -209,12 +214,7 @@ def nonlocal_candidates(frames: torch.Tensor, hole: torch.Tensor, pairs: torch.T
     check_flow(flow_from, len(pairs), h, w, "flow_from")
     index = torch.nonzero(hole.reshape(-1)).squeeze(1)
     p, dev = index.numel(), frames.device
-    colour = torch.zeros(count, p, 3, device=dev)
-    diff = torch.zeros(count, p, len(OFFSETS), 3, device=dev)
-    diff_ok = torch.zeros(count, p, len(OFFSETS), dtype=torch.bool, device=dev)
-    error = torch.zeros(count, p, device=dev)
-    distance = torch.zeros(count, p, device=dev)
-    found = torch.zeros(count, p, dtype=torch.bool, device=dev)
+    colour, diff, diff_ok, error, distance, found = _blank(count, p, dev)
     # slot[t, j] = the pair index of frame t's j-th reference, -1 if it has fewer
     slot = torch.full((num_frames, count), -1, dtype=torch.long)
     seen = [0] * num_frames
