@@ -11,6 +11,8 @@ def test_working_size_caps_long_side_and_rounds_to_8():
     assert working_size(480, 854, 512) == (288, 512)
     assert working_size(240, 432, 512) == (240, 432)
     assert working_size(101, 203, 1000) == (104, 200)
+    assert working_size(240, 432, 512, min_side=864) == (480, 864)  # enlarged for RAFT
+    assert working_size(480, 854, 512, min_side=864) == (288, 512)  # max_side wins
 
 
 def test_resize_flow_scales_vectors():

@@ -41,6 +41,8 @@ class FlowConfig:
     """RAFT refinement iterations (torchvision's default for raft_small)."""
     max_side: int = 512
     """Flow is estimated with the longer frame side at most this many pixels, then upsampled (values scaled)."""
+    raft_min_side: int = 0
+    """RAFT only: frames whose longer side is below this are enlarged for flow (RAFT matches at 1/8 resolution, so small frames lose detail); 0 = never."""
     batch_size: int = 4
     """Frame pairs per RAFT call: bounds memory, amortises overhead."""
     dis_preset: str = "medium"

@@ -41,9 +41,12 @@ class FlowResult:
     """(h, w) at which the flow was estimated."""
 
 
-def working_size(h: int, w: int, max_side: int, multiple: int = 8) -> tuple[int, int]:
-    """Frame size scaled so that the longer side is at most ``max_side``, rounded to ``multiple``."""
-    scale = min(1.0, max_side / max(h, w))
+def working_size(h: int, w: int, max_side: int, min_side: int = 0,
+                 multiple: int = 8) -> tuple[int, int]:
+    """Frame size scaled so that the longer side is at most ``max_side`` and at least
+    ``min_side`` (0: never enlarged), rounded to ``multiple``."""
+    longer = max(h, w)
+    scale = max_side / longer if longer > max_side else max(1.0, min_side / longer)
     return (max(multiple, round(h * scale / multiple) * multiple),
             max(multiple, round(w * scale / multiple) * multiple))
 
@@ -135,8 +138,9 @@ def estimate_flow(frames: torch.Tensor, cfg: FlowConfig, model: torch.nn.Module 
         pairs = adjacent_pairs(t)
     if pairs.ndim != 2 or pairs.shape[1] != 2 or (pairs.numel() and not 0 <= int(pairs.min()) <= int(pairs.max()) < t):
         raise ValueError(f"pairs must be (N, 2) frame indices in [0, {t}), got {tuple(pairs.shape)}")
-    size = working_size(h, w, cfg.max_side)
-    small = F.interpolate(frames.float(), size=size, mode="area").round().to(torch.uint8)
+    size = working_size(h, w, cfg.max_side, cfg.raft_min_side if model is not None else 0)
+    mode = "area" if size[0] <= h else "bilinear"
+    small = F.interpolate(frames.float(), size=size, mode=mode).round().clamp(0, 255).to(torch.uint8)
     fwd, bwd = [], []
     if model is not None:
         for start in range(0, len(pairs), cfg.batch_size):
