@@ -174,15 +174,14 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
         values = to_float(work[chunk]).permute(0, 2, 3, 1).contiguous()  # (n, H, W, 3)
         values.view(-1, 3)[flat] = colour[sel]
         values = values.permute(0, 3, 1, 2)
-        unknown = torch.zeros(n * pixels, dtype=torch.bool, device=work.device)
-        unknown[flat] = True
-        unknown = unknown.view(n, 1, h, w)
-        diff_map = torch.zeros(n * pixels, 4, 3, device=work.device)
-        diff_map[flat] = diff[sel]
-        ok_map = torch.zeros(n * pixels, 4, dtype=torch.bool, device=work.device)
-        ok_map[flat] = diff_ok[sel]
-        diff_map = diff_map.view(n, h, w, 4, 3).permute(0, 3, 4, 1, 2)
-        ok_map = ok_map.view(n, h, w, 4, 1).permute(0, 3, 4, 1, 2)
+        def dense(per_pixel: torch.Tensor) -> torch.Tensor:  # (M, ...) -> (n, ..., H, W), 0 elsewhere
+            out = per_pixel.new_zeros(n * pixels, *per_pixel.shape[1:])
+            out[flat] = per_pixel
+            return out.view(n, h, w, *per_pixel.shape[1:]).permute(0, 3, 4, 1, 2)
+
+        unknown = dense(torch.ones(len(flat), 1, 1, dtype=torch.bool, device=work.device))[:, 0]
+        diff_map = dense(diff[sel])
+        ok_map = dense(diff_ok[sel][..., None])
         blocked = remaining[chunk] & ~unknown
         solved = reconstruct(values, unknown, blocked, diff_map, ok_map, cfg.fusion, cfg.poisson)
         work[chunk] = torch.where(unknown, to_uint8(solved.values.clamp(0, 1)), work[chunk])
