@@ -13,7 +13,7 @@ import torch
 from vidfill import io
 from vidfill.config import PipelineConfig, load_preset, preset_names
 from vidfill.errors import VidfillError
-from vidfill.pipeline import build_flow_model, inpaint_video
+from vidfill.pipeline import build_edge_model, build_flow_model, inpaint_video
 from vidfill.progress import Reporter
 
 EPILOG = """\
@@ -24,7 +24,7 @@ output: a video file (container and codec from the extension; fps, time base
 and audio kept) or a folder for a PNG sequence. Outside the (dilated) mask the
 output equals the input.
 
-other commands: vidfill demo [--help]
+other commands: vidfill demo [--help], vidfill train flow-edges [--help]
 """
 
 
@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-threshold", type=float,
                    help="hole = channel above this fraction of full scale (default 0.1)")
     p.add_argument("--flow", choices=["raft", "dis"], help="flow method (overrides the preset)")
+    p.add_argument("--edges", choices=["network", "none"],
+                   help="flow-edge guided flow completion (network) or diffusion only (overrides the preset)")
     p.add_argument("--raft-weights", type=Path,
                    help="RAFT checkpoint (torchvision or princeton-vl layout)")
     p.add_argument("--no-download", action="store_true",
@@ -70,6 +72,8 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         overrides.setdefault("mask", {})["threshold"] = args.mask_threshold
     if args.flow:
         overrides["flow"] = {"method": args.flow}
+    if args.edges:
+        overrides["edges"] = {"method": args.edges}
     return cfg.replace(**overrides)
 
 
@@ -110,7 +114,10 @@ def run(args: argparse.Namespace) -> None:
                                  reporter=reporter)
         if model is not None:
             model = model.to(device)
-        result = inpaint_video(frames.to(device), masks.to(device), cfg, model, reporter)
+        edge_model = build_edge_model(cfg.edges, reporter)
+        if edge_model is not None:
+            edge_model = edge_model.to(device)
+        result = inpaint_video(frames.to(device), masks.to(device), cfg, model, reporter, edge_model)
         out = result.frames.cpu()
         if result.keyframes:
             reporter.note(f"{len(result.keyframes)} keyframe(s) filled by {cfg.leftover.method}: "
@@ -126,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "demo":
             from vidfill import demo
             return demo.main(argv[1:])
+        if argv and argv[0] == "train":
+            from vidfill import train
+            return train.main(argv[1:])
         run(_parser().parse_args(argv))
     except VidfillError as exc:
         print(f"vidfill: error: {exc}", file=sys.stderr)

@@ -1,9 +1,12 @@
 """Stage 3: flow completion inside the hole.
 
-The flow in the (dilated) hole is replaced by the harmonic fill of the known
-flow around it: the discrete Laplace equation is solved over the hole pixels
-with the known flow as Dirichlet boundary (zero normal derivative at the image
-border). Both channels share one sparse factorisation per frame.
+The flow in the (dilated) hole is the least-squares smoothest fill of the known
+flow around it: the discrete (weighted) Laplace equation is solved over the hole
+pixels with the known flow as Dirichlet boundary (zero normal derivative at the
+image border). Given flow edges (:mod:`vidfill.edges`), the smoothness terms
+that touch an edge pixel are down-weighted (FGVC's edge-guided completion), so
+that the fill is smooth on each side of a motion boundary and not across it.
+Both channels share one sparse factorisation per frame.
 """
 
 from __future__ import annotations
@@ -29,17 +32,24 @@ class CompletedFlow:
     """(N, 2, h, w) float32: the input flow with its hole filled."""
 
 
-def laplace_fill(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Harmonic fill of ``values`` inside ``hole``.
+def laplace_fill(values: np.ndarray, hole: np.ndarray, edges: np.ndarray | None = None,
+                 cut_weight: float = 1e-3) -> np.ndarray:
+    """Harmonic fill of ``values`` inside ``hole``, optionally cut along ``edges``.
+
+    Minimises the sum over 4-neighbour pairs (p, q) with p or q in the hole of
+    ``w_pq * |v_p - v_q|^2``, where ``w_pq`` is ``cut_weight`` if p or q is an edge
+    pixel and 1 otherwise.
 
     Args:
         values: ``(C, H, W)`` float array; values under ``hole`` are ignored.
         hole: ``(H, W)`` bool, True where values are unknown.
+        edges: ``(H, W)`` bool or None (plain harmonic fill).
+        cut_weight: weight of the pairs that touch an edge, > 0.
 
     Returns:
         ``(C, H, W)`` float64 array equal to ``values`` outside the hole and the
-        solution of the 5-point Laplace equation inside it. A frame with no
-        known pixel is returned as zeros.
+        solution of the 5-point (weighted) Laplace equation inside it. A frame with
+        no known pixel is returned as zeros.
     """
     c, h, w = values.shape
     out = values.astype(np.float64, copy=True)
@@ -57,17 +67,22 @@ def laplace_fill(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
     for dy, dx in _NEIGHBOURS:
         ny, nx = ys + dy, xs + dx
         inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
-        diag += inside
         src = np.nonzero(inside)[0]
-        nbr = index[ny[src], nx[src]]
+        ty, tx = ny[src], nx[src]
+        weight = np.ones(src.size)
+        if edges is not None:
+            weight[edges[ys[src], xs[src]] | edges[ty, tx]] = cut_weight
+        np.add.at(diag, src, weight)
+        nbr = index[ty, tx]
         unknown = nbr >= 0
         rows.append(src[unknown])
         cols.append(nbr[unknown])
-        known = src[~unknown]
-        rhs[known] += out[:, ny[known], nx[known]].T
+        data.append(-weight[unknown])
+        known = ~unknown
+        rhs[src[known]] += weight[known, None] * out[:, ty[known], tx[known]].T
     rows.append(np.arange(n))
     cols.append(np.arange(n))
-    data = [-np.ones(r.size) for r in rows[:-1]] + [diag]
+    data.append(diag)
     matrix = sp.csc_matrix((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
                            shape=(n, n))
     solution = spla.splu(matrix).solve(rhs)
@@ -75,25 +90,31 @@ def laplace_fill(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return out
 
 
-def complete_flow(flow: torch.Tensor, hole: torch.Tensor,
-                  progress: Progress | None = None) -> CompletedFlow:
-    """Fill each flow field inside its hole by harmonic (diffusion) completion.
+def complete_flow(flow: torch.Tensor, hole: torch.Tensor, progress: Progress | None = None,
+                  edges: torch.Tensor | None = None, cut_weight: float = 1e-3) -> CompletedFlow:
+    """Fill each flow field inside its hole: diffusion, or edge-guided when ``edges`` are given.
 
     Args:
         flow: ``(N, 2, h, w)`` float32 flow.
         hole: ``(N, 1, h, w)`` bool, True where the flow is unknown (the hole of
             the frame the flow starts from, dilated).
         progress: called with 1 per completed field.
+        edges: ``(N, 1, h, w)`` bool flow edges (known and completed), or None.
+        cut_weight: see :func:`laplace_fill`.
     """
     n, _, h, w = flow.shape
     check_flow(flow, n, h, w)
     if tuple(hole.shape) != (n, 1, h, w) or hole.dtype != torch.bool:
         raise ValueError(f"hole must be bool of shape {(n, 1, h, w)}, got {hole.dtype} {tuple(hole.shape)}")
+    if edges is not None and (tuple(edges.shape) != (n, 1, h, w) or edges.dtype != torch.bool):
+        raise ValueError(f"edges must be bool of shape {(n, 1, h, w)}, got {edges.dtype} {tuple(edges.shape)}")
     flow_np = flow.detach().cpu().numpy()
     hole_np = hole[:, 0].cpu().numpy()
+    edges_np = None if edges is None else edges[:, 0].cpu().numpy()
     filled = np.empty_like(flow_np)
     for i in range(n):
-        filled[i] = laplace_fill(flow_np[i], hole_np[i])
+        filled[i] = laplace_fill(flow_np[i], hole_np[i], None if edges_np is None else edges_np[i],
+                                 cut_weight)
         if progress:
             progress(1)
     return CompletedFlow(torch.from_numpy(filled).to(flow.device))

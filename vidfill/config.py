@@ -50,9 +50,27 @@ class FlowConfig:
 
 
 @dataclass(frozen=True)
+class EdgeConfig:
+    method: str = "none"
+    """Flow edges that guide flow completion: "network" (Canny outside the hole, the trained edge network inside it; without its weights, "none" with a note) or "none" (plain diffusion)."""
+    canny_low: float = 0.25
+    """Canny hysteresis low threshold on each flow channel, in pixels of flow per pixel."""
+    canny_high: float = 0.5
+    """Canny high threshold (px/px): a motion boundary is a flow step of about 1 px or more across a few pixels."""
+    canny_sigma: float = 1.0
+    """Gaussian blur before Canny, in pixels (RAFT's flow is smooth already; DIS's is noisier)."""
+    threshold: float = 0.5
+    """Edge probability above which the network's output counts as an edge."""
+    context: int = 24
+    """Pixels around the hole's bounding box that the network sees (flow resolution)."""
+
+
+@dataclass(frozen=True)
 class CompletionConfig:
     hole_dilate: int = 8
     """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow next to a hole is dragged by its fill (DIS benchmark, hole PSNR: 2 17.62 dB, 4 17.87, 6 18.13, 8 18.19, 12 17.98)."""
+    cut_weight: float = 1e-3
+    """Edge-guided completion: weight of a smoothness term that touches an edge pixel, relative to 1 elsewhere (FGVC drops them; a small weight keeps regions enclosed by edges solvable)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +125,7 @@ class LeftoverConfig:
 class PipelineConfig:
     mask: MaskConfig = field(default_factory=MaskConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
+    edges: EdgeConfig = field(default_factory=EdgeConfig)
     completion: CompletionConfig = field(default_factory=CompletionConfig)
     propagation: PropagationConfig = field(default_factory=PropagationConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)

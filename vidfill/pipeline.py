@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from vidfill import weights
 from vidfill.completion import complete_flow
-from vidfill.config import FlowConfig, PipelineConfig
+from vidfill.config import EdgeConfig, FlowConfig, PipelineConfig
+from vidfill.edges import complete_edges, flow_edges
 from vidfill.flow import estimate_flow, nonlocal_pairs, resize_flow, unmatched
 from vidfill.fusion import Fused, fuse, reconstruct
 from vidfill.inpaint import inpaint_image, smooth_fill
@@ -71,6 +72,23 @@ def build_flow_model(cfg: FlowConfig, raft_weights: Path | None = None, *, downl
     return model.eval()
 
 
+def build_edge_model(cfg: EdgeConfig, reporter: Reporter | None = None) -> torch.nn.Module | None:
+    """The flow-edge network with its weights, or None (diffusion-only completion) with a note why."""
+    reporter = reporter or Reporter(quiet=True)
+    if cfg.method == "none":
+        return None
+    if cfg.method != "network":
+        raise ValueError(f"unknown edge method {cfg.method!r}; have 'network', 'none'")
+    found = weights.load_state_dict("flow_edges", download=False)
+    if found.state_dict is None:
+        reporter.note(f"{found.note}: flow completion without edges")
+        return None
+    reporter.note(f"flow edges: {found.note}")
+    model = weights.MANIFEST["flow_edges"].build()
+    model.load_state_dict(found.state_dict)
+    return model.eval()
+
+
 def dilate_holes(masks: torch.Tensor, radius: int) -> torch.Tensor:
     """Grow ``(T, 1, H, W)`` bool masks by a disk of ``radius`` pixels."""
     if radius <= 0:
@@ -88,7 +106,8 @@ def _flow_holes(hole: torch.Tensor, size: tuple[int, int], radius: int) -> torch
 
 def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig,
                   flow_model: torch.nn.Module | None = None,
-                  reporter: Reporter | None = None) -> Result:
+                  reporter: Reporter | None = None,
+                  edge_model: torch.nn.Module | None = None) -> Result:
     """Remove the masked regions of a clip.
 
     Args:
@@ -97,6 +116,8 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         cfg: the pipeline settings.
         flow_model: torchvision RAFT with weights (see :func:`build_flow_model`), or None for DIS.
         reporter: progress and notes; silent when None.
+        edge_model: the flow-edge network (see :func:`build_edge_model`), or None for
+            diffusion-only flow completion.
 
     Returns:
         :class:`Result`; outside ``result.hole`` its frames equal the input exactly.
@@ -128,7 +149,12 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         # holes, so that they stay consistent with each other inside it.
         def completed(fields: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
             region = unmatched(fields, small_hole[src] | small_hole[dst], small_hole[dst])
-            return resize_flow(complete_flow(fields, region, advance).flow, size)
+            guide = None
+            if edge_model is not None:
+                known = flow_edges(smooth_fill(fields, region), region, cfg.edges)
+                guide = complete_edges(edge_model, fields, known, region, cfg.edges)
+            return resize_flow(complete_flow(fields, region, advance, guide,
+                                             cfg.completion.cut_weight).flow, size)
 
         first, second = torch.arange(num_frames - 1), torch.arange(1, num_frames)
         flow_fwd = completed(flow.fwd, first, second)

@@ -30,7 +30,8 @@ class WeightsEntry:
     """One downloadable checkpoint and what it takes to use it."""
 
     name: str
-    url: str
+    url: str | None
+    """Where to download it; None: it ships in checkpoints/ (weights this project trained)."""
     sha256_prefix: str
     """Leading hex digits of the file's sha256 (torchvision publishes the first 8, in the file name)."""
     licence: str
@@ -41,7 +42,15 @@ class WeightsEntry:
 
     @property
     def filename(self) -> str:
+        if self.url is None:
+            return f"{self.name}-{self.sha256_prefix}.pth"
         return self.url.rsplit("/", 1)[-1]
+
+
+def _edge_generator() -> torch.nn.Module:
+    from vidfill.edges import EdgeGenerator  # the stage module imports this one
+
+    return EdgeGenerator(width=16, blocks=4)
 
 
 MANIFEST: dict[str, WeightsEntry] = {
@@ -60,6 +69,14 @@ MANIFEST: dict[str, WeightsEntry] = {
         licence="BSD-3-Clause (torchvision; RAFT by princeton-vl)",
         normalisation="RGB float in [-1, 1], H and W multiples of 8",
         build=optical_flow.raft_large,
+    ),
+    "flow_edges": WeightsEntry(
+        name="flow_edges",
+        url=None,
+        sha256_prefix="00000000",
+        licence="Apache-2.0 (trained by vidfill on synthetic flow; checkpoints/flow_edges.md)",
+        normalisation="vidfill.edges.network_input: flow minus its known mean, / 10 px; edges; mask",
+        build=_edge_generator,
     ),
 }
 
@@ -165,6 +182,9 @@ def load_state_dict(name: str, explicit: Path | None = None, *, download: bool =
         if path.is_file():
             sd = convert_state_dict(_read_checkpoint(path), reference, str(path))
             return Resolved(sd, f"{name} weights from {path}")
+    if entry.url is None:
+        return Resolved(None, f"no {name} weights ({entry.filename}) in "
+                              f"{' or '.join(map(str, checkpoint_dirs()))}")
     cached = hub_path(entry)
     if not cached.is_file():
         if not download:

@@ -1,0 +1,201 @@
+"""Stage 2: flow edges - Canny on the known flow, and a network that completes them in the hole.
+
+:func:`flow_edges` finds motion boundaries (Canny, kornia) in each flow channel
+outside the hole. :class:`EdgeGenerator` is an EdgeConnect-style generator
+(encoder, dilated residual blocks, decoder, spectral normalisation) that draws
+the edges inside the hole from the masked flow, the masked edges and the mask;
+:func:`complete_edges` runs it on a crop around each hole. The completed edges
+guide flow completion (:mod:`vidfill.completion`): smoothness is not enforced
+across them, so motion boundaries continue through the hole instead of being
+blurred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import kornia
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from vidfill.config import EdgeConfig
+from vidfill.types import check_flow
+
+Progress = Callable[[int], None]
+
+FLOW_SCALE = 10.0
+"""Network input: flow minus its mean over the known pixels, divided by this (pixels)."""
+
+MULTIPLE = 4
+"""Network inputs are padded to a multiple of this (two stride-2 levels)."""
+
+
+def _check_hole(hole: torch.Tensor, n: int, h: int, w: int) -> None:
+    if tuple(hole.shape) != (n, 1, h, w) or hole.dtype != torch.bool:
+        raise ValueError(f"hole must be bool of shape {(n, 1, h, w)}, got {hole.dtype} {tuple(hole.shape)}")
+
+
+def flow_edges(flow: torch.Tensor, hole: torch.Tensor, cfg: EdgeConfig) -> torch.Tensor:
+    """Motion boundaries of the known flow: Canny on each flow channel, outside the hole.
+
+    Args:
+        flow: ``(N, 2, h, w)`` float32 flow in pixels. Under the hole it should be a smooth
+            fill (e.g. diffusion), so that the hole's border makes no edge of its own.
+        hole: ``(N, 1, h, w)`` bool.
+        cfg: Canny thresholds (in flow pixels per pixel) and blur.
+
+    Returns:
+        ``(N, 1, h, w)`` bool edges, False under the hole.
+    """
+    n, _, h, w = flow.shape
+    check_flow(flow, n, h, w)
+    _check_hole(hole, n, h, w)
+    if n == 0:
+        return hole.clone()
+    # kornia's magnitude is the unnormalised Sobel (8x the slope): thresholds are in px/px.
+    # Its hysteresis grows one pixel per pass; one connected-components pass does the same.
+    _, graded = kornia.filters.canny(
+        flow.reshape(n * 2, 1, h, w), low_threshold=8 * cfg.canny_low, high_threshold=8 * cfg.canny_high,
+        kernel_size=2 * round(2 * cfg.canny_sigma) + 1, sigma=(cfg.canny_sigma, cfg.canny_sigma),
+        hysteresis=False)
+    return (hysteresis(graded[:, 0]).view(n, 2, h, w)).any(1, keepdim=True) & ~hole
+
+
+def hysteresis(graded: torch.Tensor) -> torch.Tensor:
+    """Canny's hysteresis: weak (0.5) pixels 8-connected to a strong (1) one, and the strong.
+
+    Args:
+        graded: ``(N, h, w)``: 0, 0.5 (weak) or 1 (strong), as kornia's canny without hysteresis.
+    Returns:
+        ``(N, h, w)`` bool.
+    """
+    out = torch.zeros(graded.shape, dtype=torch.bool)
+    candidates = (graded > 0).cpu().numpy().astype(np.uint8)
+    strong = (graded >= 1).cpu().numpy()
+    for i in range(graded.shape[0]):
+        if not strong[i].any():
+            continue
+        count, labels = cv2.connectedComponents(candidates[i], connectivity=8)
+        keep = np.zeros(count, bool)
+        keep[labels[strong[i]]] = True
+        keep[0] = False
+        out[i] = torch.from_numpy(keep[labels])
+    return out.to(graded.device)
+
+
+def network_input(flow: torch.Tensor, edges: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """The generator's ``(N, 4, h, w)`` input: masked normalised flow, masked edges, the mask.
+
+    The flow is centred on its mean over the known pixels (edges do not depend on a
+    constant motion) and divided by :data:`FLOW_SCALE`; everything under the hole is 0.
+    """
+    known = (~hole).to(flow.dtype)
+    mean = (flow * known).sum((2, 3), keepdim=True) / known.sum((2, 3), keepdim=True).clamp_min(1)
+    centred = ((flow - mean) / FLOW_SCALE).clamp(-8, 8) * known
+    return torch.cat([centred, edges.to(flow.dtype) * known, hole.to(flow.dtype)], 1)
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(dilation),
+            spectral_norm(nn.Conv2d(channels, channels, 3, dilation=dilation, bias=False)),
+            nn.InstanceNorm2d(channels, track_running_stats=False),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            spectral_norm(nn.Conv2d(channels, channels, 3, bias=False)),
+            nn.InstanceNorm2d(channels, track_running_stats=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class EdgeGenerator(nn.Module):
+    """EdgeConnect's edge generator, narrower: ``(N, 4, h, w)`` -> ``(N, 1, h, w)`` edge logits.
+
+    Encoder (7x7 conv, two stride-2 convs), ``blocks`` residual blocks with dilation 2
+    at 1/4 resolution, decoder (two transposed convs, 7x7 conv); spectral normalisation
+    and instance normalisation throughout, as in EdgeConnect. ``h`` and ``w`` must be
+    multiples of 4 (:func:`complete_edges` pads).
+    """
+
+    def __init__(self, width: int = 16, blocks: int = 4) -> None:
+        super().__init__()
+        c = width
+
+        def down(cin: int, cout: int, k: int, stride: int, pad: nn.Module) -> list[nn.Module]:
+            return [pad, spectral_norm(nn.Conv2d(cin, cout, k, stride, bias=False)),
+                    nn.InstanceNorm2d(cout), nn.ReLU(True)]
+
+        def up(cin: int, cout: int) -> list[nn.Module]:
+            return [spectral_norm(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)),
+                    nn.InstanceNorm2d(cout), nn.ReLU(True)]
+
+        self.net = nn.Sequential(
+            *down(4, c, 7, 1, nn.ReflectionPad2d(3)),
+            *down(c, 2 * c, 4, 2, nn.ZeroPad2d(1)),
+            *down(2 * c, 4 * c, 4, 2, nn.ZeroPad2d(1)),
+            *[_ResidualBlock(4 * c, 2) for _ in range(blocks)],
+            *up(4 * c, 2 * c),
+            *up(2 * c, c),
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(c, 1, 7),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 4 or x.shape[2] % MULTIPLE or x.shape[3] % MULTIPLE:
+            raise ValueError(f"EdgeGenerator takes (N, 4, h, w) with h, w multiples of {MULTIPLE}, "
+                             f"got {tuple(x.shape)}")
+        return self.net(x)
+
+
+def _crop_box(hole: torch.Tensor, margin: int) -> tuple[int, int, int, int]:
+    """(y0, y1, x0, x1): the hole's bounding box grown by ``margin``, clipped to the frame."""
+    h, w = hole.shape[-2:]
+    ys = hole.any(-1).nonzero()
+    xs = hole.any(-2).nonzero()
+    return (max(0, int(ys.min()) - margin), min(h, int(ys.max()) + 1 + margin),
+            max(0, int(xs.min()) - margin), min(w, int(xs.max()) + 1 + margin))
+
+
+def complete_edges(model: nn.Module, flow: torch.Tensor, edges: torch.Tensor, hole: torch.Tensor,
+                   cfg: EdgeConfig, progress: Progress | None = None) -> torch.Tensor:
+    """Edges everywhere: the known ``edges`` outside the hole, the network's inside it.
+
+    The network sees a crop around each hole (its bounding box plus ``cfg.context`` pixels),
+    so its cost follows the hole's size, not the frame's.
+
+    Args:
+        model: an :class:`EdgeGenerator` with weights, in eval mode, on the flow's device.
+        flow: ``(N, 2, h, w)`` float32 flow (values under the hole are ignored).
+        edges: ``(N, 1, h, w)`` bool known edges (:func:`flow_edges`).
+        hole: ``(N, 1, h, w)`` bool.
+        progress: called with 1 per field.
+
+    Returns:
+        ``(N, 1, h, w)`` bool.
+    """
+    n, _, h, w = flow.shape
+    check_flow(flow, n, h, w)
+    _check_hole(hole, n, h, w)
+    _check_hole(edges, n, h, w)
+    out = edges & ~hole
+    for i in range(n):
+        if bool(hole[i].any()) and not bool(hole[i].all()):
+            y0, y1, x0, x1 = _crop_box(hole[i], cfg.context)
+            crop = network_input(flow[i:i + 1, :, y0:y1, x0:x1], edges[i:i + 1, :, y0:y1, x0:x1],
+                                 hole[i:i + 1, :, y0:y1, x0:x1])
+            ph, pw = -(y1 - y0) % MULTIPLE, -(x1 - x0) % MULTIPLE
+            with torch.inference_mode():
+                logits = model(F.pad(crop, (0, pw, 0, ph), mode="replicate"))[..., :y1 - y0, :x1 - x0]
+            drawn = (torch.sigmoid(logits) > cfg.threshold) & hole[i:i + 1, :, y0:y1, x0:x1]
+            out[i:i + 1, :, y0:y1, x0:x1] |= drawn
+        if progress:
+            progress(1)
+    return out
