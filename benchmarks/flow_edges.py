@@ -21,6 +21,7 @@ import argparse
 import json
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -28,7 +29,7 @@ import torch
 from completion import SHARED, blob_holes, load_clip
 from vidfill import weights
 from vidfill.completion import complete_flow
-from vidfill.config import EdgeConfig, FlowConfig, PipelineConfig
+from vidfill.config import FlowConfig, PipelineConfig
 from vidfill.edges import complete_edges, flow_edges
 from vidfill.flow import estimate_flow
 from vidfill.inpaint import smooth_fill
@@ -72,11 +73,12 @@ def main() -> None:
     p.add_argument("--cache", type=Path, help="folder to keep the RAFT flows in between runs")
     p.add_argument("--every", type=int, default=3, help="use every N-th flow field (default 3)")
     p.add_argument("--clips", help="comma-separated clip names (default: all)")
+    p.add_argument("--threshold", type=float, help="edge probability threshold (default: the config's)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     torch.set_num_threads(2)
     cfg = PipelineConfig()
-    edge_cfg = EdgeConfig(method="network")
+    edge_cfg = cfg.edges if args.threshold is None else replace(cfg.edges, threshold=args.threshold)
     edge_model = load_edge_model(args.weights)
     raft = build_flow_model(cfg.flow, SHARED / "checkpoints" / "raft-small.pth")
     clips = sorted((SHARED / "data" / "clips").iterdir())
