@@ -18,6 +18,7 @@ import torch
 from torchvision.models import optical_flow
 
 from vidfill.errors import VidfillError
+from vidfill.gated import GatedGenerator
 
 StateDict = dict[str, torch.Tensor]
 
@@ -31,6 +32,7 @@ class WeightsEntry:
 
     name: str
     url: str
+    """Download address; empty when no checkpoint is published (the user supplies the file)."""
     sha256_prefix: str
     """Leading hex digits of the file's sha256 (torchvision publishes the first 8, in the file name)."""
     licence: str
@@ -41,7 +43,7 @@ class WeightsEntry:
 
     @property
     def filename(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
+        return self.url.rsplit("/", 1)[-1] if self.url else f"{self.name}.pth"
 
 
 MANIFEST: dict[str, WeightsEntry] = {
@@ -60,6 +62,14 @@ MANIFEST: dict[str, WeightsEntry] = {
         licence="BSD-3-Clause (torchvision; RAFT by princeton-vl)",
         normalisation="RGB float in [-1, 1], H and W multiples of 8",
         build=optical_flow.raft_large,
+    ),
+    "gated_inpainter": WeightsEntry(
+        name="gated_inpainter",
+        url="",
+        sha256_prefix="",
+        licence="that of the user's checkpoint (none is published with vidfill)",
+        normalisation="RGB float in [-1, 1], hole zeroed, hole mask 1; H and W multiples of 8",
+        build=GatedGenerator,
     ),
 }
 
@@ -167,6 +177,10 @@ def load_state_dict(name: str, explicit: Path | None = None, *, download: bool =
             return Resolved(sd, f"{name} weights from {path}")
     cached = hub_path(entry)
     if not cached.is_file():
+        if not entry.url:
+            places = " or ".join(str(d) for d in checkpoint_dirs())
+            return Resolved(None, f"no {name} weights found (none is published: put {entry.filename} "
+                                  f"in {places})")
         if not download:
             return Resolved(None, f"no {name} weights found (downloads disabled)")
         try:
