@@ -47,6 +47,15 @@ def ssim_frames(result: torch.Tensor, truth: torch.Tensor) -> float:
     return float(kornia.metrics.ssim(to_float(result), to_float(truth), 11).mean())
 
 
+def ssim_region(result: torch.Tensor, truth: torch.Tensor, region: torch.Tensor) -> float:
+    """Mean of the SSIM map (11x11 Gaussian window, kornia) over the pixels of ``region``.
+
+    ``result``, ``truth``: uint8 ``(T, 3, H, W)``; ``region``: ``(T, 1, H, W)`` bool, not empty.
+    """
+    ssim_map = kornia.metrics.ssim(to_float(result), to_float(truth), 11)
+    return float(ssim_map[region.expand_as(ssim_map)].mean())
+
+
 def warping_error(result: torch.Tensor, truth: torch.Tensor, occlusion_px: float = 1.0) -> float:
     """Flow warping error E_warp (Lai et al. 2018) of ``result``, in units of 1e-3.
 

@@ -87,7 +87,7 @@ def _flow_holes(hole: torch.Tensor, size: tuple[int, int], radius: int) -> torch
     return dilate_holes(small, radius)
 
 
-Inpainter = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+ImageInpainter = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``(image (3, H, W) uint8, hole (1, H, W) bool) -> (3, H, W) uint8``, equal to image outside the hole."""
 
 
@@ -104,7 +104,7 @@ def check_references(references: dict[int, torch.Tensor], frames: torch.Tensor) 
 
 def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig,
                   flow_model: torch.nn.Module | None = None,
-                  reporter: Reporter | None = None, *, inpainter: Inpainter | None = None,
+                  reporter: Reporter | None = None, *, inpainter: ImageInpainter | None = None,
                   references: dict[int, torch.Tensor] | None = None) -> Result:
     """Remove the masked regions of a clip.
 
@@ -213,7 +213,7 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
 
 def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
                     flow_bwd: torch.Tensor, cfg: PipelineConfig, reporter: Reporter,
-                    far: FarFlow | None = None, *, inpainter: Inpainter | None = None,
+                    far: FarFlow | None = None, *, inpainter: ImageInpainter | None = None,
                     references: dict[int, torch.Tensor] | None = None
                     ) -> tuple[torch.Tensor, tuple[int, ...]]:
     """Propagation, fusion and the keyframe loop, given completed full-resolution flow.

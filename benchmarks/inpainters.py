@@ -1,0 +1,112 @@
+"""Keyframe inpainters on static-camera, stationary-hole cases (issue 5).
+
+Where the camera and the hole both stand still, no frame shows what the hole hides:
+everything rests on the image inpainter that fills the keyframes, and on
+propagation carrying that fill to the other frames without flicker. For each
+static shared clip (the first frames at 432x240, a seeded stationary random blob
+from benchmarks/completion.py, zeroed before anything runs), vidfill runs once per
+inpainter and is compared with per-frame OpenCV Telea. Printed: PSNR and SSIM
+inside the hole, E_warp (x1e-3, flicker), keyframes per case and seconds per keyframe.
+
+    python benchmarks/inpainters.py [--methods telea,patchmatch,dip] [--frames 40] [--json out.json]
+
+A method is an inpainter name, optionally with "+blend" (leftover.poisson_blend on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from completion import SHARED, blob_holes, load_clip, overrides, telea
+from vidfill.config import PipelineConfig
+from vidfill.inpaint import build_inpainter
+from vidfill.metrics import psnr_region, ssim_region, warping_error
+from vidfill.pipeline import inpaint_video
+
+STATIC_CLIPS = ("davis480p_breakdance", "sttn240p_dogs-jump")
+"""The shared clips shot from a (nearly) still camera (../shared/README.md)."""
+
+
+def run_vidfill(damaged: torch.Tensor, holes: torch.Tensor, cfg: PipelineConfig
+                ) -> tuple[torch.Tensor, int, float]:
+    """vidfill's output, its number of keyframes and the inpainter's seconds per keyframe."""
+    inpainter = build_inpainter(cfg)
+    seconds: list[float] = []
+
+    def timed(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        start = time.perf_counter()
+        out = inpainter(image, hole)
+        seconds.append(time.perf_counter() - start)
+        return out
+
+    result = inpaint_video(damaged, holes, cfg, None, inpainter=timed)
+    return result.frames, len(result.keyframes), float(np.mean(seconds)) if seconds else 0.0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--methods", default="telea,ns,patchmatch,dip,telea+blend,patchmatch+blend,dip+blend")
+    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--clips", default=",".join(STATIC_CLIPS))
+    p.add_argument("--seeds", default="", help="hole seeds (default: each clip's seed in completion.py)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: on a CPU shared with other jobs, small ops on 2 "
+                        "threads wait for the busy core)")
+    p.add_argument("--json", type=Path, help="also write the rows here")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a pipeline setting, e.g. --set dip.iterations=200 (repeatable)")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    all_clips = sorted(d.name for d in (SHARED / "data/clips").iterdir() if d.is_dir())
+    base = PipelineConfig().replace(flow={"method": "dis"}, **overrides(args.set))
+    rows = []
+    for clip in args.clips.split(","):
+        truth = load_clip(SHARED / "data/clips" / clip, args.frames)
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [all_clips.index(clip)]
+        for seed in seeds:
+            holes = blob_holes(truth.shape[0], False, seed)
+            damaged = torch.where(holes, torch.zeros_like(truth), truth)
+            for method in ["per-frame telea", *args.methods.split(",")]:
+                start = time.perf_counter()
+                if method == "per-frame telea":
+                    result, keys = telea(damaged, holes), truth.shape[0]
+                    per_key = (time.perf_counter() - start) / truth.shape[0]
+                else:
+                    inpainter, _, blend = method.partition("+")
+                    cfg = base.replace(leftover={"method": inpainter, "poisson_blend": blend == "blend"})
+                    result, keys, per_key = run_vidfill(damaged, holes, cfg)
+                row = {"clip": clip, "seed": seed, "method": method,
+                       "psnr_hole": psnr_region(result, truth, holes),
+                       "ssim_hole": ssim_region(result, truth, holes),
+                       "ewarp": warping_error(result, truth), "keyframes": keys,
+                       "s_per_keyframe": per_key, "s_total": time.perf_counter() - start}
+                rows.append(row)
+                print(f"{clip:<22} seed {seed} {method:<17} hole PSNR {row['psnr_hole']:6.2f}  "
+                      f"SSIM {row['ssim_hole']:.4f}  E_warp {row['ewarp']:.3f}  keyframes {keys:3d}  "
+                      f"{per_key:6.2f} s/keyframe  {row['s_total']:6.1f} s", flush=True)
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    print(f"\nmean over {len(rows) // len(methods)} cases ({platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} threads, DIS flow, {args.frames} frames, "
+          f"{' '.join(args.set) or 'defaults'}):")
+    print("| method | PSNR hole | SSIM hole | E_warp (1e-3) | E_warp / per-frame Telea's | keyframes | s/keyframe |")
+    print("|---|---|---|---|---|---|---|")
+    floor = float(np.mean([r["ewarp"] for r in rows if r["method"] == "per-frame telea"]))
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method]
+        mean = {k: float(np.mean([r[k] for r in mine]))
+                for k in ("psnr_hole", "ssim_hole", "ewarp", "keyframes", "s_per_keyframe")}
+        print(f"| {method} | {mean['psnr_hole']:.2f} | {mean['ssim_hole']:.4f} | {mean['ewarp']:.3f} | "
+              f"{mean['ewarp'] / floor:.2f} | {mean['keyframes']:.1f} | {mean['s_per_keyframe']:.2f} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
