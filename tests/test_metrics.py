@@ -36,3 +36,17 @@ def test_ssim_region_sees_only_its_region():
     centre = torch.zeros_like(region)
     centre[:, :, 22:26, 22:26] = True  # more than the 5-pixel window reach from the damage
     assert ssim_region(noisy, truth, centre) > 0.99
+
+
+def test_warping_error_in_a_region_sees_only_its_flicker():
+    from vidfill.metrics import warping_error
+
+    truth = translating_clip(num_frames=4, h=48, w=64, dx=0, dy=0)
+    region = torch.zeros(4, 1, 48, 64, dtype=torch.bool)
+    region[:, :, 10:20, 10:20] = True
+    flicker = truth.clone()
+    flicker[1::2, :, 30:40, 40:50] = 0  # outside the region
+    assert warping_error(flicker, truth) > 1
+    assert warping_error(flicker, truth, region=region) < 1e-6
+    flicker[1::2, :, 10:20, 10:20] = 0
+    assert warping_error(flicker, truth, region=region) > 10 * warping_error(flicker, truth)
