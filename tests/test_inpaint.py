@@ -170,3 +170,15 @@ def test_poisson_blend_removes_a_level_step_and_keeps_an_exact_fill():
     assert psnr_region(offset[None], ramp[None], hole[None]) < 20
     assert (blended.int() - ramp.int()).abs().max() <= 1
     assert (poisson_blend(ramp, hole, PoissonConfig()).int() - ramp.int()).abs().max() <= 1
+
+
+def test_network_inpainters_run_on_the_images_device(device):
+    image = periodic_image(32, 40).to(device)
+    hole = box_hole(32, 40, 8, 20, 10, 28).to(device)
+    cfg = PipelineConfig().replace(dip={**TINY_DIP, "iterations": 3})
+    torch.manual_seed(0)
+    runners = [Inpainter("dip", cfg), Inpainter("gated", cfg, gated.GatedGenerator(channels=4).eval().to(device))]
+    for inpainter in runners:
+        out = inpainter(image, hole)
+        assert out.device == image.device and out.shape == image.shape, inpainter.name
+        assert torch.equal(out[~hole.expand_as(out)], image[~hole.expand_as(out)]), inpainter.name

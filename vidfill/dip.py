@@ -56,16 +56,18 @@ def complete(image: torch.Tensor, hole: torch.Tensor, cfg: DipConfig) -> torch.T
         hole: ``(1, H, W)`` bool, True = fill.
         cfg: network size, crop, iterations and seed.
     Returns:
-        ``(3, H, W)`` uint8, equal to ``image`` outside the hole; the same for the same input.
+        ``(3, H, W)`` uint8, equal to ``image`` outside the hole; the same for the same input
+        (on the CPU; CUDA kernels may differ in the last bits). Fitted on ``image``'s device.
     """
     if not bool(hole.any()):
         return image.clone()
     crop = crop_around(image, hole, cfg.margin, cfg.max_side, multiple=2 ** cfg.levels)
-    target, known = crop.image[None], (~crop.hole).float()[None]
+    device = image.device
+    target, known = crop.image[None].to(device), (~crop.hole).float()[None].to(device)
     with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's generator
         torch.manual_seed(cfg.seed)
-        net = DipNet(cfg.input_channels, cfg.channels, cfg.levels)
-        noise = torch.rand(1, cfg.input_channels, *target.shape[-2:]) * 0.1
+        net = DipNet(cfg.input_channels, cfg.channels, cfg.levels).to(device)
+        noise = (torch.rand(1, cfg.input_channels, *target.shape[-2:]) * 0.1).to(device)
     optimiser = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     with torch.enable_grad():
         for _ in range(cfg.iterations):
@@ -74,5 +76,5 @@ def complete(image: torch.Tensor, hole: torch.Tensor, cfg: DipConfig) -> torch.T
             loss.backward()
             optimiser.step()
     with torch.no_grad():
-        fill = net(noise)[0]  # train-mode batch statistics, as during fitting
+        fill = net(noise)[0].cpu()  # train-mode batch statistics, as during fitting
     return paste(image, hole, crop, fill)
