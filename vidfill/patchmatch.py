@@ -82,6 +82,14 @@ class _Level:
         d = (self.target_patches - self.patches[flat]).square().sum(1)
         return torch.where(ok, d, torch.full_like(d, float("inf")))
 
+    def dense(self, sy: torch.Tensor, sx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(h, w) maps of every pixel's source row and column: the targets' matches, and
+        themselves elsewhere (a known patch is its own best match)."""
+        field_y = torch.arange(self.h).view(-1, 1).expand(self.h, self.w).clone()
+        field_x = torch.arange(self.w).view(1, -1).expand(self.h, self.w).clone()
+        field_y.view(-1)[self.targets], field_x.view(-1)[self.targets] = sy, sx
+        return field_y, field_x
+
     def random_sources(self, count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         pick = self.valid_index[torch.randint(len(self.valid_index), (count,), generator=gen)]
         return pick // self.w, pick % self.w
@@ -110,11 +118,8 @@ def _search(level: _Level, sy: torch.Tensor, sx: torch.Tensor, cfg: PatchMatchCo
     for _ in range(cfg.search_rounds):
         for k in (2 ** j for j in range(cfg.jumps)):
             for dy, dx in ((0, k), (0, -k), (k, 0), (-k, 0)):
-                # The match of the neighbour at (y - dy, x - dx), shifted by (dy, dx). Pixels that
-                # are not targets match themselves (a known patch is its own best match).
-                field_y = torch.arange(h).view(h, 1).expand(h, w).clone()
-                field_x = torch.arange(w).view(1, w).expand(h, w).clone()
-                field_y.view(-1)[level.targets], field_x.view(-1)[level.targets] = sy, sx
+                # The match of the neighbour at (y - dy, x - dx), shifted by (dy, dx).
+                field_y, field_x = level.dense(sy, sx)
                 ny, nx = (level.ty - dy).clamp(0, h - 1), (level.tx - dx).clamp(0, w - 1)
                 sy, sx, dist = _improve(level, sy, sx, dist, field_y[ny, nx] + dy, field_x[ny, nx] + dx)
         radius = max(h, w)
@@ -191,10 +196,6 @@ def complete(image: torch.Tensor, hole: torch.Tensor, cfg: PatchMatchConfig) -> 
             sy, sx, dist = _search(level, sy, sx, cfg, gen)
             level.set_estimate(_vote(level, sy, sx, dist, cfg))
         estimate = level.estimate
-        # Dense (h, w) maps of the matches, for the next level (non-targets map to themselves).
-        field_y = torch.arange(level.h).view(-1, 1).expand(level.h, level.w).clone()
-        field_x = torch.arange(level.w).view(1, -1).expand(level.h, level.w).clone()
-        field_y.view(-1)[level.targets], field_x.view(-1)[level.targets] = sy, sx
-        match = (field_y, field_x)
+        match = level.dense(sy, sx)
     return paste(image, hole, crop, estimate)
 
