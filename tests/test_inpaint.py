@@ -182,3 +182,10 @@ def test_network_inpainters_run_on_the_images_device(device):
         out = inpainter(image, hole)
         assert out.device == image.device and out.shape == image.shape, inpainter.name
         assert torch.equal(out[~hole.expand_as(out)], image[~hole.expand_as(out)]), inpainter.name
+
+
+def test_poisson_blend_setting_post_processes_any_inpainter():
+    image, hole = periodic_image(40, 48), box_hole(40, 48, 10, 30, 12, 36)
+    cfg = PipelineConfig().replace(leftover={"poisson_blend": True})
+    blended = Inpainter("ns", cfg)(image, hole)
+    assert torch.equal(blended, poisson_blend(Inpainter("ns", PipelineConfig())(image, hole), hole, cfg.poisson))
