@@ -11,6 +11,7 @@ flicker of the fill, without the motion around it), keyframes per case and the
 inpainter's seconds per keyframe.
 
     python benchmarks/inpainters.py [--methods telea,patchmatch,dip] [--frames 40] [--json out.json]
+    python benchmarks/inpainters.py --summarise run1.json run2.json
 
 A method is an inpainter name, optionally with "+blend" (leftover.poisson_blend on).
 """
@@ -52,6 +53,29 @@ def run_vidfill(damaged: torch.Tensor, holes: torch.Tensor, cfg: PipelineConfig
     return result.frames, len(result.keyframes), float(np.mean(seconds)) if seconds else 0.0
 
 
+def summarise(rows: list[dict]) -> None:
+    """Print the mean of each method over the cases as a markdown table.
+
+    The flicker ratio is the mean over cases of E_warp inside the hole divided by that of
+    per-frame Telea on the same case (a ratio of means would be dominated by the cases
+    where moving content crosses the hole, whose E_warp is 100x larger).
+    """
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    floor = {(r["clip"], r["seed"]): r["ewarp_hole"] for r in rows if r["method"] == "per-frame telea"}
+    print(f"{len(floor)} cases")
+    print("| method | PSNR hole | SSIM hole | E_warp (1e-3) | E_warp hole (1e-3) | E_warp hole / "
+          "per-frame Telea's | keyframes | s/keyframe |")
+    print("|---|---|---|---|---|---|---|---|")
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method]
+        mean = {k: float(np.mean([r[k] for r in mine]))
+                for k in ("psnr_hole", "ssim_hole", "ewarp", "ewarp_hole", "keyframes", "s_per_keyframe")}
+        ratio = float(np.mean([r["ewarp_hole"] / floor[r["clip"], r["seed"]] for r in mine]))
+        print(f"| {method} ({len(mine)}) | {mean['psnr_hole']:.2f} | {mean['ssim_hole']:.4f} | "
+              f"{mean['ewarp']:.3f} | {mean['ewarp_hole']:.3f} | {ratio:.2f} | "
+              f"{mean['keyframes']:.1f} | {mean['s_per_keyframe']:.2f} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", default="telea,ns,patchmatch,dip,telea+blend,patchmatch+blend,dip+blend")
@@ -64,7 +88,12 @@ def main() -> None:
     p.add_argument("--json", type=Path, help="also write the rows here")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a pipeline setting, e.g. --set dip.iterations=200 (repeatable)")
+    p.add_argument("--summarise", type=Path, nargs="+", metavar="JSON",
+                   help="only print the table of rows saved by earlier runs (--json)")
     args = p.parse_args()
+    if args.summarise:
+        summarise([row for path in args.summarise for row in json.loads(path.read_text())])
+        return
     torch.set_num_threads(args.threads)
     all_clips = sorted(d.name for d in (SHARED / "data/clips").iterdir() if d.is_dir())
     base = PipelineConfig().replace(flow={"method": "dis"}, **overrides(args.set))
@@ -94,21 +123,10 @@ def main() -> None:
                 print(f"{clip:<22} seed {seed} {method:<17} hole PSNR {row['psnr_hole']:6.2f}  "
                       f"SSIM {row['ssim_hole']:.4f}  E_warp {row['ewarp']:.3f} hole {row['ewarp_hole']:.3f}  keyframes {keys:3d}  "
                       f"{per_key:6.2f} s/keyframe  {row['s_total']:6.1f} s", flush=True)
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    print(f"\nmean over {len(rows) // len(methods)} cases ({platform.processor() or platform.machine()}, "
+    print(f"\nmean over the cases ({platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads, DIS flow, {args.frames} frames, "
           f"{' '.join(args.set) or 'defaults'}):")
-    print("| method | PSNR hole | SSIM hole | E_warp (1e-3) | E_warp hole (1e-3) | E_warp hole / per-frame Telea's "
-          "| keyframes | s/keyframe |")
-    print("|---|---|---|---|---|---|---|---|")
-    floor = float(np.mean([r["ewarp_hole"] for r in rows if r["method"] == "per-frame telea"]))
-    for method in methods:
-        mine = [r for r in rows if r["method"] == method]
-        mean = {k: float(np.mean([r[k] for r in mine]))
-                for k in ("psnr_hole", "ssim_hole", "ewarp", "ewarp_hole", "keyframes", "s_per_keyframe")}
-        print(f"| {method} | {mean['psnr_hole']:.2f} | {mean['ssim_hole']:.4f} | {mean['ewarp']:.3f} | "
-              f"{mean['ewarp_hole']:.3f} | {mean['ewarp_hole'] / floor:.2f} | {mean['keyframes']:.1f} | "
-              f"{mean['s_per_keyframe']:.2f} |")
+    summarise(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 
