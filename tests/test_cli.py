@@ -137,3 +137,81 @@ def test_output_problems_are_found_before_the_work(clip, tmp_path, capsys):
         one_line_error(err, message)
         assert "flow" not in err  # refused before any stage ran
         assert not output.exists()
+
+
+@pytest.fixture
+def static_clip(tmp_path: Path):
+    """A static-camera PNG sequence, one static mask and frame 3 painted by hand (test_pipeline)."""
+    from test_pipeline import painted_static_case
+
+    frames, masks, painted = painted_static_case()
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    damaged = torch.where(masks, torch.zeros_like(frames), frames)
+    for t, frame in enumerate(damaged):
+        cv2.imwrite(str(folder / f"f{t}.png"), frame.permute(1, 2, 0).numpy()[..., ::-1])
+    mask = tmp_path / "mask.png"
+    cv2.imwrite(str(mask), masks[0, 0].numpy().astype(np.uint8) * 255)
+    painted_file = tmp_path / "painted.png"
+    cv2.imwrite(str(painted_file), painted.permute(1, 2, 0).numpy()[..., ::-1])
+    return folder, mask, painted_file, masks, painted
+
+
+def test_reference_frame_is_carried_through_the_clip(static_clip, tmp_path, capsys):
+    folder, mask, painted_file, masks, painted = static_clip
+    out = tmp_path / "out"
+    code, err = run(capsys, folder, mask, "-o", out, "--flow", "dis", "--reference", f"3={painted_file}")
+    assert code == 0, err
+    assert "painted reference frame(s) 3" in err and "filled by" not in err
+    result, _ = io.read_frames(out)
+    inside = masks.expand_as(result)
+    for t in range(len(result)):
+        assert int((result[t].int() - painted.int()).abs()[inside[t]].max()) <= 1, t
+
+
+def test_bad_references(static_clip, tmp_path, capsys):
+    folder, mask, painted_file, _, _ = static_clip
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.zeros((30, 40, 3), np.uint8))
+    out = tmp_path / "out"
+    for value, needles in [(f"3={tmp_path / 'nope.png'}", ["nope.png", "no such file"]),
+                           (f"x={painted_file}", ["'x'", "not an integer"]),
+                           (f"8={painted_file}", ["frame 8 is not in 0..7", "8 frames"]),
+                           (f"-1={painted_file}", ["frame -1 is not in 0..7"]),
+                           (f"2={small}", ["small.png", "40x30", "80x64"]),
+                           (str(painted_file), ["expected N=FILE"]),
+                           (f"2={tmp_path}", ["a folder, not a painted frame"])]:
+        code, err = run(capsys, folder, mask, "-o", out, "--flow", "dis", f"--reference={value}")
+        assert code == 2, value
+        one_line_error(err, *needles)
+        assert not out.exists()
+    code, err = run(capsys, folder, mask, "-o", out, "--reference", f"2={painted_file}",
+                    "--reference", f"2={painted_file}")
+    assert code == 2
+    one_line_error(err, "frame 2 is given twice")
+
+
+def test_inpainter_option(static_clip, tmp_path, capsys, monkeypatch):
+    from vidfill import weights
+
+    folder, mask, _, _, _ = static_clip
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "pm", "--flow", "dis", "--inpainter", "patchmatch")
+    assert code == 0 and "1 keyframe(s) filled by patchmatch" in err, err
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "o", "--inpainter", "nope")
+    assert code == 2
+    one_line_error(err, "--inpainter nope", "patchmatch", "gated")
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "o", "--inpainter-weights", tmp_path / "w.pth")
+    assert code == 2
+    one_line_error(err, "w.pth", "only the gated inpainter")
+    # gated without weights: one line saying so, then Telea
+    monkeypatch.setattr(weights, "checkpoint_dirs", lambda: [tmp_path / "empty"])
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "g", "--flow", "dis", "--inpainter", "gated")
+    assert code == 0, err
+    assert [line for line in err.splitlines() if "gated_inpainter" in line][0].endswith(
+        "leftovers are filled by telea instead")
+    assert "keyframe(s) filled by telea" in err
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "o", "--inpainter", "gated",
+                    "--inpainter-weights", tmp_path / "w.pth")
+    assert code == 2
+    one_line_error(err, "w.pth", "weights file not found")

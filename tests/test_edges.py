@@ -150,6 +150,6 @@ def test_pipeline_runs_with_an_edge_network():
     calls = []
     model.register_forward_hook(lambda *_: calls.append(1))
     cfg = PipelineConfig().replace(flow={"method": "dis"}, edges={"method": "network"})
-    result = inpaint_video(frames, masks, cfg, None, None, model)
+    result = inpaint_video(frames, masks, cfg, edge_model=model)
     assert len(calls) == 2 * 5  # every forward and backward field
     assert torch.equal(result.frames[~masks.expand_as(frames)], frames[~masks.expand_as(frames)])

@@ -22,3 +22,31 @@ def test_psnr_of_identical_region_is_high_and_of_one_level_off_is_48db():
     region &= truth.max(1, keepdim=True).values < 255
     assert abs(psnr_region(off, truth, region) - 48.13) < 0.01
     assert psnr_frames(truth, truth) > 99
+
+
+def test_ssim_region_sees_only_its_region():
+    from vidfill.metrics import ssim_region
+
+    truth = translating_clip(num_frames=2, h=48, w=48)
+    region = torch.zeros(2, 1, 48, 48, dtype=torch.bool)
+    region[:, :, 16:32, 16:32] = True
+    noisy = torch.where(~region, torch.zeros_like(truth), truth)  # wrong only outside the region
+    assert abs(ssim_region(truth, truth, region) - 1) < 1e-6
+    assert ssim_region(noisy, truth, region.roll(16, -1)) < 0.5  # entirely in the damaged part
+    centre = torch.zeros_like(region)
+    centre[:, :, 22:26, 22:26] = True  # more than the 5-pixel window reach from the damage
+    assert ssim_region(noisy, truth, centre) > 0.99
+
+
+def test_warping_error_in_a_region_sees_only_its_flicker():
+    from vidfill.metrics import warping_error
+
+    truth = translating_clip(num_frames=4, h=48, w=64, dx=0, dy=0)
+    region = torch.zeros(4, 1, 48, 64, dtype=torch.bool)
+    region[:, :, 10:20, 10:20] = True
+    flicker = truth.clone()
+    flicker[1::2, :, 30:40, 40:50] = 0  # outside the region
+    assert warping_error(flicker, truth) > 1
+    assert warping_error(flicker, truth, region=region) < 1e-6
+    flicker[1::2, :, 10:20, 10:20] = 0
+    assert warping_error(flicker, truth, region=region) > 10 * warping_error(flicker, truth)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from conftest import translating_clip
@@ -117,3 +118,50 @@ def test_dis_run_skips_nonlocal_frames_and_says_so():
     stream = text_io.StringIO()
     inpaint_video(frames, masks, DIS, None, Reporter(stream=stream))
     assert "non-local" not in stream.getvalue()
+
+
+def painted_static_case(num_frames: int = 8, h: int = 64, w: int = 80):
+    """A static-camera clip, a static hole, and frame 3 painted by hand with a pattern that
+    matches nothing in the clip: ``(frames, masks, painted)``."""
+    frames = translating_clip(num_frames=num_frames, h=h, w=w, dx=0, dy=0)
+    masks = torch.zeros(num_frames, 1, h, w, dtype=torch.bool)
+    masks[:, :, 20:44, 24:56] = True
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    pattern = torch.stack([(xx // 4 % 2) * 200 + 20, (yy // 3 % 2) * 180 + 40, (xx + yy) * 2 % 256])
+    painted = torch.where(masks[3], pattern.to(torch.uint8), frames[3])
+    return frames, masks, painted
+
+
+def test_painted_reference_is_reproduced_in_every_frame_of_a_static_clip():
+    frames, masks, painted = painted_static_case()
+    damaged = torch.where(masks, torch.zeros_like(frames), frames)
+    result = inpaint_video(damaged, masks, DIS, references={3: painted})
+    assert result.keyframes == ()  # nothing left for the image inpainter
+    inside = masks.expand_as(frames)
+    for t in range(frames.shape[0]):
+        diff = (result.frames[t].int() - painted.int()).abs()[inside[t]]
+        assert int(diff.max()) <= 1, (t, int(diff.max()))
+    assert torch.equal(result.frames[~inside], frames[~inside])
+
+
+def test_bad_references_are_refused():
+    frames, masks, painted = painted_static_case(num_frames=4)
+    with pytest.raises(ValueError, match="reference frame 5 is not in 0..3"):
+        inpaint_video(frames, masks, DIS, references={5: painted})
+    with pytest.raises(ValueError, match=r"reference frame 1 must be uint8 of shape \(3, 64, 80\)"):
+        inpaint_video(frames, masks, DIS, references={1: painted[:, :10]})
+
+
+def test_keyframes_use_the_given_inpainter():
+    frames = translating_clip(num_frames=5, h=48, w=48, dx=0, dy=0)
+    masks = torch.zeros(5, 1, 48, 48, dtype=torch.bool)
+    masks[:, :, 16:32, 16:32] = True
+    calls = []
+
+    def grey(image, hole):
+        calls.append(int(hole.sum()))
+        return torch.where(hole, torch.full_like(image, 77), image)
+
+    result = inpaint_video(frames, masks, DIS, inpainter=grey)
+    assert calls == [256] and len(result.keyframes) == 1
+    assert bool((result.frames[masks.expand_as(frames)].int() - 77).abs().le(1).all())

@@ -8,8 +8,9 @@ Library use::
 
 from vidfill.config import PipelineConfig, load_preset
 from vidfill.errors import VidfillError
+from vidfill.inpaint import build_inpainter
 from vidfill.pipeline import Result, build_flow_model, inpaint_video
 
-__all__ = ["PipelineConfig", "Result", "VidfillError", "build_flow_model", "inpaint_video",
-           "load_preset"]
+__all__ = ["PipelineConfig", "Result", "VidfillError", "build_flow_model", "build_inpainter",
+           "inpaint_video", "load_preset"]
 __version__ = "0.1.0"

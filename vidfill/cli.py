@@ -13,6 +13,7 @@ import torch
 from vidfill import io
 from vidfill.config import PipelineConfig, load_preset, preset_names
 from vidfill.errors import VidfillError
+from vidfill.inpaint import NAMES, build_inpainter
 from vidfill.pipeline import build_edge_model, build_flow_model, inpaint_video
 from vidfill.progress import Reporter
 
@@ -49,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="RAFT checkpoint (torchvision or princeton-vl layout)")
     p.add_argument("--no-download", action="store_true",
                    help="never download weights; fall back to DIS flow if none are found")
+    p.add_argument("--inpainter", help=f"image inpainter for pixels no frame shows: {', '.join(NAMES)} "
+                                       "(overrides the preset)")
+    p.add_argument("--inpainter-weights", type=Path,
+                   help="checkpoint of the gated inpainter (otherwise looked up in the checkpoint folders)")
+    p.add_argument("--reference", action="append", default=[], metavar="N=FILE",
+                   help="frame N (from 0) painted by hand: its pixels in the hole are kept and "
+                        "propagated through the clip (repeatable)")
     p.add_argument("--crf", type=int, default=17, help="video quality, lower is better (default 17)")
     p.add_argument("--codec", help="video codec, e.g. libx264, ffv1 (lossless), libvpx-vp9")
     p.add_argument("--fps", type=Fraction, default=Fraction(25),
@@ -74,7 +82,37 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
         overrides["flow"] = {"method": args.flow}
     if args.edges:
         overrides["edges"] = {"method": args.edges}
+    if args.inpainter:
+        if args.inpainter not in NAMES:
+            raise VidfillError(f"--inpainter {args.inpainter}: no such inpainter (have: {', '.join(NAMES)})")
+        overrides["leftover"] = {"method": args.inpainter}
     return cfg.replace(**overrides)
+
+
+def parse_reference(item: str) -> tuple[int, Path]:
+    """``"12=painted.png"`` -> ``(12, Path("painted.png"))``."""
+    number, sep, file = item.partition("=")
+    if not sep or not file:
+        raise VidfillError(f"--reference {item}: expected N=FILE, e.g. 12=painted.png")
+    try:
+        return int(number), Path(file)
+    except ValueError:
+        raise VidfillError(f"--reference {item}: the frame number {number!r} is not an integer") from None
+
+
+def read_references(items: list[str], num_frames: int, size: tuple[int, int],
+                    source: Path) -> dict[int, torch.Tensor]:
+    """The painted frames of ``--reference N=FILE`` options: frame number -> ``(3, H, W)`` uint8."""
+    references: dict[int, torch.Tensor] = {}
+    for item in items:
+        t, file = parse_reference(item)
+        if not 0 <= t < num_frames:
+            raise VidfillError(f"--reference {item}: frame {t} is not in 0..{num_frames - 1} "
+                               f"({source} has {num_frames} frames)")
+        if t in references:
+            raise VidfillError(f"--reference {item}: frame {t} is given twice")
+        references[t] = io.read_reference(file, size)
+    return references
 
 
 def check_output_location(output: Path) -> None:
@@ -91,6 +129,13 @@ def check_output_location(output: Path) -> None:
 def run(args: argparse.Namespace) -> None:
     reporter = Reporter(quiet=args.quiet)
     cfg = _config(args)
+    if args.inpainter_weights is not None and cfg.leftover.method != "gated":
+        raise VidfillError(f"--inpainter-weights {args.inpainter_weights}: only the gated inpainter "
+                           f"takes weights (this run uses {cfg.leftover.method})")
+    for item in args.reference:
+        parse_reference(item)  # malformed options fail before anything is read
+    device = torch.device(args.device)
+    inpainter = build_inpainter(cfg, args.inpainter_weights, device=device, reporter=reporter)
     io.check_not_input(args.output, args.input, args.masks)
     check_output_location(args.output)
     frames, info = io.read_frames(args.input, fps=args.fps)
@@ -99,6 +144,8 @@ def run(args: argparse.Namespace) -> None:
                                  cfg.mask.threshold)
     for note in notes:
         reporter.note(note)
+    references = read_references(args.reference, frames.shape[0], tuple(frames.shape[-2:]),
+                                 args.input)
     full = masks.flatten(1).all(1).nonzero().flatten().tolist()
     if full:
         raise VidfillError(f"{args.masks}: frame(s) {', '.join(map(str, full[:10]))} are entirely "
@@ -109,7 +156,6 @@ def run(args: argparse.Namespace) -> None:
     else:
         if frames.shape[0] < 2:
             raise VidfillError(f"{args.input}: a single frame; video inpainting needs at least 2")
-        device = torch.device(args.device)
         model = build_flow_model(cfg.flow, args.raft_weights, download=not args.no_download,
                                  reporter=reporter)
         if model is not None:
@@ -117,10 +163,14 @@ def run(args: argparse.Namespace) -> None:
         edge_model = build_edge_model(cfg.edges, reporter)
         if edge_model is not None:
             edge_model = edge_model.to(device)
-        result = inpaint_video(frames.to(device), masks.to(device), cfg, model, reporter, edge_model)
+        if references:
+            reporter.note(f"painted reference frame(s) {', '.join(map(str, sorted(references)))} "
+                          "taken as known inside the hole")
+        result = inpaint_video(frames.to(device), masks.to(device), cfg, model, reporter,
+                               inpainter=inpainter, references=references, edge_model=edge_model)
         out = result.frames.cpu()
         if result.keyframes:
-            reporter.note(f"{len(result.keyframes)} keyframe(s) filled by {cfg.leftover.method}: "
+            reporter.note(f"{len(result.keyframes)} keyframe(s) filled by {inpainter.name}: "
                           f"{', '.join(map(str, result.keyframes[:10]))}")
     with reporter.stage("write", frames.shape[0], "frames") as advance:
         io.write_output(args.output, out, info, crf=args.crf, codec=args.codec, progress=advance)

@@ -114,11 +114,61 @@ class PoissonConfig:
 @dataclass(frozen=True)
 class LeftoverConfig:
     method: str = "telea"
-    """Image inpainter for pixels no frame shows: "telea" or "ns" (OpenCV)."""
+    """Image inpainter for pixels no frame shows: "telea", "ns" (OpenCV), "patchmatch", "dip" or "gated" (see vidfill/inpaint.py). Telea measured best on static-camera stationary holes (benchmarks/inpainters.py, 8 cases, hole PSNR: telea 19.65 dB, ns 19.72 with more flicker, patchmatch 17.79; dip 13.70 against telea 14.35 on 2 cases at 24 s per keyframe)."""
     radius: int = 5
-    """Neighbourhood radius of the OpenCV inpainter, in pixels."""
+    """Neighbourhood radius of the OpenCV inpainters, in pixels."""
+    poisson_blend: bool = False
+    """Rebuild the inpainted region from its own colour differences with the known pixels as boundary (GLCIC-style post-processing), so that it meets its surroundings without a colour step. Off: no gain for Telea, whose fill already meets its boundary (hole PSNR 19.65 -> 19.68 dB on 8 cases); it helps patchmatch (17.79 -> 18.36 dB)."""
     max_rounds: int = 64
     """Safety cap on keyframe fill + propagation rounds (each round fills at least one whole keyframe)."""
+
+
+@dataclass(frozen=True)
+class PatchMatchConfig:
+    patch_size: int = 7
+    """Side of the square patches compared and voted (odd): Wexler et al. and most exemplar fillers use 5-9."""
+    context: int = 128
+    """Known pixels around the hole's bounding box that patches are drawn from: nearby texture is the likeliest continuation, and the search stays small (one breakdance / dogs-jump frame, hole PSNR: 48 px 11.58 / 13.17 dB, 128 px 12.65 / 13.77)."""
+    coarsest_side: int = 24
+    """The pyramid stops at the level whose hole bounding box is at most this many pixels across: there a few patches span the whole hole and structure is settled."""
+    iterations: int = 4
+    """Search-and-vote rounds per pyramid level (Wexler's EM iterations)."""
+    search_rounds: int = 3
+    """PatchMatch propagation + random-search passes per round."""
+    jumps: int = 4
+    """Propagation looks at neighbours 1, 2, 4, ... 2^(jumps-1) pixels away (jump flooding), so good matches spread across the hole in one pass."""
+    sigma: float = 0.0
+    """Votes are weighted exp(-distance / (2 sigma^2 * patch pixels)) in colour units of [0, 1]; 0 = the mean distance of the level (adaptive, as in Wexler et al.)."""
+    seed: int = 0
+    """Seed of the random initial field and random search: the same input gives the same fill."""
+
+
+@dataclass(frozen=True)
+class DipConfig:
+    iterations: int = 300
+    """Adam steps per keyframe: Deep Image Prior's inpainting needs hundreds; this bounds CPU time (about 10 s at the default crop)."""
+    learning_rate: float = 0.01
+    """Adam step size (Ulyanov et al. use 0.01 for inpainting)."""
+    channels: int = 32
+    """Feature channels of every encoder-decoder level: small enough for a CPU, large enough to fit a crop."""
+    levels: int = 4
+    """Encoder-decoder depth: four halvings give the network a receptive field wider than a typical hole."""
+    input_channels: int = 16
+    """Channels of the fixed random noise input."""
+    margin: int = 24
+    """Known pixels around the hole's bounding box in the crop the network is fitted to."""
+    max_side: int = 128
+    """The crop is shrunk so that its longer side is at most this (the fill is upsampled): bounds time per step."""
+    seed: int = 0
+    """Seed of the weights and the noise input: the same input gives the same fill."""
+
+
+@dataclass(frozen=True)
+class GatedConfig:
+    margin: int = 32
+    """Known pixels around the hole's bounding box in the crop given to the network (contextual attention borrows from them)."""
+    max_side: int = 256
+    """The crop is shrunk so that its longer side is at most this (DeepFill v2 was trained on 256 px images)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +181,9 @@ class PipelineConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     poisson: PoissonConfig = field(default_factory=PoissonConfig)
     leftover: LeftoverConfig = field(default_factory=LeftoverConfig)
+    patchmatch: PatchMatchConfig = field(default_factory=PatchMatchConfig)
+    dip: DipConfig = field(default_factory=DipConfig)
+    gated: GatedConfig = field(default_factory=GatedConfig)
 
     def replace(self, **sections: dict[str, Any]) -> "PipelineConfig":
         """A copy with some fields of some sections changed: ``cfg.replace(mask={"dilate": 0})``."""

@@ -1,16 +1,34 @@
 """Stage 6: image inpainting for pixels that no frame shows, and a smooth pre-fill.
 
-:func:`inpaint_image` is the per-frame image inpainter (OpenCV Telea or
-Navier-Stokes) used on keyframes; :func:`smooth_fill` is a cheap push-pull fill
-that removes the hard edges of a hole before flow estimation.
+Every image inpainter maps ``image (3, H, W) uint8, hole (1, H, W) bool`` to
+``(3, H, W) uint8`` equal to ``image`` outside the hole. :data:`INPAINTERS` holds
+those that need no weights (OpenCV Telea and Navier-Stokes, exemplar PatchMatch,
+Deep Image Prior); ``"gated"`` (a DeepFill-v2-shaped network) needs a checkpoint
+and is set up by :func:`build_inpainter`, which falls back to Telea, with a note,
+when there is none. :func:`poisson_blend` optionally rebuilds a fill from its own
+colour differences so that it meets its surroundings without a step.
+
+:func:`smooth_fill` is a cheap push-pull fill that removes the hard edges of a
+hole before flow estimation.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from vidfill import dip, gated, patchmatch, weights
+from vidfill.config import PipelineConfig, PoissonConfig
+from vidfill.errors import VidfillError
+from vidfill.poisson import poisson_solve
+from vidfill.progress import Reporter
+from vidfill.types import to_float, to_uint8
 
 METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -31,6 +49,101 @@ def inpaint_image(image: torch.Tensor, hole: torch.Tensor, method: str = "telea"
     mask = hole[0].cpu().numpy().astype(np.uint8)
     out = torch.from_numpy(cv2.inpaint(rgb, mask, radius, METHODS[method])).permute(2, 0, 1)
     return torch.where(hole.cpu(), out, image.cpu()).to(image.device)
+
+
+INPAINTERS: dict[str, Callable[[torch.Tensor, torch.Tensor, PipelineConfig], torch.Tensor]] = {
+    "telea": lambda image, hole, cfg: inpaint_image(image, hole, "telea", cfg.leftover.radius),
+    "ns": lambda image, hole, cfg: inpaint_image(image, hole, "ns", cfg.leftover.radius),
+    "patchmatch": lambda image, hole, cfg: patchmatch.complete(image, hole, cfg.patchmatch),
+    "dip": lambda image, hole, cfg: dip.complete(image, hole, cfg.dip),
+}
+"""Inpainters that need no weights: name -> ``(image, hole, cfg) -> filled image``."""
+
+NAMES = (*INPAINTERS, "gated")
+"""Every value of ``leftover.method``."""
+
+GATED_WEIGHTS = "gated_inpainter"
+"""Manifest entry of the gated generator's checkpoint."""
+
+
+@dataclass(frozen=True)
+class Inpainter:
+    """An image inpainter ready to run: ``inpainter(image, hole) -> filled image``."""
+
+    name: str
+    """The method that runs (``"telea"`` when ``"gated"`` had no weights)."""
+    cfg: PipelineConfig
+    model: torch.nn.Module | None = None
+    """The gated generator with its weights, for ``name == "gated"``."""
+
+    def __call__(self, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """``(3, H, W)`` uint8 and ``(1, H, W)`` bool -> ``(3, H, W)`` uint8, equal outside the hole."""
+        if self.name == "gated":
+            filled = gated.complete(image, hole, self.model, self.cfg.gated)
+        else:
+            filled = INPAINTERS[self.name](image, hole, self.cfg)
+        if self.cfg.leftover.poisson_blend:
+            filled = poisson_blend(filled, hole, self.cfg.poisson)
+        return filled
+
+
+def build_inpainter(cfg: PipelineConfig, gated_weights: Path | None = None, *,
+                    device: torch.device | str = "cpu", reporter: Reporter | None = None) -> Inpainter:
+    """The inpainter named by ``cfg.leftover.method``; for ``"gated"``, its weights are looked up
+    through the manifest (``gated_weights``, then the checkpoint folders) and, when there are
+    none, Telea runs instead and ``reporter`` gets one line saying so.
+    """
+    reporter = reporter or Reporter(quiet=True)
+    method = cfg.leftover.method
+    if method not in NAMES:
+        raise VidfillError(f"unknown inpainter {method!r} (have: {', '.join(NAMES)})")
+    if method != "gated":
+        return Inpainter(method, cfg)
+    found = weights.load_state_dict(GATED_WEIGHTS, gated_weights, download=False)
+    if found.state_dict is None:
+        reporter.note(f"{found.note}: leftovers are filled by telea instead")
+        return Inpainter("telea", cfg)
+    reporter.note(f"leftovers: gated inpainter, {found.note}")
+    model = weights.MANIFEST[GATED_WEIGHTS].build()
+    model.load_state_dict(found.state_dict)
+    return Inpainter("gated", cfg, model.eval().to(device))
+
+
+def _slope_targets(values: torch.Tensor, hole: torch.Tensor, dim: int) -> torch.Tensor:
+    """Target differences along ``dim`` (-1: x, -2: y) for blending a fill into its surroundings.
+
+    Inside the hole: the fill's own differences. On an edge from a known pixel into the
+    hole: the known side's slope continued (the difference of the next edge outwards, 0 when
+    that is not known), so that the fill meets its surroundings in level and slope.
+    """
+    n = values.shape[dim] - 1
+    diff = values.narrow(dim, 1, n) - values.narrow(dim, 0, n)
+    head, tail = hole.narrow(dim, 0, n), hole.narrow(dim, 1, n)
+    known_edge = (~head & ~tail).to(values.dtype)
+    known_diff = diff * known_edge
+    zero = torch.zeros_like(known_diff.narrow(dim, 0, 1))
+    before = torch.cat([zero, known_diff.narrow(dim, 0, n - 1)], dim)  # the edge one step back
+    after = torch.cat([known_diff.narrow(dim, 1, n - 1), zero], dim)  # the edge one step on
+    target = torch.where(~head & tail, before, diff)
+    return torch.where(head & ~tail, after, target)
+
+
+def poisson_blend(filled: torch.Tensor, hole: torch.Tensor, cfg: PoissonConfig) -> torch.Tensor:
+    """Rebuild the hole of ``filled`` from its colour differences, with the known pixels as boundary.
+
+    Args:
+        filled: ``(3, H, W)`` uint8, an inpainter's output.
+        hole: ``(1, H, W)`` bool.
+    Returns:
+        ``(3, H, W)`` uint8, equal to ``filled`` outside the hole; inside it, the fill's
+        gradients with its level adjusted to meet the surroundings (see :func:`_slope_targets`).
+    """
+    if hole.shape[-1] < 2 or hole.shape[-2] < 2 or not bool(hole.any()) or bool(hole.all()):
+        return filled
+    values, unknown = to_float(filled)[None], hole[None]
+    tx, ty = _slope_targets(values, unknown, -1), _slope_targets(values, unknown, -2)
+    solved = poisson_solve(values, unknown, tx, ty, cfg).values[0].clamp(0, 1)
+    return torch.where(hole, to_uint8(solved), filled)
 
 
 def smooth_fill(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:

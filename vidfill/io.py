@@ -125,6 +125,18 @@ def read_masks(path: Path, num_frames: int, size: tuple[int, int],
     return masks.expand(num_frames, -1, -1, -1).contiguous(), notes
 
 
+def read_reference(path: Path, size: tuple[int, int]) -> torch.Tensor:
+    """A frame painted by hand, ``(3, H, W)`` uint8 RGB; it must have the video's ``size`` = (H, W)."""
+    _require(path)
+    if path.is_dir():
+        raise VidfillError(f"{path}: a folder, not a painted frame (an image file)")
+    image = _rgb8(_read_image(path), path)
+    if image.shape[:2] != tuple(size):
+        raise VidfillError(f"{path}: the painted frame is {_wxh(image.shape)}, the video's frames "
+                           f"are {size[1]}x{size[0]}")
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+
+
 def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int = 17,
                  codec: str | None = None, progress: Progress | None = None) -> None:
     """Write ``frames`` ``(T, 3, H, W)`` uint8 RGB atomically to ``path``.

@@ -47,19 +47,33 @@ def ssim_frames(result: torch.Tensor, truth: torch.Tensor) -> float:
     return float(kornia.metrics.ssim(to_float(result), to_float(truth), 11).mean())
 
 
-def warping_error(result: torch.Tensor, truth: torch.Tensor, occlusion_px: float = 1.0) -> float:
+def ssim_region(result: torch.Tensor, truth: torch.Tensor, region: torch.Tensor) -> float:
+    """Mean of the SSIM map (11x11 Gaussian window, kornia) over the pixels of ``region``.
+
+    ``result``, ``truth``: uint8 ``(T, 3, H, W)``; ``region``: ``(T, 1, H, W)`` bool, not empty.
+    """
+    ssim_map = kornia.metrics.ssim(to_float(result), to_float(truth), 11)
+    return float(ssim_map[region.expand_as(ssim_map)].mean())
+
+
+def warping_error(result: torch.Tensor, truth: torch.Tensor, occlusion_px: float = 1.0,
+                  region: torch.Tensor | None = None) -> float:
     """Flow warping error E_warp (Lai et al. 2018) of ``result``, in units of 1e-3.
 
     The flow between consecutive frames is estimated on ``truth`` (OpenCV DIS, the
     same for every method compared); pixels failing a forward-backward check are
     left out. The error is the mean squared RGB difference (values in [0, 1])
-    between frame t and frame t+1 warped onto it, averaged over frames.
+    between frame t and frame t+1 warped onto it, averaged over frames. With
+    ``region`` ``(T, 1, H, W)`` bool, only frame t's pixels in ``region[t]`` count
+    (flicker of a fill, without the motion around it).
     """
     t, h, w = check_frames(truth)
     flow = estimate_flow(truth, FlowConfig(method="dis", max_side=max(h, w)))
     fwd, bwd = resize_flow(flow.fwd, (h, w)), resize_flow(flow.bwd, (h, w))
     back = warp_backward(bwd, fwd)
     valid = ((fwd + back).square().sum(1, keepdim=True) < occlusion_px ** 2).float()
+    if region is not None:
+        valid = valid * region[:-1].to(valid.device).float()
     frames = to_float(result)
     diff = (frames[:-1] - warp_backward(frames[1:], fwd)).square().sum(1, keepdim=True)
     per_frame = (diff * valid).flatten(1).sum(1) / valid.flatten(1).sum(1).clamp_min(1)

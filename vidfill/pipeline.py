@@ -6,6 +6,7 @@ resolutions, runs the keyframe loop for leftovers and reports progress.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from vidfill.config import EdgeConfig, FlowConfig, PipelineConfig
 from vidfill.edges import complete_edges, flow_edges
 from vidfill.flow import estimate_flow, nonlocal_pairs, resize_flow, unmatched
 from vidfill.fusion import Fused, fuse, reconstruct
-from vidfill.inpaint import inpaint_image, smooth_fill
+from vidfill.inpaint import build_inpainter, smooth_fill
 from vidfill.progress import Reporter
 from vidfill.propagation import merge, nonlocal_candidates, propagate
 from vidfill.types import check_masks, to_float, to_uint8
@@ -104,9 +105,25 @@ def _flow_holes(hole: torch.Tensor, size: tuple[int, int], radius: int) -> torch
     return dilate_holes(small, radius)
 
 
+ImageInpainter = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""``(image (3, H, W) uint8, hole (1, H, W) bool) -> (3, H, W) uint8``, equal to image outside the hole."""
+
+
+def check_references(references: dict[int, torch.Tensor], frames: torch.Tensor) -> None:
+    """Validate painted reference frames: keys are frame numbers, values ``(3, H, W)`` uint8."""
+    num_frames, _, h, w = frames.shape
+    for t, painted in references.items():
+        if not 0 <= t < num_frames:
+            raise ValueError(f"reference frame {t} is not in 0..{num_frames - 1}")
+        if painted.dtype != torch.uint8 or tuple(painted.shape) != (3, h, w):
+            raise ValueError(f"reference frame {t} must be uint8 of shape {(3, h, w)}, got "
+                             f"{painted.dtype} {tuple(painted.shape)}")
+
+
 def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig,
                   flow_model: torch.nn.Module | None = None,
-                  reporter: Reporter | None = None,
+                  reporter: Reporter | None = None, *, inpainter: ImageInpainter | None = None,
+                  references: dict[int, torch.Tensor] | None = None,
                   edge_model: torch.nn.Module | None = None) -> Result:
     """Remove the masked regions of a clip.
 
@@ -116,6 +133,10 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         cfg: the pipeline settings.
         flow_model: torchvision RAFT with weights (see :func:`build_flow_model`), or None for DIS.
         reporter: progress and notes; silent when None.
+        inpainter: the keyframe inpainter (see :func:`vidfill.inpaint.build_inpainter`);
+            None builds the one ``cfg.leftover`` names.
+        references: frame number -> ``(3, H, W)`` uint8 frame painted by hand; its pixels
+            inside that frame's hole are taken as known and propagated through the clip.
         edge_model: the flow-edge network (see :func:`build_edge_model`), or None for
             diffusion-only flow completion.
 
@@ -123,6 +144,8 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         :class:`Result`; outside ``result.hole`` its frames equal the input exactly.
     """
     check_masks(masks, frames)
+    references = references or {}
+    check_references(references, frames)
     reporter = reporter or Reporter(quiet=True)
     num_frames = frames.shape[0]
     if num_frames < 2:
@@ -166,7 +189,8 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             count=far_count)
     del flow, far
 
-    work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow)
+    work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
+                                      inpainter=inpainter, references=references)
     return Result(frames=work, hole=hole, flow_method="raft" if flow_model is not None else "dis",
                   keyframes=keyframes, timings=dict(reporter.timings))
 
@@ -215,21 +239,34 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
 
 def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
                     flow_bwd: torch.Tensor, cfg: PipelineConfig, reporter: Reporter,
-                    far: FarFlow | None = None) -> tuple[torch.Tensor, tuple[int, ...]]:
+                    far: FarFlow | None = None, *, inpainter: ImageInpainter | None = None,
+                    references: dict[int, torch.Tensor] | None = None
+                    ) -> tuple[torch.Tensor, tuple[int, ...]]:
     """Propagation, fusion and the keyframe loop, given completed full-resolution flow.
+
+    Keyframes: the frame with the most pixels still unfilled is filled by ``inpainter`` and
+    becomes known; propagation carries it to the other frames; repeat until none is left.
 
     Args:
         frames: ``(T, 3, H, W)`` uint8; values under ``hole`` are ignored.
         hole: ``(T, 1, H, W)`` bool.
         flow_fwd, flow_bwd: ``(T-1, 2, H, W)`` completed flow (t -> t+1 and t+1 -> t).
         far: completed flow to distant frames, for non-local candidates (None: none).
+        inpainter: fills one keyframe's remaining pixels (None: the one ``cfg.leftover`` names).
+        references: frame number -> ``(3, H, W)`` uint8 painted frame, known inside the hole
+            before anything is propagated.
 
     Returns:
         The filled frames (equal to ``frames`` outside ``hole``) and the keyframes, in order.
     """
     num_frames = frames.shape[0]
+    if inpainter is None:
+        inpainter = build_inpainter(cfg, device=frames.device, reporter=reporter)
     work = torch.where(hole, torch.zeros_like(frames), frames)
     remaining = hole.clone()
+    for t, painted in (references or {}).items():
+        work[t] = torch.where(hole[t], painted.to(work.device), frames[t])
+        remaining[t] = False
     keyframes: list[int] = []
 
     def propagate_and_fill(advance=None) -> None:
@@ -254,14 +291,13 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
         while bool(remaining.any()):
             if len(keyframes) >= cfg.leftover.max_rounds:  # safety net: finish frame by frame
                 for t in range(num_frames):
-                    work[t] = inpaint_image(work[t], remaining[t], cfg.leftover.method,
-                                            cfg.leftover.radius)
+                    if bool(remaining[t].any()):
+                        work[t] = inpainter(work[t], remaining[t])
                 remaining.zero_()
                 break
             key = int(remaining.flatten(1).sum(1).argmax())
             keyframes.append(key)
-            work[key] = inpaint_image(work[key], remaining[key], cfg.leftover.method,
-                                      cfg.leftover.radius)
+            work[key] = inpainter(work[key], remaining[key])
             remaining[key] = False
             propagate_and_fill()
             advance(1)

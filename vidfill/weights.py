@@ -18,6 +18,7 @@ import torch
 from torchvision.models import optical_flow
 
 from vidfill.errors import VidfillError
+from vidfill.gated import GatedGenerator
 
 StateDict = dict[str, torch.Tensor]
 
@@ -43,7 +44,7 @@ class WeightsEntry:
     @property
     def filename(self) -> str:
         if self.url is None:
-            return f"{self.name}-{self.sha256_prefix}.pth"
+            return f"{self.name}-{self.sha256_prefix}.pth" if self.sha256_prefix else f"{self.name}.pth"
         return self.url.rsplit("/", 1)[-1]
 
 
@@ -77,6 +78,14 @@ MANIFEST: dict[str, WeightsEntry] = {
         licence="Apache-2.0 (trained by vidfill on synthetic flow; checkpoints/flow_edges.md)",
         normalisation="vidfill.edges.network_input: flow minus its known mean, / 10 px; edges; mask",
         build=_edge_generator,
+    ),
+    "gated_inpainter": WeightsEntry(
+        name="gated_inpainter",
+        url=None,
+        sha256_prefix="",
+        licence="that of the user's checkpoint (none is published with vidfill)",
+        normalisation="RGB float in [-1, 1], hole zeroed, hole mask 1; H and W multiples of 8",
+        build=GatedGenerator,
     ),
 }
 
@@ -182,9 +191,9 @@ def load_state_dict(name: str, explicit: Path | None = None, *, download: bool =
         if path.is_file():
             sd = convert_state_dict(_read_checkpoint(path), reference, str(path))
             return Resolved(sd, f"{name} weights from {path}")
-    if entry.url is None:
-        return Resolved(None, f"no {name} weights ({entry.filename}) in "
-                              f"{' or '.join(map(str, checkpoint_dirs()))}")
+    if entry.url is None:  # not downloadable: it ships in checkpoints/, or the user brings it
+        places = " or ".join(str(d) for d in checkpoint_dirs())
+        return Resolved(None, f"no {name} weights found ({entry.filename} is in none of {places})")
     cached = hub_path(entry)
     if not cached.is_file():
         if not download:
