@@ -27,7 +27,7 @@ from vidfill import io
 from vidfill.config import PipelineConfig
 from vidfill.inpaint import inpaint_image
 from vidfill.metrics import psnr_frames, psnr_region, seam_error, ssim_frames, warping_error
-from vidfill.pipeline import build_flow_model, inpaint_video
+from vidfill.pipeline import build_edge_model, build_flow_model, inpaint_video
 from vidfill.progress import Reporter
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -114,6 +114,7 @@ def main() -> None:
     methods = args.methods.split(",")
     cfg = PipelineConfig().replace(mask={"dilate": args.dilate}, **overrides(args.set))
     raft = build_flow_model(cfg.flow, SHARED / "checkpoints/raft-small.pth") if "raft" in methods else None
+    edge_model = build_edge_model(cfg.edges, Reporter())
     rows = []
     for folder in clips:
         seed = seeds[folder.name]
@@ -127,7 +128,8 @@ def main() -> None:
                     result, timings = telea(damaged, holes), {}
                 else:
                     reporter = Reporter(quiet=True)
-                    out = inpaint_video(damaged, holes, cfg, raft if method == "raft" else None, reporter)
+                    out = inpaint_video(damaged, holes, cfg, raft if method == "raft" else None, reporter,
+                                        edge_model=edge_model)
                     result, timings = out.frames, out.timings
                 seconds = time.perf_counter() - start
                 row = {"clip": folder.name, "hole": kind, "method": method, **evaluate(result, truth, holes),

@@ -24,6 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from completion import SHARED, blob_holes, load_clip
@@ -109,7 +110,7 @@ def main() -> None:
             rows.append(row)
             print(f"{clip.name:28} {'moving' if moving else 'stationary':10} {epe['diffusion']:9.3f} "
                   f"{epe['network']:9.3f} {epe['true']:10.3f} {precision:9.3f} {recall:7.3f}", flush=True)
-    mean = {k: sum(r[k] for r in rows) / len(rows)
+    mean = {k: float(np.nanmean([r[k] for r in rows]))
             for k in ("diffusion", "network", "true", "precision", "recall", "edge_s_per_field")}
     print(f"{'mean':39} {mean['diffusion']:9.3f} {mean['network']:9.3f} {mean['true']:10.3f} "
           f"{mean['precision']:9.3f} {mean['recall']:7.3f}")

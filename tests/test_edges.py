@@ -1,3 +1,5 @@
+import dataclasses
+
 import kornia
 import numpy as np
 import pytest
@@ -77,10 +79,15 @@ def test_complete_edges_keeps_known_edges_and_draws_only_in_the_hole():
     hole[1, :, 3:9, 40:45] = True  # the crop meets the frame border; frame 2 has no hole
     known = flow_edges(flow, hole, EdgeConfig())
     calls = []
-    out = complete_edges(model, flow, known, hole, EdgeConfig(threshold=0.0, context=4), calls.append)
+    everything = EdgeConfig(threshold=0.0, context=4, connected=False)
+    out = complete_edges(model, flow, known, hole, everything, calls.append)
     assert calls == [1, 1, 1]
     assert torch.equal(out & ~hole, known)
     assert torch.equal(out & hole, hole)  # threshold 0: every hole pixel is drawn
+    # only drawings that continue a known edge are kept: hole 0 lies on the motion
+    # boundary (column 24), hole 1 is far from any known edge
+    out = complete_edges(model, flow, known, hole, dataclasses.replace(everything, connected=True))
+    assert torch.equal(out[0] & hole[0], hole[0]) and not (out[1] & hole[1]).any()
     out = complete_edges(model, flow, known, hole, EdgeConfig(threshold=1.0))
     assert torch.equal(out, known)
 

@@ -63,6 +63,8 @@ class EdgeConfig:
     """Edge probability above which the network's output counts as an edge."""
     context: int = 24
     """Pixels around the hole's bounding box that the network sees (flow resolution)."""
+    connected: bool = True
+    """Keep only drawn edges that continue a known edge into the hole (8-connected): an edge that starts from nothing inside the hole is a guess, and a wrong cut costs more than a missing one."""
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,16 @@ def _crop_box(hole: torch.Tensor, margin: int) -> tuple[int, int, int, int]:
             max(0, int(xs.min()) - margin), min(w, int(xs.max()) + 1 + margin))
 
 
+def _continuing(drawn: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """The ``(h, w)`` bool ``drawn`` edge pixels 8-connected (through drawn or known edges) to a known one."""
+    both = (drawn | known).cpu().numpy().astype(np.uint8)
+    count, labels = cv2.connectedComponents(both, connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[labels[known.cpu().numpy()]] = True
+    keep[0] = False
+    return drawn & torch.from_numpy(keep[labels]).to(drawn.device)
+
+
 def complete_edges(model: nn.Module, flow: torch.Tensor, edges: torch.Tensor, hole: torch.Tensor,
                    cfg: EdgeConfig, progress: Progress | None = None) -> torch.Tensor:
     """Edges everywhere: the known ``edges`` outside the hole, the network's inside it.
@@ -195,6 +205,8 @@ def complete_edges(model: nn.Module, flow: torch.Tensor, edges: torch.Tensor, ho
             with torch.inference_mode():
                 logits = model(F.pad(crop, (0, pw, 0, ph), mode="replicate"))[..., :y1 - y0, :x1 - x0]
             drawn = (torch.sigmoid(logits) > cfg.threshold) & hole[i:i + 1, :, y0:y1, x0:x1]
+            if cfg.connected:
+                drawn = _continuing(drawn[0, 0], out[i, 0, y0:y1, x0:x1])[None, None]
             out[i:i + 1, :, y0:y1, x0:x1] |= drawn
         if progress:
             progress(1)
