@@ -1,19 +1,17 @@
-"""Command line: ``vidfill INPUT MASKS -o OUTPUT`` and ``vidfill demo``."""
+"""Command line: ``vidfill INPUT MASKS -o OUTPUT``, ``vidfill batch`` and ``vidfill demo``."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from fractions import Fraction
 from pathlib import Path
 
 import torch
 
-from vidfill import io
 from vidfill.config import PipelineConfig, load_preset, preset_names
 from vidfill.errors import VidfillError
-from vidfill.pipeline import build_flow_model, inpaint_video
+from vidfill.job import Job, run_job
 from vidfill.progress import Reporter
 
 EPILOG = """\
@@ -24,7 +22,10 @@ output: a video file (container and codec from the extension; fps, time base
 and audio kept) or a folder for a PNG sequence. Outside the (dilated) mask the
 output equals the input.
 
-other commands: vidfill demo [--help]
+long clips are processed in overlapping windows ([window] in a preset) and
+written as each window finishes: memory does not grow with the clip's length.
+
+other commands: vidfill demo [--help], vidfill batch [--help]
 """
 
 
@@ -53,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="frame rate for a frame-folder input written as video (default 25)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="torch device (default: cuda when available)")
+    p.add_argument("--resume", action="store_true",
+                   help="record each finished window in a work directory and continue a killed "
+                        "run from it (removed when the output is complete)")
+    p.add_argument("--work-dir", type=Path,
+                   help="work directory for --resume (default: OUTPUT.vidfill-work next to the output)")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     return p
 
@@ -73,51 +79,12 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
     return cfg.replace(**overrides)
 
 
-def check_output_location(output: Path) -> None:
-    """Fail before the long work if ``output`` could not be written."""
-    ancestor = output.resolve().parent
-    while not ancestor.exists():
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise VidfillError(f"{output}: cannot write here ({ancestor} is not a folder)")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise VidfillError(f"{output}: cannot write here (no write permission on {ancestor})")
-
-
 def run(args: argparse.Namespace) -> None:
-    reporter = Reporter(quiet=args.quiet)
-    cfg = _config(args)
-    io.check_not_input(args.output, args.input, args.masks)
-    check_output_location(args.output)
-    frames, info = io.read_frames(args.input, fps=args.fps)
-    io.check_output(args.output, info, args.codec)
-    masks, notes = io.read_masks(args.masks, frames.shape[0], tuple(frames.shape[-2:]),
-                                 cfg.mask.threshold)
-    for note in notes:
-        reporter.note(note)
-    full = masks.flatten(1).all(1).nonzero().flatten().tolist()
-    if full:
-        raise VidfillError(f"{args.masks}: frame(s) {', '.join(map(str, full[:10]))} are entirely "
-                           "hole; nothing is left to fill them from")
-    if not bool(masks.any()):
-        reporter.note(f"{args.masks}: no hole in any frame; the output is a copy of the input")
-        out = frames
-    else:
-        if frames.shape[0] < 2:
-            raise VidfillError(f"{args.input}: a single frame; video inpainting needs at least 2")
-        device = torch.device(args.device)
-        model = build_flow_model(cfg.flow, args.raft_weights, download=not args.no_download,
-                                 reporter=reporter)
-        if model is not None:
-            model = model.to(device)
-        result = inpaint_video(frames.to(device), masks.to(device), cfg, model, reporter)
-        out = result.frames.cpu()
-        if result.keyframes:
-            reporter.note(f"{len(result.keyframes)} keyframe(s) filled by {cfg.leftover.method}: "
-                          f"{', '.join(map(str, result.keyframes[:10]))}")
-    with reporter.stage("write", frames.shape[0], "frames") as advance:
-        io.write_output(args.output, out, info, crf=args.crf, codec=args.codec, progress=advance)
-    reporter.note(f"wrote {args.output}")
+    run_job(Job(input=args.input, masks=args.masks, output=args.output, cfg=_config(args),
+                raft_weights=args.raft_weights, download=not args.no_download, crf=args.crf,
+                codec=args.codec, fps=args.fps, device=args.device, resume=args.resume,
+                work_dir=args.work_dir),
+            Reporter(quiet=args.quiet))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "demo":
             from vidfill import demo
             return demo.main(argv[1:])
+        if argv and argv[0] == "batch":
+            from vidfill import batch
+            return batch.main(argv[1:])
         run(_parser().parse_args(argv))
     except VidfillError as exc:
         print(f"vidfill: error: {exc}", file=sys.stderr)
