@@ -145,7 +145,7 @@ def iter_frames(clip: ClipSource) -> Iterator[torch.Tensor]:
     images = (_folder_images(list(clip.files)) if clip.files is not None
               else _video_images(clip.info.source))
     for image in images:
-        yield torch.from_numpy(image)
+        yield torch.from_numpy(np.ascontiguousarray(image))
 
 
 def read_masks(path: Path, num_frames: int, size: tuple[int, int],
