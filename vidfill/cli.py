@@ -37,6 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("masks", type=Path, help="mask folder, single mask image or mask video")
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="output video (.mp4 .mov .mkv .avi .webm) or folder for PNG frames")
+    add_options(p)
+    p.add_argument("--resume", action="store_true",
+                   help="record each finished window in a work directory and continue a killed "
+                        "run from it (removed when the output is complete)")
+    p.add_argument("--work-dir", type=Path,
+                   help="work directory for --resume (default: OUTPUT.vidfill-work next to the output)")
+    return p
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """The settings shared by ``vidfill`` and ``vidfill batch``."""
     p.add_argument("--pipeline", default="default",
                    help=f"preset name ({', '.join(preset_names())}) or a .toml file")
     p.add_argument("--dilate", type=int,
@@ -54,17 +65,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="frame rate for a frame-folder input written as video (default 25)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="torch device (default: cuda when available)")
-    p.add_argument("--resume", action="store_true",
-                   help="record each finished window in a work directory and continue a killed "
-                        "run from it (removed when the output is complete)")
-    p.add_argument("--work-dir", type=Path,
-                   help="work directory for --resume (default: OUTPUT.vidfill-work next to the output)")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    return p
 
 
-def _config(args: argparse.Namespace) -> PipelineConfig:
-    cfg = load_preset(args.pipeline)
+def config_from(args: argparse.Namespace, preset: str | None = None) -> PipelineConfig:
+    """The settings of ``preset`` (default ``args.pipeline``) with the options' overrides."""
+    cfg = load_preset(preset or args.pipeline)
     overrides: dict[str, dict] = {}
     if args.dilate is not None:
         if args.dilate < 0:
@@ -79,11 +85,17 @@ def _config(args: argparse.Namespace) -> PipelineConfig:
     return cfg.replace(**overrides)
 
 
+def make_job(args: argparse.Namespace, input: Path, masks: Path, output: Path,
+             cfg: PipelineConfig, *, resume: bool, work_dir: Path | None = None) -> Job:
+    """A :class:`Job` with the options of :func:`add_options`."""
+    return Job(input=input, masks=masks, output=output, cfg=cfg, raft_weights=args.raft_weights,
+               download=not args.no_download, crf=args.crf, codec=args.codec, fps=args.fps,
+               device=args.device, resume=resume, work_dir=work_dir)
+
+
 def run(args: argparse.Namespace) -> None:
-    run_job(Job(input=args.input, masks=args.masks, output=args.output, cfg=_config(args),
-                raft_weights=args.raft_weights, download=not args.no_download, crf=args.crf,
-                codec=args.codec, fps=args.fps, device=args.device, resume=args.resume,
-                work_dir=args.work_dir),
+    run_job(make_job(args, args.input, args.masks, args.output, config_from(args),
+                     resume=args.resume, work_dir=args.work_dir),
             Reporter(quiet=args.quiet))
 
 
