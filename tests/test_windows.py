@@ -97,3 +97,24 @@ def test_missing_masks_are_an_error():
     frames, masks = _moving_hole_clip(6)
     with pytest.raises(ValueError, match="got 6 frames and 5 masks"):
         list(fill_in_windows(frames, masks[:5], 6, DIS))
+
+
+def test_frames_are_pulled_and_released_window_by_window():
+    frames, masks = _moving_hole_clip(24)
+    cfg = DIS.replace(window={"length": 8, "overlap": 3})
+    pulled = []
+
+    def source():
+        for t, frame in enumerate(frames):
+            pulled.append(t)
+            yield frame
+
+    out = fill_in_windows(source(), masks, 24, cfg)
+    assert pulled == []  # nothing is read before the first output is asked for
+    next(out)
+    assert len(pulled) == 8  # the first window
+    for _ in range(7):
+        next(out)
+    assert len(pulled) == 8  # its 8 frames came out before anything more was read
+    next(out)
+    assert len(pulled) == 13  # the second window reads only its 5 new frames
