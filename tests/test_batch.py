@@ -95,6 +95,11 @@ def test_job_files(tmp_path):
     (tmp_path / "bad.csv").write_text("clip,masks\nin/a.mp4,m/a\n")
     with pytest.raises(VidfillError, match=r"bad\.csv: row 2 has no output"):
         from_job_file(tmp_path / "bad.csv")
+    (tmp_path / "bad.toml").write_text('job = "x"\n')
+    with pytest.raises(VidfillError, match=r"bad\.toml: jobs must be \[\[job\]\] tables"):
+        from_job_file(tmp_path / "bad.toml")
+    with pytest.raises(VidfillError, match=r"jobs\.txt: not a job file"):
+        from_job_file(tmp_path / "jobs.txt")
 
 
 def test_job_file_with_a_bad_preset_fails_that_row_only(tmp_path, capsys):

@@ -88,6 +88,8 @@ def from_folder(folder: Path, out_dir: Path, ext: str | None = None) -> list[Ent
 
 def from_job_file(path: Path) -> list[Entry]:
     """The rows of a CSV or TOML job file (see ``FOLDER_RULE``)."""
+    if path.suffix.lower() not in (".csv", ".toml"):
+        raise VidfillError(f"{path}: not a job file (.csv or .toml) nor a folder of clips")
     try:
         text = path.read_text()
     except OSError as exc:
@@ -97,6 +99,8 @@ def from_job_file(path: Path) -> list[Entry]:
             rows = tomllib.loads(text).get("job", [])
         except tomllib.TOMLDecodeError as exc:
             raise VidfillError(f"{path}: invalid TOML ({exc})") from None
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise VidfillError(f"{path}: jobs must be [[job]] tables")
         first_row = 1
     else:
         rows, first_row = list(csv.DictReader(text.splitlines())), 2
