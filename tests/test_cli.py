@@ -215,3 +215,22 @@ def test_inpainter_option(static_clip, tmp_path, capsys, monkeypatch):
                     "--inpainter-weights", tmp_path / "w.pth")
     assert code == 2
     one_line_error(err, "w.pth", "weights file not found")
+
+
+def test_a_bad_frame_found_while_streaming_leaves_nothing(clip, tmp_path, capsys):
+    """Frames are read as the windows need them: a broken frame late in the clip is found after
+    the first window was written, and the partial output is removed."""
+    video, masks, _ = clip
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t, frame in enumerate(io.read_frames(video)[0]):
+        io.write_png(folder / f"f{t}.png", frame)
+    (folder / f"f{T - 1}.png").write_bytes(b"not a png")
+    preset = tmp_path / "short.toml"
+    preset.write_text('[flow]\nmethod = "dis"\n[window]\nlength = 4\noverlap = 1\n')
+    for out in (tmp_path / "out.mp4", tmp_path / "out_frames"):
+        code, err = run(capsys, folder, masks, "-o", out, "--pipeline", preset, "-q")
+        assert code == 2
+        one_line_error(err, f"f{T - 1}.png", "cannot read image")
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "clip.mp4", "frames", "masks", "short.toml"]

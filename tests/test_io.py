@@ -505,3 +505,57 @@ def test_shared_running_car_logo_mask() -> None:
     assert masks.shape == (3, 1, 540, 972)
     assert notes == [f"{folder / 'mask_logo.png'}: 1296x720 mask resized (nearest) to 972x540"]
     assert 0 < masks.float().mean() < 0.5 and torch.equal(masks[0], masks[2])
+
+
+# --- streaming -------------------------------------------------------------------------------------
+
+def test_open_clip_and_iter_frames_match_read_frames(clip: tuple[Path, np.ndarray],
+                                                     tmp_path: Path) -> None:
+    path, frames = clip
+    _write_images(tmp_path / "in", [f[..., ::-1] for f in frames], [f"f{i}.png" for i in range(T)])
+    for source in (path, tmp_path / "in"):
+        whole, info = io.read_frames(source)
+        opened = io.open_clip(source)
+        assert opened.info == info and opened.num_frames == T and opened.size == (H, W)
+        assert torch.equal(torch.stack(list(io.iter_frames(opened))), whole)
+
+
+def test_iter_masks_matches_read_masks_and_checks_the_count_first(tmp_path: Path) -> None:
+    _write_images(tmp_path / "m", [np.roll(_blob(width=2 * W), i, axis=1) for i in range(T)],
+                  [f"m{i}.png" for i in range(T)])
+    notes: list[str] = []
+    lazy = list(io.iter_masks(tmp_path / "m", T, (H, W), note=notes.append))
+    whole, whole_notes = io.read_masks(tmp_path / "m", T, (H, W))
+    assert torch.equal(torch.stack(lazy), whole) and notes == whole_notes and len(notes) == 1
+    with pytest.raises(VidfillError, match=f"{T} masks for {T + 1} frames"):
+        io.iter_masks(tmp_path / "m", T + 1, (H, W))  # raised by the call, before any frame
+
+
+@pytest.mark.parametrize("name", ["clean.mkv", "frames"])
+def test_write_stream_writes_as_frames_arrive(clip: tuple[Path, np.ndarray], tmp_path: Path,
+                                              name: str) -> None:
+    path, _ = clip
+    frames, info = io.read_frames(path)
+    out = tmp_path / name
+    seen: list[int] = []
+
+    def arriving():
+        for t, frame in enumerate(frames):
+            seen.append(t)
+            yield frame
+
+    io.write_stream(out, arriving(), T, info, codec="ffv1")
+    assert torch.equal(io.read_frames(out)[0], frames) and seen == list(range(T))
+
+    def failing():
+        yield from frames[:3]
+        raise RuntimeError("window 2 failed")
+
+    again = tmp_path / ("again" + out.suffix)
+    with pytest.raises(RuntimeError, match="window 2 failed"):
+        io.write_stream(again, failing(), T, info)
+    with pytest.raises(ValueError, match=f"got 3 frames, expected {T}"):
+        io.write_stream(again, iter(frames[:3]), T, info)
+    with pytest.raises(ValueError, match=f"expected {T - 1} frames"):
+        io.write_stream(again, iter(frames), T - 1, info)
+    assert not again.exists() and _leftovers(tmp_path) == []

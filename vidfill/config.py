@@ -174,6 +174,19 @@ class GatedConfig:
 
 
 @dataclass(frozen=True)
+class WindowConfig:
+    length: int = 60
+    """Frames processed together (:mod:`vidfill.windows`): memory grows with it, not with the clip (854x480 with DIS: see README, Benchmark); content further apart than this is not propagated."""
+    overlap: int = 10
+    """Frames each window shares with the previous one, handed over already filled, so that the fill continues across the seam; each costs one recomputed frame per window."""
+
+    def __post_init__(self) -> None:
+        if self.length < 2 or not 1 <= self.overlap < self.length:
+            raise VidfillError(f"window: need length >= 2 and 1 <= overlap < length, got length "
+                               f"{self.length}, overlap {self.overlap}")
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     mask: MaskConfig = field(default_factory=MaskConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
@@ -186,6 +199,7 @@ class PipelineConfig:
     patchmatch: PatchMatchConfig = field(default_factory=PatchMatchConfig)
     dip: DipConfig = field(default_factory=DipConfig)
     gated: GatedConfig = field(default_factory=GatedConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
 
     def replace(self, **sections: dict[str, Any]) -> "PipelineConfig":
         """A copy with some fields of some sections changed: ``cfg.replace(mask={"dilate": 0})``."""

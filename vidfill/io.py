@@ -7,6 +7,7 @@ tensors (True = hole). Every problem with the user's files is raised as a one-li
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -62,6 +63,20 @@ class VideoInfo:
     """Whether ``source`` has audio stream(s) to copy into the output."""
 
 
+@dataclass(frozen=True)
+class ClipSource:
+    """A clip opened for streaming: its timing, length and frame size, frames decoded on demand
+    by :func:`iter_frames`."""
+
+    info: VideoInfo
+    num_frames: int
+    """T, the number of frames."""
+    size: tuple[int, int]
+    """(H, W) of every frame."""
+    files: tuple[Path, ...] | None
+    """The frame images of a folder or single-image input; None for a video file."""
+
+
 def numeric_sorted(paths: Iterable[Path]) -> list[Path]:
     """``paths`` ordered by the last number in each file name (``f2.png`` before ``f10.png``).
 
@@ -99,6 +114,40 @@ def read_frames(path: Path, fps: Fraction = Fraction(25)) -> tuple[torch.Tensor,
     return torch.from_numpy(np.ascontiguousarray(frames)), info
 
 
+def open_clip(path: Path, fps: Fraction = Fraction(25)) -> ClipSource:
+    """Open a video file, a folder of frame images or a single image for :func:`iter_frames`.
+
+    Only counts the frames (a video is decoded once, without converting its frames) and reads
+    the first image, so that memory does not depend on the clip's length. ``fps`` as in
+    :func:`read_frames`.
+    """
+    _require(path)
+    if path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS:
+        files = _image_files(path) if path.is_dir() else [path]
+        height, width = _rgb8(_read_image(files[0]), files[0]).shape[:2]
+        info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False)
+        return ClipSource(info=info, num_frames=len(files), size=(height, width), files=tuple(files))
+    pts, first = [], None
+    with _open_video(path) as container:
+        for frame in _decode(container, path):
+            shape = (frame.height, frame.width)
+            first = first or shape
+            _check_same_size(path, len(pts), shape, first)
+            pts.append(frame.pts)
+        if first is None:
+            raise VidfillError(f"{path}: no video frames")
+        info = _video_info(container, path, pts, fps)
+    return ClipSource(info=info, num_frames=len(pts), size=first, files=None)
+
+
+def iter_frames(clip: ClipSource) -> Iterator[torch.Tensor]:
+    """The frames of ``clip``, one ``(3, H, W)`` uint8 RGB tensor at a time, decoded as needed."""
+    images = (_folder_images(list(clip.files)) if clip.files is not None
+              else _video_images(clip.info.source))
+    for image in images:
+        yield torch.from_numpy(np.ascontiguousarray(image))
+
+
 def read_masks(path: Path, num_frames: int, size: tuple[int, int],
                threshold: float = 0.1) -> tuple[torch.Tensor, list[str]]:
     """Read the hole masks for ``num_frames`` frames of ``size`` = (H, W).
@@ -111,18 +160,34 @@ def read_masks(path: Path, num_frames: int, size: tuple[int, int],
 
     Returns ``(num_frames, 1, H, W)`` bool masks and one note per distinct resized mask size.
     """
+    notes: list[str] = []
+    masks = torch.empty((num_frames, 1, *size), dtype=torch.bool)
+    for t, mask in enumerate(iter_masks(path, num_frames, size, threshold, notes.append)):
+        masks[t] = mask
+    return masks, notes
+
+
+def iter_masks(path: Path, num_frames: int, size: tuple[int, int], threshold: float = 0.1,
+               note: Callable[[str], None] | None = None) -> Iterator[torch.Tensor]:
+    """The masks of :func:`read_masks`, one ``(1, H, W)`` bool tensor per frame, read as needed.
+
+    Problems with ``path`` as a whole (missing, wrong number of masks) are raised by this call;
+    problems with single images while iterating. ``note`` receives one line per distinct mask
+    size that had to be resized. Do not modify the tensors: a single-image mask yields the same
+    tensor for every frame.
+    """
     _require(path)
+    fit = _hole_fitter(size, path, note or (lambda _line: None))
     if path.is_dir():
         files = _image_files(path)
         _check_count(path, len(files), num_frames)
-        holes = [_hole(_read_image(file), threshold, file) for file in files]
-    elif path.suffix.lower() in IMAGE_EXTENSIONS:
-        holes = [_hole(_read_image(path), threshold, path)]
-    else:
-        holes = _video_holes(path, threshold)
-        _check_count(path, len(holes), num_frames)
-    masks, notes = _fit_holes(holes, size, path)
-    return masks.expand(num_frames, -1, -1, -1).contiguous(), notes
+        return (fit(_hole(_read_image(file), threshold, file)) for file in files)
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return itertools.repeat(fit(_hole(_read_image(path), threshold, path)), num_frames)
+    with _open_video(path) as container:
+        count = sum(1 for _ in _decode(container, path))
+    _check_count(path, count, num_frames)
+    return (fit(_hole(image.transpose(1, 2, 0), threshold, path)) for image in _video_images(path))
 
 
 def read_reference(path: Path, size: tuple[int, int]) -> torch.Tensor:
@@ -152,13 +217,43 @@ def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int 
     if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[1] != 3 or not len(frames):
         raise ValueError(f"frames must be a non-empty (T, 3, H, W) uint8 tensor, got "
                          f"{tuple(frames.shape)} {frames.dtype}")
-    frames = frames.cpu()
+    write_stream(path, frames.cpu(), len(frames), info, crf=crf, codec=codec, progress=progress)
+
+
+def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, info: VideoInfo, *,
+                 crf: int = 17, codec: str | None = None, progress: Progress | None = None) -> None:
+    """:func:`write_output` for frames that arrive one at a time: each frame is encoded (or saved)
+    as soon as ``frames`` yields it, so that memory does not depend on the clip's length.
+
+    ``frames`` yields ``num_frames`` CPU ``(3, H, W)`` uint8 RGB tensors (a ValueError otherwise).
+    Everything else as in :func:`write_output`: the output appears only when complete, and an
+    exception raised by ``frames`` removes the temporary file and propagates.
+    """
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None or first.dtype != torch.uint8 or first.ndim != 3 or first.shape[0] != 3:
+        raise ValueError("frames must yield (3, H, W) uint8 tensors, got "
+                         f"{None if first is None else (tuple(first.shape), first.dtype)}")
+    checked = _counted(itertools.chain([first], frames), num_frames, first.shape)
     progress = progress or _no_progress
     if _is_png_folder(path):
-        _write_png_folder(path, frames, progress)
+        _write_png_folder(path, checked, num_frames, progress)
     else:
         _check_video_suffix(path)
-        _write_video_file(path, frames, info, crf, codec, progress)
+        _write_video_file(path, checked, num_frames, tuple(first.shape[1:]), info, crf, codec,
+                          progress)
+
+
+def write_png(file: Path, frame: torch.Tensor) -> None:
+    """Save one ``(3, H, W)`` uint8 RGB frame as a lossless PNG (OSError if it cannot)."""
+    bgr = np.ascontiguousarray(frame.permute(1, 2, 0).numpy()[..., ::-1])
+    if not cv2.imwrite(str(file), bgr):
+        raise OSError(f"cannot write {file.name}")
+
+
+def read_png(file: Path) -> torch.Tensor:
+    """One ``(3, H, W)`` uint8 RGB frame from an image file."""
+    return torch.from_numpy(np.ascontiguousarray(_rgb8(_read_image(file), file).transpose(2, 0, 1)))
 
 
 def check_output(path: Path, info: VideoInfo, codec: str | None = None) -> None:
@@ -264,16 +359,25 @@ def _rgb8(image: np.ndarray, path: Path) -> np.ndarray:
 def _read_frame_folder(folder: Path) -> np.ndarray:
     """``(T, 3, H, W)`` uint8 RGB frames of a folder of images."""
     files = _image_files(folder)
-    first = _rgb8(_read_image(files[0]), files[0])
-    frames = np.empty((len(files), 3, *first.shape[:2]), np.uint8)
-    frames[0] = first.transpose(2, 0, 1)
-    for i, file in enumerate(files[1:], 1):
+    images = _folder_images(files)
+    first = next(images)
+    frames = np.empty((len(files), *first.shape), np.uint8)
+    frames[0] = first
+    for i, image in enumerate(images, 1):
+        frames[i] = image
+    return frames
+
+
+def _folder_images(files: list[Path]) -> Iterator[np.ndarray]:
+    """``(3, H, W)`` uint8 RGB of each image file; a VidfillError when one's size differs."""
+    first = None
+    for file in files:
         image = _rgb8(_read_image(file), file)
+        first = first if first is not None else image
         if image.shape != first.shape:
             raise VidfillError(f"{file}: {_wxh(image.shape)}, but {files[0].name} is "
                                f"{_wxh(first.shape)}; all frames must have the same size")
-        frames[i] = image.transpose(2, 0, 1)
-    return frames
+        yield image.transpose(2, 0, 1)
 
 
 def _wxh(shape: tuple[int, ...]) -> str:
@@ -299,19 +403,38 @@ def _decode(container: av.container.InputContainer, path: Path) -> Iterator[av.V
         raise VidfillError(f"{path}: cannot decode the video ({_reason(exc)})") from exc
 
 
+def _check_same_size(path: Path, index: int, shape: tuple[int, int], first: tuple[int, int]) -> None:
+    if shape != first:
+        raise VidfillError(f"{path}: frame {index} is {_wxh(shape)}, but frame 0 is {_wxh(first)}")
+
+
+def _video_images(path: Path) -> Iterator[np.ndarray]:
+    """``(3, H, W)`` uint8 RGB of each frame of a video, decoded one at a time."""
+    with _open_video(path) as container:
+        first = None
+        for index, frame in enumerate(_decode(container, path)):
+            image = frame.to_ndarray(format="rgb24").transpose(2, 0, 1)
+            first = first or image.shape[1:]
+            _check_same_size(path, index, image.shape[1:], first)
+            yield image
+
+
+def _video_info(container: av.container.InputContainer, path: Path, pts: list[int | None],
+                fps: Fraction) -> VideoInfo:
+    stream = container.streams.video[0]
+    rate = stream.average_rate or stream.guessed_rate or fps
+    return VideoInfo(source=path, fps=Fraction(rate), time_base=stream.time_base,
+                     pts=_increasing(pts), has_audio=bool(container.streams.audio))
+
+
 def _read_video(path: Path, fps: Fraction) -> tuple[torch.Tensor, VideoInfo]:
     images, pts = [], []
     with _open_video(path) as container:
-        for frame in _decode(container, path):
+        for index, frame in enumerate(_decode(container, path)):
             images.append(frame.to_ndarray(format="rgb24").transpose(2, 0, 1))
             pts.append(frame.pts)
-            if images[-1].shape != images[0].shape:
-                raise VidfillError(f"{path}: frame {len(images) - 1} is {_wxh(images[-1].shape[1:])}, "
-                                   f"but frame 0 is {_wxh(images[0].shape[1:])}")
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or fps
-        info = VideoInfo(source=path, fps=Fraction(rate), time_base=stream.time_base,
-                         pts=_increasing(pts), has_audio=bool(container.streams.audio))
+            _check_same_size(path, index, images[-1].shape[1:], images[0].shape[1:])
+        info = _video_info(container, path, pts, fps)
     if not images:
         raise VidfillError(f"{path}: no video frames")
     frames = np.empty((len(images), *images[0].shape), np.uint8)
@@ -339,30 +462,23 @@ def _hole(image: np.ndarray, threshold: float, path: Path) -> np.ndarray:
     return hole if alpha is None else hole & (alpha > level)
 
 
-def _video_holes(path: Path, threshold: float) -> list[np.ndarray]:
-    with _open_video(path) as container:
-        holes = [_hole(frame.to_ndarray(format="rgb24"), threshold, path)
-                 for frame in _decode(container, path)]
-    if not holes:
-        raise VidfillError(f"{path}: no video frames")
-    return holes
-
-
-def _fit_holes(holes: list[np.ndarray], size: tuple[int, int],
-               source: Path) -> tuple[torch.Tensor, list[str]]:
-    """Stack ``(h, w)`` holes into ``(N, 1, H, W)`` bool, resizing (nearest) those of another size."""
+def _hole_fitter(size: tuple[int, int], source: Path,
+                 note: Callable[[str], None]) -> Callable[[np.ndarray], torch.Tensor]:
+    """A function ``(h, w)`` bool hole -> ``(1, H, W)`` bool tensor, resized (nearest) when its
+    size differs; ``note`` gets one line per distinct size resized."""
     height, width = size
-    masks = np.empty((len(holes), 1, height, width), bool)
-    notes: list[str] = []
-    for i, hole in enumerate(holes):
+    noted: set[tuple[int, ...]] = set()
+
+    def fit(hole: np.ndarray) -> torch.Tensor:
         if hole.shape != (height, width):
-            note = f"{source}: {_wxh(hole.shape)} mask resized (nearest) to {width}x{height}"
-            if note not in notes:
-                notes.append(note)
+            if hole.shape not in noted:
+                noted.add(hole.shape)
+                note(f"{source}: {_wxh(hole.shape)} mask resized (nearest) to {width}x{height}")
             hole = cv2.resize(hole.astype(np.uint8), (width, height),
                               interpolation=cv2.INTER_NEAREST_EXACT).astype(bool)
-        masks[i, 0] = hole
-    return torch.from_numpy(masks), notes
+        return torch.from_numpy(np.ascontiguousarray(hole))[None]
+
+    return fit
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -396,12 +512,27 @@ def _removed_on_error(tmp: Path) -> Iterator[Path]:
         raise
 
 
-def _write_png_folder(path: Path, frames: torch.Tensor, progress: Progress) -> None:
+def _counted(frames: Iterator[torch.Tensor], num_frames: int,
+             shape: torch.Size) -> Iterator[torch.Tensor]:
+    """``frames``, checked: each of ``shape`` and uint8, exactly ``num_frames`` of them."""
+    count = 0
+    for frame in frames:
+        count += 1
+        if count > num_frames or frame.shape != shape or frame.dtype != torch.uint8:
+            raise ValueError(f"frame {count - 1}: {tuple(frame.shape)} {frame.dtype}, expected "
+                             f"{num_frames} frames of {tuple(shape)} uint8")
+        yield frame
+    if count != num_frames:
+        raise ValueError(f"got {count} frames, expected {num_frames}")
+
+
+def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], num_frames: int,
+                      progress: Progress) -> None:
     _make_parent(path)
     with _removed_on_error(_temp_path(path)) as tmp:
         try:
             tmp.mkdir()
-            _write_pngs(tmp, frames, progress)
+            _write_pngs(tmp, frames, num_frames, progress)
             if path.is_dir():
                 for file in sorted(tmp.iterdir()):
                     os.replace(file, path / file.name)
@@ -412,41 +543,40 @@ def _write_png_folder(path: Path, frames: torch.Tensor, progress: Progress) -> N
             raise VidfillError(f"{path}: cannot write the frames here ({_reason(exc)})") from exc
 
 
-def _write_pngs(folder: Path, frames: torch.Tensor, progress: Progress) -> None:
-    digits = max(5, len(str(len(frames))))
+def _write_pngs(folder: Path, frames: Iterable[torch.Tensor], num_frames: int,
+                progress: Progress) -> None:
+    digits = max(5, len(str(num_frames)))
     for i, frame in enumerate(frames):
-        file = folder / f"{i:0{digits}d}.png"
-        bgr = np.ascontiguousarray(frame.permute(1, 2, 0).numpy()[..., ::-1])
-        if not cv2.imwrite(str(file), bgr):
-            raise OSError(f"cannot write {file.name}")
+        write_png(folder / f"{i:0{digits}d}.png", frame)
         progress(1)
 
 
-def _write_video_file(path: Path, frames: torch.Tensor, info: VideoInfo, crf: int,
-                      codec: str | None, progress: Progress) -> None:
+def _write_video_file(path: Path, frames: Iterable[torch.Tensor], num_frames: int,
+                      size: tuple[int, int], info: VideoInfo, crf: int, codec: str | None,
+                      progress: Progress) -> None:
     _make_parent(path)
     with _removed_on_error(_temp_path(path, path.suffix)) as tmp:
         try:
-            _encode_video(tmp, path, frames, info, crf, codec, progress)
+            _encode_video(tmp, path, frames, num_frames, size, info, crf, codec, progress)
             os.replace(tmp, path)
         except (OSError, av.FFmpegError) as exc:
             raise VidfillError(f"{path}: cannot write the video ({_reason(exc)})") from exc
 
 
-def _encode_video(tmp: Path, path: Path, frames: torch.Tensor, info: VideoInfo, crf: int,
-                  codec_name: str | None, progress: Progress) -> None:
+def _encode_video(tmp: Path, path: Path, frames: Iterable[torch.Tensor], num_frames: int,
+                  size: tuple[int, int], info: VideoInfo, crf: int, codec_name: str | None,
+                  progress: Progress) -> None:
     suffix = path.suffix.lower()
     container = _CONTAINERS[suffix]
     codec = _encoder(codec_name or _DEFAULT_CODECS[suffix], path)
-    time_base, pts = _timing(info, len(frames), container)
+    time_base, pts = _timing(info, num_frames, container)
     with _open_video(info.source) if info.has_audio else nullcontext() as source:
         if source:
             _check_audio_fits(source, container, path)
         with av.open(str(tmp), "w", format=container) as out:
             if codec.canonical_name not in out.supported_codecs:
                 raise VidfillError(f"{path}: a {suffix} file cannot hold {codec.name} video")
-            stream = _add_video_stream(out, codec, frames.shape[-1], frames.shape[-2], info.fps,
-                                       time_base, crf)
+            stream = _add_video_stream(out, codec, size[1], size[0], info.fps, time_base, crf)
             audio = _copied_audio(out, source) if source else []
             for frame, t in zip(frames, pts):
                 image = av.VideoFrame.from_ndarray(

@@ -1,0 +1,120 @@
+"""Temporal windows: the plan, equality with the whole-clip pipeline, and no seam at the handover."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import translating_clip
+from vidfill.config import PipelineConfig, WindowConfig
+from vidfill.errors import VidfillError
+from vidfill.metrics import psnr_region
+from vidfill.pipeline import inpaint_video
+from vidfill.windows import fill_in_windows, plan_windows
+
+DIS = PipelineConfig().replace(flow={"method": "dis"})
+
+
+@pytest.mark.parametrize("num_frames", [1, 2, 9, 10, 11, 17, 18, 19, 50, 101])
+@pytest.mark.parametrize("length,overlap", [(10, 1), (10, 3), (10, 9), (2, 1)])
+def test_plan_covers_every_frame_once_with_overlap(num_frames, length, overlap):
+    plan = plan_windows(num_frames, WindowConfig(length=length, overlap=overlap))
+    new = [t for w in plan for t in w.new]
+    assert new == list(range(num_frames))  # every frame finished once, in order
+    assert plan[0].start == 0 and plan[0].fixed == 0 and plan[-1].stop == num_frames
+    for before, after in zip(plan, plan[1:]):
+        assert after.start + after.fixed == before.stop  # handover = what is already finished
+        assert before.stop - after.start >= overlap  # at least the overlap is shared
+        assert after.start >= before.start  # handed-over frames lie in the previous window
+    assert all(w.stop - w.start <= length for w in plan)
+    if num_frames >= length:
+        assert plan[-1].stop - plan[-1].start == length  # the last window is not a stub
+
+
+def test_plan_of_short_clips_is_one_window():
+    cfg = WindowConfig(length=10, overlap=3)
+    assert [(w.start, w.stop, w.fixed) for w in plan_windows(4, cfg)] == [(0, 4, 0)]
+    assert [(w.start, w.stop, w.fixed) for w in plan_windows(10, cfg)] == [(0, 10, 0)]
+    assert [(w.start, w.stop, w.fixed) for w in plan_windows(12, cfg)] == [(0, 10, 0), (2, 12, 8)]
+    assert [(w.start, w.stop, w.fixed) for w in plan_windows(24, cfg)] == [
+        (0, 10, 0), (7, 17, 3), (14, 24, 3)]
+
+
+@pytest.mark.parametrize("length,overlap", [(1, 0), (5, 0), (5, 5), (5, 7)])
+def test_window_config_is_validated(length, overlap):
+    with pytest.raises(VidfillError, match=f"length {length}, overlap {overlap}"):
+        WindowConfig(length=length, overlap=overlap)
+
+
+def _moving_hole_clip(num_frames: int):
+    """A texture moving (4, 1) px per frame under a hole moving (1, 0): every hole pixel is
+    shown by a frame at most 5 frames away, so short windows can fill it as well as the whole clip."""
+    frames = translating_clip(num_frames=num_frames, h=64, w=96, dx=4, dy=1)
+    masks = torch.zeros(num_frames, 1, 64, 96, dtype=torch.bool)
+    for t in range(num_frames):
+        masks[t, :, 20:40, 30 + t:50 + t] = True
+    return frames, masks
+
+
+def test_one_window_equals_the_whole_clip_pipeline():
+    frames, masks = _moving_hole_clip(12)
+    whole = inpaint_video(frames, masks, DIS).frames
+    windowed = torch.stack(list(fill_in_windows(frames, masks, 12, DIS)))
+    assert torch.equal(windowed, whole)
+
+
+def test_handover_leaves_no_seam():
+    frames, masks = _moving_hole_clip(24)
+    whole = inpaint_video(frames, masks, DIS).frames
+    cfg = DIS.replace(window={"length": 8, "overlap": 3})
+    windowed = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 24, cfg)))
+    outside = ~masks.expand_as(frames)
+    assert torch.equal(windowed[outside], frames[outside])
+    whole_db, windowed_db = psnr_region(whole, frames, masks), psnr_region(windowed, frames, masks)
+    assert windowed_db > 45 and windowed_db > whole_db - 0.5, (windowed_db, whole_db)
+    # frame by frame, the seams (windows 0-7, 5-12, 10-17, 15-22, 16-23) included
+    for t in range(24):
+        assert psnr_region(windowed[t:t + 1], frames[t:t + 1], masks[t:t + 1]) > 45, t
+
+
+def test_handover_frames_are_the_previous_windows_output(monkeypatch):
+    frames, masks = _moving_hole_clip(12)
+    cfg = DIS.replace(window={"length": 8, "overlap": 3})
+    calls = []
+
+    def spy(clip, holes, *args, **kwargs):
+        calls.append((clip.clone(), holes.clone()))
+        return inpaint_video(clip, holes, *args, **kwargs)
+
+    monkeypatch.setattr("vidfill.windows.inpaint_video", spy)
+    out = torch.stack(list(fill_in_windows(frames, masks, 12, cfg)))
+    (first, _), (second, second_holes) = calls  # windows 0-7, then 4-11 with 4-7 handed over
+    assert torch.equal(second[:4], out[4:8]) and not second_holes[:4].any()
+    assert torch.equal(second_holes[4:], masks[8:])
+
+
+def test_missing_masks_are_an_error():
+    frames, masks = _moving_hole_clip(6)
+    with pytest.raises(ValueError, match="got 6 frames and 5 masks"):
+        list(fill_in_windows(frames, masks[:5], 6, DIS))
+
+
+def test_frames_are_pulled_and_released_window_by_window():
+    frames, masks = _moving_hole_clip(24)
+    cfg = DIS.replace(window={"length": 8, "overlap": 3})
+    pulled = []
+
+    def source():
+        for t, frame in enumerate(frames):
+            pulled.append(t)
+            yield frame
+
+    out = fill_in_windows(source(), masks, 24, cfg)
+    assert pulled == []  # nothing is read before the first output is asked for
+    next(out)
+    assert len(pulled) == 8  # the first window
+    for _ in range(7):
+        next(out)
+    assert len(pulled) == 8  # its 8 frames came out before anything more was read
+    next(out)
+    assert len(pulled) == 13  # the second window reads only its 5 new frames

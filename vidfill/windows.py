@@ -1,0 +1,134 @@
+"""Temporal windows: long clips in bounded memory, around :func:`vidfill.pipeline.inpaint_video`.
+
+The clip is cut into windows of ``cfg.window.length`` frames that overlap by
+``cfg.window.overlap``. Each window is filled by ``inpaint_video``; at a seam the frames the
+previous window already finished are handed over as known content (hole cleared, their fill
+used as a source), so that the fill continues with no visible seam. Only one window is ever
+held as a tensor; frames arrive from an iterator and leave through one as each window
+finishes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+import torch
+
+from vidfill.config import PipelineConfig, WindowConfig
+from vidfill.inpaint import Inpainter
+from vidfill.pipeline import inpaint_video
+from vidfill.progress import Reporter
+from vidfill.workdir import WorkDir
+
+
+@dataclass(frozen=True)
+class Window:
+    """Frames ``start .. stop-1`` of the clip; the first ``fixed`` of them were finished by
+    earlier windows and are handed over as known content."""
+
+    start: int
+    stop: int
+    fixed: int
+
+    @property
+    def new(self) -> range:
+        """The frames this window finishes."""
+        return range(self.start + self.fixed, self.stop)
+
+
+def plan_windows(num_frames: int, cfg: WindowConfig) -> tuple[Window, ...]:
+    """Cut ``num_frames`` frames into windows of at most ``cfg.length`` frames.
+
+    Consecutive windows share at least ``cfg.overlap`` frames; the last window is moved back to
+    a full ``cfg.length`` (when the clip has that many frames) so that it has as much context as
+    the others. Every frame is new in exactly one window, in order. A clip of at most
+    ``cfg.length`` frames is one window.
+    """
+    if num_frames < 1:
+        raise ValueError(f"need at least 1 frame, got {num_frames}")
+    windows: list[Window] = []
+    done, start = 0, 0
+    while done < num_frames:
+        stop = min(start + cfg.length, num_frames)
+        start = max(0, stop - cfg.length)
+        windows.append(Window(start=start, stop=stop, fixed=done - start))
+        done, start = stop, stop - cfg.overlap
+    return tuple(windows)
+
+
+def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor], num_frames: int,
+                    cfg: PipelineConfig, flow_model: torch.nn.Module | None = None,
+                    reporter: Reporter | None = None, device: torch.device | None = None,
+                    store: WorkDir | None = None, *, edge_model: torch.nn.Module | None = None,
+                    inpainter: Inpainter | None = None,
+                    references: dict[int, torch.Tensor] | None = None) -> Iterator[torch.Tensor]:
+    """Fill a clip window by window, yielding each output frame as its window finishes.
+
+    Args:
+        frames: the clip's T frames, each ``(3, H, W)`` uint8 RGB, consumed as needed.
+        masks: its T masks, each ``(1, H, W)`` bool, True = remove.
+        num_frames: T.
+        cfg: pipeline settings; ``cfg.window`` cuts the clip (:func:`plan_windows`).
+        flow_model: RAFT with weights, or None for DIS (see :func:`vidfill.pipeline.build_flow_model`).
+        reporter: progress and notes; silent when None.
+        device: where each window is processed (default: the CPU); outputs come back to the CPU.
+        store: a work directory that records each finished window; the windows it already holds
+            (the first ``store.finished``) are read back from it instead of computed.
+        edge_model, inpainter: as :func:`vidfill.pipeline.inpaint_video` takes them.
+        references: frame number -> ``(3, H, W)`` uint8 frame painted by hand, given to the
+            window that fills that frame (later windows inherit it through the handover).
+
+    Yields:
+        T frames, each ``(3, H, W)`` uint8 on the CPU; outside the (dilated) mask equal to the input.
+    """
+    frames, masks = iter(frames), iter(masks)
+    reporter = reporter or Reporter(quiet=True)
+    plan = plan_windows(num_frames, cfg.window)
+    finished = store.finished if store is not None else 0
+    recent: deque[torch.Tensor] = deque(maxlen=cfg.window.length)  # last outputs, for handover
+    for index, window in enumerate(plan):
+        fresh = list(islice(frames, len(window.new)))
+        fresh_masks = list(islice(masks, len(window.new)))
+        if len(fresh) != len(window.new) or len(fresh_masks) != len(window.new):
+            raise ValueError(f"frames {window.new.start}-{window.new.stop - 1}: got "
+                             f"{len(fresh)} frames and {len(fresh_masks)} masks; expected "
+                             f"{num_frames} of each")
+        if index < finished:
+            out = store.load(window.new)
+        else:
+            local = {t - window.start: image for t, image in (references or {}).items()
+                     if window.new.start <= t < window.stop}
+            out = _fill_window(window, list(recent)[len(recent) - window.fixed:], fresh, fresh_masks,
+                               cfg, flow_model, reporter, device, edge_model=edge_model,
+                               inpainter=inpainter, references=local)
+            if store is not None:
+                store.save(index, window.new, out)
+            if len(plan) > 1:
+                reporter.note(f"window {index + 1}/{len(plan)} done (frames {window.start}-"
+                              f"{window.stop - 1})")
+        del fresh, fresh_masks
+        for frame in out:
+            recent.append(frame)
+            yield frame
+
+
+def _fill_window(window: Window, handover: list[torch.Tensor], fresh: list[torch.Tensor],
+                 fresh_masks: list[torch.Tensor], cfg: PipelineConfig,
+                 flow_model: torch.nn.Module | None, reporter: Reporter,
+                 device: torch.device | None, *, edge_model: torch.nn.Module | None,
+                 inpainter: Inpainter | None, references: dict[int, torch.Tensor]) -> torch.Tensor:
+    """``(len(window.new), 3, H, W)`` uint8: the new frames of ``window`` filled, given the
+    ``window.fixed`` finished frames before them (``handover``, known content) and the new
+    frames and masks (each ``(3, H, W)`` / ``(1, H, W)``)."""
+    clip = torch.stack(handover + fresh).to(device)
+    holes = torch.stack([torch.zeros_like(fresh_masks[0])] * len(handover) + fresh_masks).to(device)
+    result = inpaint_video(clip, holes, cfg, flow_model, reporter, edge_model=edge_model,
+                           inpainter=inpainter, references=references)
+    if result.keyframes:
+        name = inpainter.name if inpainter is not None else cfg.leftover.method
+        reporter.note(f"{len(result.keyframes)} keyframe(s) filled by {name}: "
+                      f"{', '.join(str(window.start + k) for k in result.keyframes[:10])}")
+    return result.frames[len(handover):].cpu()
