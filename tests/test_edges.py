@@ -4,6 +4,7 @@ import kornia
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from vidfill import weights
 from vidfill.completion import complete_flow
@@ -160,3 +161,22 @@ def test_pipeline_runs_with_an_edge_network():
     result = inpaint_video(frames, masks, cfg, edge_model=model)
     assert len(calls) == 2 * 5  # every forward and backward field
     assert torch.equal(result.frames[~masks.expand_as(frames)], frames[~masks.expand_as(frames)])
+
+
+def test_the_shipped_edge_network_loads_with_no_flags(monkeypatch):
+    """checkpoints/ holds the trained network under the name the manifest gives it."""
+    monkeypatch.delenv("VIDFILL_CHECKPOINTS", raising=False)
+    entry = weights.MANIFEST["flow_edges"]
+    path = weights.checkpoint_dirs()[-1] / entry.filename
+    assert path.is_file(), f"{path} is missing"
+    assert weights.sha256_of(path).startswith(entry.sha256_prefix)
+    model = build_edge_model(EdgeConfig(method="network"))
+    # it draws the continuation of a straight motion boundary across a hole
+    flow = step_flow(96, 96, column=48)
+    hole = torch.zeros(1, 1, 96, 96, dtype=torch.bool)
+    hole[..., 30:66, 30:66] = True
+    known = flow_edges(flow, hole, EdgeConfig())
+    drawn = complete_edges(model, flow, known, hole, EdgeConfig()) & hole
+    truth = flow_edges(flow, torch.zeros_like(hole), EdgeConfig()) & hole
+    assert drawn.sum() > 0.5 * truth.sum()
+    assert (drawn & (F.max_pool2d(truth.float(), 5, 1, 2) > 0)).sum() > 0.8 * drawn.sum()

@@ -59,8 +59,8 @@ class EdgeConfig:
     """Canny high threshold (px/px): a motion boundary is a flow step of about 1 px or more across a few pixels."""
     canny_sigma: float = 1.0
     """Gaussian blur before Canny, in pixels (RAFT's flow is smooth already; DIS's is noisier)."""
-    threshold: float = 0.5
-    """Edge probability above which the network's output counts as an edge."""
+    threshold: float = 0.25
+    """Edge probability above which the network's output counts as an edge: the shipped network's best F1 on its synthetic validation set (checkpoints/flow_edges.md)."""
     context: int = 24
     """Pixels around the hole's bounding box that the network sees (flow resolution)."""
     connected: bool = True

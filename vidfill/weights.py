@@ -74,7 +74,7 @@ MANIFEST: dict[str, WeightsEntry] = {
     "flow_edges": WeightsEntry(
         name="flow_edges",
         url=None,
-        sha256_prefix="00000000",
+        sha256_prefix="48654c3f",
         licence="Apache-2.0 (trained by vidfill on synthetic flow; checkpoints/flow_edges.md)",
         normalisation="vidfill.edges.network_input: flow minus its known mean, / 10 px; edges; mask",
         build=_edge_generator,
