@@ -51,8 +51,8 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class EdgeConfig:
-    method: str = "none"
-    """Flow edges that guide flow completion: "network" (Canny outside the hole, the trained edge network inside it; without its weights, "none" with a note) or "none" (plain diffusion)."""
+    method: str = "network"
+    """Flow edges that guide flow completion: "network" (Canny outside the hole, the trained edge network inside it; without its weights, "none" with a note) or "none" (plain diffusion). Default by measurement: hole EPE on RAFT-small flows of the shared clips 0.935 against 1.029 px for diffusion, lower on 12 of 12 cases, end-to-end hole PSNR 18.09 against 17.80 dB (README)."""
     canny_low: float = 0.25
     """Canny hysteresis low threshold on each flow channel, in pixels of flow per pixel."""
     canny_high: float = 0.5
