@@ -110,9 +110,11 @@ def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None) -> None:
             out.unlink()
 
 
-def run_psnr(clips: list[str], length: int, overlap: int) -> None:
-    cfg = load_preset("fast").replace(window={"length": length, "overlap": overlap})
-    print(f"DIS flow, 432x240, moving blob hole; windows of {length} frames overlapping by {overlap}")
+def run_psnr(clips: list[str], length: int, overlap: int, lookahead: int) -> None:
+    cfg = load_preset("fast").replace(window={"length": length, "overlap": overlap,
+                                              "lookahead": lookahead})
+    print(f"DIS flow, 432x240, moving blob hole; windows of {length} frames overlapping by {overlap}, "
+          f"looking {lookahead} ahead")
     print("| clip | frames | windows | hole PSNR whole clip | hole PSNR windowed | difference |")
     print("|---|---|---|---|---|---|")
     names = sorted(p.name for p in (SHARED / "data" / "clips").iterdir())
@@ -137,7 +139,7 @@ def main() -> None:
     psnr = sub.add_parser("psnr")
     psnr.add_argument("--clips", default="davis480p_car-roundabout,davis480p_breakdance,"
                       "davis480p_tennis,sttn240p_dogs-jump,propainter_running_car")
-    psnr.add_argument("--window", default="60/10", help="LENGTH/OVERLAP")
+    psnr.add_argument("--window", default="60/10/15", help="LENGTH/OVERLAP/LOOKAHEAD")
     args = parser.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     if args.command == "rss":
@@ -147,8 +149,8 @@ def main() -> None:
             runs.append((frames, (height, width)))
         run_rss(runs, args.keep)
     else:
-        length, overlap = map(int, args.window.split("/"))
-        run_psnr(args.clips.split(","), length, overlap)
+        length, overlap, lookahead = map(int, args.window.split("/"))
+        run_psnr(args.clips.split(","), length, overlap, lookahead)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,17 @@ DIS = PipelineConfig().replace(flow={"method": "dis"})
 
 
 @pytest.mark.parametrize("num_frames", [1, 2, 9, 10, 11, 17, 18, 19, 50, 101])
-@pytest.mark.parametrize("length,overlap", [(10, 1), (10, 3), (10, 9), (2, 1)])
-def test_plan_covers_every_frame_once_with_overlap(num_frames, length, overlap):
-    plan = plan_windows(num_frames, WindowConfig(length=length, overlap=overlap))
+@pytest.mark.parametrize("length,overlap,lookahead",
+                         [(10, 1, 0), (10, 3, 0), (10, 9, 0), (2, 1, 0), (10, 3, 4), (10, 1, 8)])
+def test_plan_covers_every_frame_once_with_overlap(num_frames, length, overlap, lookahead):
+    plan = plan_windows(num_frames, WindowConfig(length=length, overlap=overlap, lookahead=lookahead))
     new = [t for w in plan for t in w.new]
     assert new == list(range(num_frames))  # every frame finished once, in order
-    assert plan[0].start == 0 and plan[0].fixed == 0 and plan[-1].stop == num_frames
+    assert plan[0].start == 0 and plan[0].fixed == 0 and plan[-1].stop == plan[-1].finish == num_frames
     for before, after in zip(plan, plan[1:]):
-        assert after.start + after.fixed == before.stop  # handover = what is already finished
-        assert before.stop - after.start >= overlap  # at least the overlap is shared
+        assert after.start + after.fixed == before.finish  # handover = what is already finished
+        assert before.finish - after.start >= overlap  # at least the overlap is handed over
+        assert before.stop - before.finish == lookahead  # each window but the last looks ahead
         assert after.start >= before.start  # handed-over frames lie in the previous window
     assert all(w.stop - w.start <= length for w in plan)
     if num_frames >= length:
@@ -32,18 +34,23 @@ def test_plan_covers_every_frame_once_with_overlap(num_frames, length, overlap):
 
 
 def test_plan_of_short_clips_is_one_window():
-    cfg = WindowConfig(length=10, overlap=3)
-    assert [(w.start, w.stop, w.fixed) for w in plan_windows(4, cfg)] == [(0, 4, 0)]
-    assert [(w.start, w.stop, w.fixed) for w in plan_windows(10, cfg)] == [(0, 10, 0)]
-    assert [(w.start, w.stop, w.fixed) for w in plan_windows(12, cfg)] == [(0, 10, 0), (2, 12, 8)]
-    assert [(w.start, w.stop, w.fixed) for w in plan_windows(24, cfg)] == [
-        (0, 10, 0), (7, 17, 3), (14, 24, 3)]
+    cfg = WindowConfig(length=10, overlap=3, lookahead=0)
+    plan = lambda n, c=cfg: [(w.start, w.stop, w.fixed, w.finish) for w in plan_windows(n, c)]  # noqa: E731
+    assert plan(4) == [(0, 4, 0, 4)]
+    assert plan(10) == [(0, 10, 0, 10)]
+    assert plan(12) == [(0, 10, 0, 10), (2, 12, 8, 12)]
+    assert plan(24) == [(0, 10, 0, 10), (7, 17, 3, 17), (14, 24, 3, 24)]
+    ahead = WindowConfig(length=10, overlap=3, lookahead=2)
+    assert plan(10, ahead) == [(0, 10, 0, 10)]
+    assert plan(24, ahead) == [(0, 10, 0, 8), (5, 15, 3, 13), (10, 20, 3, 18), (14, 24, 4, 24)]
 
 
 @pytest.mark.parametrize("length,overlap", [(1, 0), (5, 0), (5, 5), (5, 7)])
 def test_window_config_is_validated(length, overlap):
     with pytest.raises(VidfillError, match=f"length {length}, overlap {overlap}"):
-        WindowConfig(length=length, overlap=overlap)
+        WindowConfig(length=length, overlap=overlap, lookahead=0)
+    with pytest.raises(VidfillError, match="lookahead 3, length 5, overlap 2"):
+        WindowConfig(length=5, overlap=2, lookahead=3)
 
 
 def _moving_hole_clip(num_frames: int):
@@ -66,7 +73,7 @@ def test_one_window_equals_the_whole_clip_pipeline():
 def test_handover_leaves_no_seam():
     frames, masks = _moving_hole_clip(24)
     whole = inpaint_video(frames, masks, DIS).frames
-    cfg = DIS.replace(window={"length": 8, "overlap": 3})
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0})
     windowed = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 24, cfg)))
     outside = ~masks.expand_as(frames)
     assert torch.equal(windowed[outside], frames[outside])
@@ -79,7 +86,7 @@ def test_handover_leaves_no_seam():
 
 def test_handover_frames_are_the_previous_windows_output(monkeypatch):
     frames, masks = _moving_hole_clip(12)
-    cfg = DIS.replace(window={"length": 8, "overlap": 3})
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0})
     calls = []
 
     def spy(clip, holes, *args, **kwargs):
@@ -101,7 +108,7 @@ def test_missing_masks_are_an_error():
 
 def test_frames_are_pulled_and_released_window_by_window():
     frames, masks = _moving_hole_clip(24)
-    cfg = DIS.replace(window={"length": 8, "overlap": 3})
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0})
     pulled = []
 
     def source():
@@ -118,3 +125,24 @@ def test_frames_are_pulled_and_released_window_by_window():
     assert len(pulled) == 8  # its 8 frames came out before anything more was read
     next(out)
     assert len(pulled) == 13  # the second window reads only its 5 new frames
+
+
+def test_lookahead_frames_are_seen_then_finished_by_the_next_window(monkeypatch):
+    frames, masks = _moving_hole_clip(14)
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 2})
+    calls = []
+
+    def spy(clip, holes, *args, **kwargs):
+        calls.append((clip.clone(), holes.clone()))
+        return inpaint_video(clip, holes, *args, **kwargs)
+
+    monkeypatch.setattr("vidfill.windows.inpaint_video", spy)
+    out = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 14, cfg)))
+    # windows 0-7 (finishes 0-5, sees 6-7 as holes), then 3-10 (3-5 handed over), then 6-13
+    (first, first_holes), (second, second_holes), _ = calls
+    assert first.shape[0] == 8 and torch.equal(first_holes[6:], masks[6:8])
+    assert torch.equal(second[:3], out[3:6]) and not second_holes[:3].any()
+    assert torch.equal(second_holes[3:], masks[6:11])  # 6-7 are filled again, not handed over
+    outside = ~masks.expand_as(frames)
+    assert torch.equal(out[outside], frames[outside])
+    assert psnr_region(out, frames, masks) > 45

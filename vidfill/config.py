@@ -179,11 +179,16 @@ class WindowConfig:
     """Frames processed together (:mod:`vidfill.windows`): memory grows with it, not with the clip (854x480 with DIS: see README, Benchmark); content further apart than this is not propagated."""
     overlap: int = 10
     """Frames each window shares with the previous one, handed over already filled, so that the fill continues across the seam; each costs one recomputed frame per window."""
+    lookahead: int = 15
+    """Frames at the end of a window (but the last) that it sees but leaves to the next window to finish: content they reveal reaches back into the window (dogs-jump, windowed minus whole-clip hole PSNR: lookahead 0 -0.62 dB, 10 -0.33, 15 +0.01); each costs one recomputed frame per window."""
 
     def __post_init__(self) -> None:
         if self.length < 2 or not 1 <= self.overlap < self.length:
             raise VidfillError(f"window: need length >= 2 and 1 <= overlap < length, got length "
                                f"{self.length}, overlap {self.overlap}")
+        if not 0 <= self.lookahead < self.length - self.overlap:
+            raise VidfillError(f"window: need 0 <= lookahead < length - overlap, got lookahead "
+                               f"{self.lookahead}, length {self.length}, overlap {self.overlap}")
 
 
 @dataclass(frozen=True)

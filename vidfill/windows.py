@@ -3,7 +3,9 @@
 The clip is cut into windows of ``cfg.window.length`` frames that overlap by
 ``cfg.window.overlap``. Each window is filled by ``inpaint_video``; at a seam the frames the
 previous window already finished are handed over as known content (hole cleared, their fill
-used as a source), so that the fill continues with no visible seam. Only one window is ever
+used as a source), so that the fill continues with no visible seam. A window leaves its last
+``cfg.window.lookahead`` frames to the next one: it sees them (content they reveal reaches
+back into the frames it finishes) but does not finish them. Only one window is ever
 held as a tensor; frames arrive from an iterator and leave through one as each window
 finishes.
 """
@@ -27,25 +29,28 @@ from vidfill.workdir import WorkDir
 @dataclass(frozen=True)
 class Window:
     """Frames ``start .. stop-1`` of the clip; the first ``fixed`` of them were finished by
-    earlier windows and are handed over as known content."""
+    earlier windows and are handed over as known content, and this window finishes the frames
+    up to ``finish`` (the rest, its look-ahead, are finished by the next window)."""
 
     start: int
     stop: int
     fixed: int
+    finish: int
 
     @property
     def new(self) -> range:
         """The frames this window finishes."""
-        return range(self.start + self.fixed, self.stop)
+        return range(self.start + self.fixed, self.finish)
 
 
 def plan_windows(num_frames: int, cfg: WindowConfig) -> tuple[Window, ...]:
     """Cut ``num_frames`` frames into windows of at most ``cfg.length`` frames.
 
-    Consecutive windows share at least ``cfg.overlap`` frames; the last window is moved back to
-    a full ``cfg.length`` (when the clip has that many frames) so that it has as much context as
-    the others. Every frame is new in exactly one window, in order. A clip of at most
-    ``cfg.length`` frames is one window.
+    Consecutive windows share at least ``cfg.overlap`` finished frames; each window but the
+    last also sees ``cfg.lookahead`` frames after those it finishes. The last window is moved
+    back to a full ``cfg.length`` (when the clip has that many frames) so that it has as much
+    context as the others. Every frame is finished by exactly one window, in order. A clip of at
+    most ``cfg.length`` frames is one window.
     """
     if num_frames < 1:
         raise ValueError(f"need at least 1 frame, got {num_frames}")
@@ -54,8 +59,9 @@ def plan_windows(num_frames: int, cfg: WindowConfig) -> tuple[Window, ...]:
     while done < num_frames:
         stop = min(start + cfg.length, num_frames)
         start = max(0, stop - cfg.length)
-        windows.append(Window(start=start, stop=stop, fixed=done - start))
-        done, start = stop, stop - cfg.overlap
+        finish = stop if stop == num_frames else stop - cfg.lookahead
+        windows.append(Window(start=start, stop=stop, fixed=done - start, finish=finish))
+        done, start = finish, finish - cfg.overlap
     return tuple(windows)
 
 
@@ -89,28 +95,33 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     plan = plan_windows(num_frames, cfg.window)
     finished = store.finished if store is not None else 0
     recent: deque[torch.Tensor] = deque(maxlen=cfg.window.length)  # last outputs, for handover
+    waiting: deque[tuple[torch.Tensor, torch.Tensor]] = deque()  # read, not yet finished
     for index, window in enumerate(plan):
-        fresh = list(islice(frames, len(window.new)))
-        fresh_masks = list(islice(masks, len(window.new)))
-        if len(fresh) != len(window.new) or len(fresh_masks) != len(window.new):
-            raise ValueError(f"frames {window.new.start}-{window.new.stop - 1}: got "
+        first = window.start + window.fixed  # the first frame in ``waiting``
+        wanted = window.stop - first - len(waiting)
+        fresh, fresh_masks = list(islice(frames, wanted)), list(islice(masks, wanted))
+        if len(fresh) != wanted or len(fresh_masks) != wanted:
+            raise ValueError(f"frames {window.stop - wanted}-{window.stop - 1}: got "
                              f"{len(fresh)} frames and {len(fresh_masks)} masks; expected "
                              f"{num_frames} of each")
+        waiting.extend(zip(fresh, fresh_masks))
         if index < finished:
             out = store.load(window.new)
         else:
             local = {t - window.start: image for t, image in (references or {}).items()
                      if window.new.start <= t < window.stop}
-            out = _fill_window(window, list(recent)[len(recent) - window.fixed:], fresh, fresh_masks,
-                               cfg, flow_model, reporter, device, edge_model=edge_model,
-                               inpainter=inpainter, references=local)
+            out = _fill_window(window, list(recent)[len(recent) - window.fixed:],
+                               [f for f, _ in waiting], [m for _, m in waiting], cfg, flow_model,
+                               reporter, device, edge_model=edge_model, inpainter=inpainter,
+                               references=local)[:len(window.new)]
             if store is not None:
                 store.save(index, window.new, out)
             if len(plan) > 1:
                 reporter.note(f"window {index + 1}/{len(plan)} done (frames {window.start}-"
-                              f"{window.stop - 1})")
+                              f"{window.stop - 1}, finished {window.new.start}-{window.finish - 1})")
         del fresh, fresh_masks
         for frame in out:
+            waiting.popleft()
             recent.append(frame)
             yield frame
 
@@ -120,9 +131,10 @@ def _fill_window(window: Window, handover: list[torch.Tensor], fresh: list[torch
                  flow_model: torch.nn.Module | None, reporter: Reporter,
                  device: torch.device | None, *, edge_model: torch.nn.Module | None,
                  inpainter: Inpainter | None, references: dict[int, torch.Tensor]) -> torch.Tensor:
-    """``(len(window.new), 3, H, W)`` uint8: the new frames of ``window`` filled, given the
-    ``window.fixed`` finished frames before them (``handover``, known content) and the new
-    frames and masks (each ``(3, H, W)`` / ``(1, H, W)``)."""
+    """``(stop - start - fixed, 3, H, W)`` uint8: the unfinished frames of ``window`` filled
+    (its new frames, then its look-ahead), given the ``window.fixed`` finished frames before
+    them (``handover``, known content) and the unfinished frames and masks (each
+    ``(3, H, W)`` / ``(1, H, W)``)."""
     clip = torch.stack(handover + fresh).to(device)
     holes = torch.stack([torch.zeros_like(fresh_masks[0])] * len(handover) + fresh_masks).to(device)
     result = inpaint_video(clip, holes, cfg, flow_model, reporter, edge_model=edge_model,
