@@ -84,9 +84,8 @@ def test_handover_leaves_no_seam():
         assert psnr_region(windowed[t:t + 1], frames[t:t + 1], masks[t:t + 1]) > 45, t
 
 
-def test_handover_frames_are_the_previous_windows_output(monkeypatch):
-    frames, masks = _moving_hole_clip(12)
-    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0})
+def window_calls(monkeypatch) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The (frames, holes) of every window given to inpaint_video, recorded as they run."""
     calls = []
 
     def spy(clip, holes, *args, **kwargs):
@@ -94,6 +93,13 @@ def test_handover_frames_are_the_previous_windows_output(monkeypatch):
         return inpaint_video(clip, holes, *args, **kwargs)
 
     monkeypatch.setattr("vidfill.windows.inpaint_video", spy)
+    return calls
+
+
+def test_handover_frames_are_the_previous_windows_output(monkeypatch):
+    frames, masks = _moving_hole_clip(12)
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0})
+    calls = window_calls(monkeypatch)
     out = torch.stack(list(fill_in_windows(frames, masks, 12, cfg)))
     (first, _), (second, second_holes) = calls  # windows 0-7, then 4-11 with 4-7 handed over
     assert torch.equal(second[:4], out[4:8]) and not second_holes[:4].any()
@@ -130,13 +136,7 @@ def test_frames_are_pulled_and_released_window_by_window():
 def test_lookahead_frames_are_seen_then_finished_by_the_next_window(monkeypatch):
     frames, masks = _moving_hole_clip(14)
     cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 2})
-    calls = []
-
-    def spy(clip, holes, *args, **kwargs):
-        calls.append((clip.clone(), holes.clone()))
-        return inpaint_video(clip, holes, *args, **kwargs)
-
-    monkeypatch.setattr("vidfill.windows.inpaint_video", spy)
+    calls = window_calls(monkeypatch)
     out = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 14, cfg)))
     # windows 0-7 (finishes 0-5, sees 6-7 as holes), then 3-10 (3-5 handed over), then 6-13
     (first, first_holes), (second, second_holes), _ = calls
