@@ -73,18 +73,23 @@ def hysteresis(graded: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(N, h, w)`` bool.
     """
-    out = torch.zeros(graded.shape, dtype=torch.bool)
-    candidates = (graded > 0).cpu().numpy().astype(np.uint8)
     strong = (graded >= 1).cpu().numpy()
-    for i in range(graded.shape[0]):
-        if not strong[i].any():
-            continue
-        count, labels = cv2.connectedComponents(candidates[i], connectivity=8)
-        keep = np.zeros(count, bool)
-        keep[labels[strong[i]]] = True
-        keep[0] = False
-        out[i] = torch.from_numpy(keep[labels])
-    return out.to(graded.device)
+    candidates = (graded > 0).cpu().numpy()
+    out = np.zeros(candidates.shape, bool)
+    for i, (c, s) in enumerate(zip(candidates, strong)):
+        out[i] = _connected_to(c, s)
+    return torch.from_numpy(out).to(graded.device)
+
+
+def _connected_to(pixels: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The ``(h, w)`` bool ``pixels`` 8-connected (through ``pixels``) to a ``seeds`` pixel."""
+    if not seeds.any():
+        return np.zeros_like(pixels)
+    count, labels = cv2.connectedComponents(pixels.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[labels[seeds & pixels]] = True
+    keep[0] = False
+    return keep[labels]
 
 
 def network_input(flow: torch.Tensor, edges: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
@@ -166,12 +171,8 @@ def _crop_box(hole: torch.Tensor, margin: int) -> tuple[int, int, int, int]:
 
 def _continuing(drawn: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     """The ``(h, w)`` bool ``drawn`` edge pixels 8-connected (through drawn or known edges) to a known one."""
-    both = (drawn | known).cpu().numpy().astype(np.uint8)
-    count, labels = cv2.connectedComponents(both, connectivity=8)
-    keep = np.zeros(count, bool)
-    keep[labels[known.cpu().numpy()]] = True
-    keep[0] = False
-    return drawn & torch.from_numpy(keep[labels]).to(drawn.device)
+    both = _connected_to((drawn | known).cpu().numpy(), known.cpu().numpy())
+    return drawn & torch.from_numpy(both).to(drawn.device)
 
 
 def complete_edges(model: nn.Module, flow: torch.Tensor, edges: torch.Tensor, hole: torch.Tensor,
