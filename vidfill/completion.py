@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from vidfill.types import check_flow
+from vidfill.types import check_field_mask, check_flow
 
 Progress = Callable[[int], None]
 
@@ -104,10 +104,9 @@ def complete_flow(flow: torch.Tensor, hole: torch.Tensor, progress: Progress | N
     """
     n, _, h, w = flow.shape
     check_flow(flow, n, h, w)
-    if tuple(hole.shape) != (n, 1, h, w) or hole.dtype != torch.bool:
-        raise ValueError(f"hole must be bool of shape {(n, 1, h, w)}, got {hole.dtype} {tuple(hole.shape)}")
-    if edges is not None and (tuple(edges.shape) != (n, 1, h, w) or edges.dtype != torch.bool):
-        raise ValueError(f"edges must be bool of shape {(n, 1, h, w)}, got {edges.dtype} {tuple(edges.shape)}")
+    check_field_mask(hole, n, h, w)
+    if edges is not None:
+        check_field_mask(edges, n, h, w, "edges")
     flow_np = flow.detach().cpu().numpy()
     hole_np = hole[:, 0].cpu().numpy()
     edges_np = None if edges is None else edges[:, 0].cpu().numpy()

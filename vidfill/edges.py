@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from vidfill.config import EdgeConfig
-from vidfill.types import check_flow
+from vidfill.types import check_field_mask, check_flow
 
 Progress = Callable[[int], None]
 
@@ -32,11 +32,6 @@ FLOW_SCALE = 10.0
 
 MULTIPLE = 4
 """Network inputs are padded to a multiple of this (two stride-2 levels)."""
-
-
-def _check_hole(hole: torch.Tensor, n: int, h: int, w: int) -> None:
-    if tuple(hole.shape) != (n, 1, h, w) or hole.dtype != torch.bool:
-        raise ValueError(f"hole must be bool of shape {(n, 1, h, w)}, got {hole.dtype} {tuple(hole.shape)}")
 
 
 def flow_edges(flow: torch.Tensor, hole: torch.Tensor, cfg: EdgeConfig) -> torch.Tensor:
@@ -53,7 +48,7 @@ def flow_edges(flow: torch.Tensor, hole: torch.Tensor, cfg: EdgeConfig) -> torch
     """
     n, _, h, w = flow.shape
     check_flow(flow, n, h, w)
-    _check_hole(hole, n, h, w)
+    check_field_mask(hole, n, h, w)
     if n == 0:
         return hole.clone()
     # kornia's magnitude is the unnormalised Sobel (8x the slope): thresholds are in px/px.
@@ -194,8 +189,8 @@ def complete_edges(model: nn.Module, flow: torch.Tensor, edges: torch.Tensor, ho
     """
     n, _, h, w = flow.shape
     check_flow(flow, n, h, w)
-    _check_hole(hole, n, h, w)
-    _check_hole(edges, n, h, w)
+    check_field_mask(hole, n, h, w)
+    check_field_mask(edges, n, h, w, "edges")
     out = edges & ~hole
     for i in range(n):
         if bool(hole[i].any()) and not bool(hole[i].all()):

@@ -38,6 +38,12 @@ def check_flow(flow: torch.Tensor, num: int, h: int, w: int, name: str = "flow")
             f"{name} must be float32 of shape {(num, 2, h, w)}, got {flow.dtype} {tuple(flow.shape)}")
 
 
+def check_field_mask(mask: torch.Tensor, num: int, h: int, w: int, name: str = "hole") -> None:
+    """Validate a ``(num, 1, H, W)`` bool mask that goes with ``num`` flow fields."""
+    if tuple(mask.shape) != (num, 1, h, w) or mask.dtype != torch.bool:
+        raise ValueError(f"{name} must be bool of shape {(num, 1, h, w)}, got {mask.dtype} {tuple(mask.shape)}")
+
+
 def to_float(frames: torch.Tensor) -> torch.Tensor:
     """uint8 in [0, 255] -> float32 in [0, 1] (same shape)."""
     return frames.to(torch.float32) / 255.0
