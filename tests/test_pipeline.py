@@ -165,3 +165,35 @@ def test_keyframes_use_the_given_inpainter():
     result = inpaint_video(frames, masks, DIS, inpainter=grey)
     assert calls == [256] and len(result.keyframes) == 1
     assert bool((result.frames[masks.expand_as(frames)].int() - 77).abs().le(1).all())
+
+
+def test_keyframe_content_crosses_inconsistent_flow_with_the_leftover_limit():
+    """Moving content crossing a stationary hole leaves completed flow there whose two
+    directions disagree: the strict check stops every trajectory and each frame becomes a
+    keyframe with its own fill (flicker); the looser leftover limit carries one fill."""
+    from vidfill.pipeline import fill_along_flow
+    from vidfill.progress import Reporter
+
+    frames = translating_clip(num_frames=8, h=48, w=64, dx=0, dy=0)
+    hole = torch.zeros(8, 1, 48, 64, dtype=torch.bool)
+    hole[:, :, 16:32, 24:40] = True
+    fwd = torch.zeros(7, 2, 48, 64)
+    fwd[:, 0, 14:34, 22:42] = 1.5  # both directions point right: 3 px apart
+    bwd = fwd.clone()
+    generator = torch.Generator().manual_seed(0)
+
+    def fill_with_a_new_grey(image: torch.Tensor, remaining: torch.Tensor) -> torch.Tensor:
+        grey = torch.randint(0, 256, (3, 1, 1), generator=generator, dtype=torch.uint8)
+        return torch.where(remaining, grey.expand_as(image), image)
+
+    jumps = {}
+    for limit in (DIS.propagation.consistency_abs_px, 5.0):
+        cfg = DIS.replace(leftover={"consistency_abs_px": limit})
+        out, keys = fill_along_flow(frames, hole, fwd, bwd, cfg, Reporter(quiet=True),
+                                    inpainter=fill_with_a_new_grey)
+        assert torch.equal(out[~hole.expand_as(out)], frames[~hole.expand_as(frames)])
+        inside = out[:, :, 16:32, 24:40].float()
+        jumps[limit] = (len(keys), float((inside[1:] - inside[:-1]).abs().mean()))
+    strict = jumps[DIS.propagation.consistency_abs_px]
+    assert strict[0] == 8 and jumps[5.0][0] == 1
+    assert jumps[5.0][1] < 0.2 * strict[1]

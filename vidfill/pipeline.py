@@ -7,7 +7,7 @@ resolutions, runs the keyframe loop for leftovers and reports progress.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -245,7 +245,8 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
     """Propagation, fusion and the keyframe loop, given completed full-resolution flow.
 
     Keyframes: the frame with the most pixels still unfilled is filled by ``inpainter`` and
-    becomes known; propagation carries it to the other frames; repeat until none is left.
+    becomes known; propagation carries it to the other frames (with the consistency limit
+    ``cfg.leftover.consistency_abs_px``); repeat until none is left.
 
     Args:
         frames: ``(T, 3, H, W)`` uint8; values under ``hole`` are ignored.
@@ -269,8 +270,8 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
         remaining[t] = False
     keyframes: list[int] = []
 
-    def propagate_and_fill(advance=None) -> None:
-        candidates = propagate(work, remaining, flow_fwd, flow_bwd, cfg.propagation, advance)
+    def propagate_and_fill(advance=None, prop_cfg=cfg.propagation) -> None:
+        candidates = propagate(work, remaining, flow_fwd, flow_bwd, prop_cfg, advance)
         if far is not None and len(far.pairs):
             candidates = merge(candidates, nonlocal_candidates(
                 work, remaining, far.pairs, far.to, far.back, far.count, cfg.propagation),
@@ -285,6 +286,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
                 fused.colour[fused.filled])
         remaining.view(-1)[index] = False
 
+    leftover_prop = replace(cfg.propagation, consistency_abs_px=cfg.leftover.consistency_abs_px)
     with reporter.stage("propagation", 2 * (num_frames - 1), "steps") as advance:
         propagate_and_fill(advance)
     with reporter.stage("leftovers", None, "keyframes") as advance:
@@ -299,6 +301,6 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
             keyframes.append(key)
             work[key] = inpainter(work[key], remaining[key])
             remaining[key] = False
-            propagate_and_fill()
+            propagate_and_fill(prop_cfg=leftover_prop)
             advance(1)
     return work, tuple(keyframes)
