@@ -7,8 +7,8 @@ import torch
 from vidfill.cli import main as cli_main
 from vidfill.config import EdgeConfig
 from vidfill.errors import VidfillError
-from vidfill.train import (TrainConfig, export, make_batch, precision_recall, random_hole,
-                           synthetic_flow, train_flow_edges)
+from vidfill.train import (TrainConfig, export, learning_rate, make_batch, precision_recall,
+                           random_hole, synthetic_flow, train_flow_edges)
 from vidfill.weights import sha256_of
 
 TINY = TrainConfig(steps=3, batch=2, size=32, width=4, blocks=1, save_every=1, validate_every=3)
@@ -65,6 +65,21 @@ def test_a_finished_run_is_not_overwritten_and_settings_must_match(tmp_path):
         train_flow_edges(tmp_path, TINY, log=lambda _: None)
     with pytest.raises(VidfillError, match="other settings"):
         train_flow_edges(tmp_path, TrainConfig(**{**TINY.__dict__, "lr": 1.0}), resume=True)
+
+
+def test_rate_decays_after_decay_from_and_a_resumed_run_may_start_the_decay(tmp_path):
+    cfg = TrainConfig(lr=1e-3, steps=200, decay_from=100)
+    assert learning_rate(cfg, 0) == learning_rate(cfg, 100) == 1e-3
+    assert learning_rate(cfg, 150) == pytest.approx(1e-3 * (0.05 + 0.95 * 0.5))
+    assert learning_rate(cfg, 200) == pytest.approx(5e-5)
+    assert learning_rate(TrainConfig(lr=1e-3, steps=200), 199) == 1e-3  # decay_from 0: constant
+
+    train_flow_edges(tmp_path, TINY, log=lambda _: None)  # 3 steps at the constant rate
+    longer = TrainConfig(**{**TINY.__dict__, "steps": 5, "decay_from": 3})
+    train_flow_edges(tmp_path, longer, resume=True, log=lambda _: None)
+    with pytest.raises(VidfillError, match="decay-from"):  # steps 3-4 already had the decayed rate
+        train_flow_edges(tmp_path, TrainConfig(**{**longer.__dict__, "steps": 8, "decay_from": 0}),
+                         resume=True, log=lambda _: None)
 
 
 def test_export_names_the_file_by_its_hash(tmp_path):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ class TrainConfig:
     """Side of the square training samples, in pixels of flow (small: CPU training)."""
     lr: float = 5e-4
     """Adam learning rate: 5x EdgeConnect's 1e-4, which has an adversarial loss to balance; with cross-entropy alone the higher rate converges within a CPU session."""
+    decay_from: int = 0
+    """Step after which the learning rate falls (half a cosine) to lr/20 at ``steps``; 0: constant. A resumed run may set it, at or after the step it reached."""
     pos_weight: float = 3.0
     """Weight of edge pixels in the cross-entropy: edges are a few percent of the hole."""
     seed: int = 0
@@ -207,19 +210,26 @@ def train_flow_edges(run: Path, cfg: TrainConfig, edge_cfg: EdgeConfig = EdgeCon
         if not resume:
             raise VidfillError(f"{run}: holds a training run already; pass --resume to go on with it")
         state = torch.load(state_path, map_location="cpu", weights_only=False)
-        same = {k: v for k, v in state["config"].items() if k != "steps"}
-        if same != {k: v for k, v in cfg.__dict__.items() if k != "steps"}:
+        free = ("steps", "decay_from")
+        same = {k: v for k, v in state["config"].items() if k not in free}
+        if same != {k: v for k, v in cfg.__dict__.items() if k not in free}:
             raise VidfillError(f"{state_path}: trained with other settings {state['config']} "
-                               "(only --steps may change on --resume)")
+                               "(only --steps and --decay-from may change on --resume)")
+        step = state["step"]
+        was = state["config"].get("decay_from", 0)
+        if cfg.decay_from != was and (0 < cfg.decay_from < step or 0 < was < step):
+            raise VidfillError(f"{state_path}: at step {step}; --decay-from cannot change the "
+                               f"rate of steps already taken ({was} -> {cfg.decay_from})")
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
-        step = state["step"]
         log(f"resumed {run} at step {step}")
     validation = [make_batch(cfg.seed + 1_000_003, i, cfg.batch, cfg.size, edge_cfg) for i in range(4)]
     started, done_at_start = time.perf_counter(), step
     with open(run / "log.jsonl", "a") as log_file:
         while step < cfg.steps:
             model.train()
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(cfg, step)
             batch = make_batch(cfg.seed, step, cfg.batch, cfg.size, edge_cfg)
             loss = edge_loss(model(batch.inputs), batch, cfg.pos_weight)
             optimiser.zero_grad()
@@ -239,6 +249,14 @@ def train_flow_edges(run: Path, cfg: TrainConfig, edge_cfg: EdgeConfig = EdgeCon
                 _save_atomic({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
                               "step": step, "config": cfg.__dict__}, state_path)
     return model.eval()
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """The rate of the step after ``step`` steps: ``cfg.lr``, then a half cosine to lr/20."""
+    if not cfg.decay_from or step < cfg.decay_from:
+        return cfg.lr
+    progress = min(1.0, (step - cfg.decay_from) / max(1, cfg.steps - cfg.decay_from))
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def validate(model: EdgeGenerator, batches: list[Batch], edge_cfg: EdgeConfig,
