@@ -122,3 +122,32 @@ def test_trajectories_collect_several_hits_when_asked():
     steps = []
     propagate(frames, hole, fwd, bwd, PropagationConfig(), steps.append)
     assert sum(steps) == 2 * (t - 1)
+
+
+def test_flow_at_another_resolution_is_sampled_as_resize_flow_upsamples():
+    from vidfill.flow import resize_flow
+    from vidfill.propagation import _flow_at, _table
+
+    small = torch.randn(3, 2, 5, 7, generator=torch.Generator().manual_seed(0))
+    full = resize_flow(small, (10, 14))
+    t, y, x = (g.reshape(-1) for g in torch.meshgrid(torch.arange(3), torch.arange(10), torch.arange(14),
+                                                        indexing="ij"))
+    sampled = _flow_at(_table(small), t, x.float(), y.float(), (5, 7), (10, 14))
+    assert torch.allclose(sampled, full.permute(0, 2, 3, 1).reshape(-1, 2), atol=1e-5)
+
+
+def test_propagation_with_working_resolution_flow_matches_full_resolution():
+    """The pipeline keeps the completed flow at the working resolution (memory); a smooth
+    field gives the same candidates as its full-resolution copy."""
+    from vidfill.flow import resize_flow
+
+    frames = translating_clip(num_frames=10, dx=2, dy=1)
+    t, _, h, w = frames.shape
+    hole = torch.zeros(t, 1, h, w, dtype=torch.bool)
+    hole[:, :, 16:32, 24:40] = True
+    fwd, bwd = constant_flow(t, h // 2, w // 2, 1.0, 0.5)  # 2 and 1 px at full resolution
+    small = propagate(frames, hole, fwd, bwd, PropagationConfig())
+    full = propagate(frames, hole, resize_flow(fwd, (h, w)), resize_flow(bwd, (h, w)), PropagationConfig())
+    assert bool(small.found.any()) and torch.equal(small.found, full.found)
+    assert torch.allclose(small.colour, full.colour, atol=1e-5)
+    assert torch.equal(small.distance, full.distance)

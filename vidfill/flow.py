@@ -2,8 +2,9 @@
 
 RAFT through ``torchvision.models.optical_flow`` (weights found by
 :mod:`vidfill.weights`), or OpenCV DIS as the classical fallback. Flow is
-estimated at a working resolution (completed there too); :func:`resize_flow`
-brings it to the frames' resolution, values scaled.
+estimated at a working resolution and completed and used there: propagation
+samples it at frame points (:mod:`vidfill.propagation`); :func:`resize_flow`
+brings it to another resolution, values scaled.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from vidfill import weights
 from vidfill.completion import complete_flow
 from vidfill.config import EdgeConfig, FlowConfig, PipelineConfig
 from vidfill.edges import complete_edges, flow_edges
-from vidfill.flow import estimate_flow, nonlocal_pairs, resize_flow, unmatched
+from vidfill.flow import estimate_flow, nonlocal_pairs, unmatched
 from vidfill.fusion import Fused, fuse, reconstruct
 from vidfill.inpaint import build_inpainter, smooth_fill
 from vidfill.progress import Reporter
@@ -29,14 +29,14 @@ from vidfill.types import check_masks, to_float, to_uint8
 
 @dataclass(frozen=True)
 class FarFlow:
-    """Completed full-resolution flow between frames and their distant references."""
+    """Completed flow (at the working resolution) between frames and their distant references."""
 
     pairs: torch.Tensor
     """(N, 2) long: (t, r), see :func:`vidfill.flow.nonlocal_pairs`."""
     to: torch.Tensor
-    """(N, 2, H, W) float32: flow t -> r."""
+    """(N, 2, h, w) float32: flow t -> r."""
     back: torch.Tensor
-    """(N, 2, H, W) float32: flow r -> t."""
+    """(N, 2, h, w) float32: flow r -> t."""
     count: int
     """Most references per frame."""
 
@@ -165,7 +165,6 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         far = estimate_flow(prefilled, cfg.flow, flow_model, advance, pairs=far_pairs)
     del prefilled
     small_hole = _flow_holes(hole, flow.working_size, cfg.completion.hole_dilate)
-    size = tuple(frames.shape[-2:])
     with reporter.stage("completion", 2 * (num_frames - 1 + len(far_pairs)), "fields") as advance:
         # A field is completed wherever its source is a hole or its match lands in the
         # target's hole; both directions between two frames also cover the union of the two
@@ -176,8 +175,7 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             if edge_model is not None:
                 known = flow_edges(smooth_fill(fields, region), region, cfg.edges)
                 guide = complete_edges(edge_model, fields, known, region, cfg.edges)
-            return resize_flow(complete_flow(fields, region, advance, guide,
-                                             cfg.completion.cut_weight).flow, size)
+            return complete_flow(fields, region, advance, guide, cfg.completion.cut_weight).flow
 
         first, second = torch.arange(num_frames - 1), torch.arange(1, num_frames)
         flow_fwd = completed(flow.fwd, first, second)
@@ -242,7 +240,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
                     far: FarFlow | None = None, *, inpainter: ImageInpainter | None = None,
                     references: dict[int, torch.Tensor] | None = None
                     ) -> tuple[torch.Tensor, tuple[int, ...]]:
-    """Propagation, fusion and the keyframe loop, given completed full-resolution flow.
+    """Propagation, fusion and the keyframe loop, given completed flow.
 
     Keyframes: the frame with the most pixels still unfilled is filled by ``inpainter`` and
     becomes known; propagation carries it to the other frames (with the consistency limit
@@ -251,7 +249,9 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
     Args:
         frames: ``(T, 3, H, W)`` uint8; values under ``hole`` are ignored.
         hole: ``(T, 1, H, W)`` bool.
-        flow_fwd, flow_bwd: ``(T-1, 2, H, W)`` completed flow (t -> t+1 and t+1 -> t).
+        flow_fwd, flow_bwd: ``(T-1, 2, h, w)`` completed flow (t -> t+1 and t+1 -> t), at
+            the frames' resolution or another (propagation samples it; see
+            :func:`vidfill.propagation.propagate`).
         far: completed flow to distant frames, for non-local candidates (None: none).
         inpainter: fills one keyframe's remaining pixels (None: the one ``cfg.leftover`` names).
         references: frame number -> ``(3, H, W)`` uint8 painted frame, known inside the hole

@@ -67,6 +67,33 @@ def _bilinear(table: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Te
     return out
 
 
+def _flow_at(table: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
+             size: tuple[int, int], frame_size: tuple[int, int]) -> torch.Tensor:
+    """Flow (P, 2), in frame pixels, at frame points ``(t, x, y)``.
+
+    ``table`` holds flow fields of ``size`` (h, w), e.g. the working resolution, for frames
+    of ``frame_size`` (H, W): sampled bilinearly as :func:`vidfill.flow.resize_flow` upsamples
+    (half-pixel centres), vectors scaled by W/w and H/h, so that no full-resolution copy is kept.
+    """
+    (h, w), (fh, fw) = size, frame_size
+    if (h, w) == (fh, fw):
+        return _bilinear(table, t, x, y, h, w)
+    sx, sy = w / fw, h / fh
+    xs = ((x + 0.5) * sx - 0.5).clamp(0, w - 1)
+    ys = ((y + 0.5) * sy - 0.5).clamp(0, h - 1)
+    scale = torch.tensor([1 / sx, 1 / sy], device=table.device)
+    return _bilinear(table, t, xs, ys, h, w) * scale
+
+
+def _check_flow_pair(first: torch.Tensor, second: torch.Tensor, num: int,
+                     names: tuple[str, str]) -> tuple[int, int]:
+    """Both ``(num, 2, h, w)`` float32 at one resolution (any); returns (h, w)."""
+    h, w = first.shape[-2:]
+    check_flow(first, num, h, w, names[0])
+    check_flow(second, num, h, w, names[1])
+    return h, w
+
+
 def _table(x: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N*H*W, C), contiguous, for :func:`_bilinear`."""
     return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]).contiguous()
@@ -112,12 +139,13 @@ def _blank(d: int, p: int, device: torch.device) -> tuple[torch.Tensor, ...]:
 
 def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Tensor,
            check_tbl: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
-           direction: int, shape: tuple[int, int, int], cfg: PropagationConfig,
-           progress: Progress | None) -> tuple[torch.Tensor, ...]:
+           direction: int, shape: tuple[int, int, int], flow_size: tuple[int, int],
+           cfg: PropagationConfig, progress: Progress | None) -> tuple[torch.Tensor, ...]:
     """Follow points through time in one direction (+1 forward, -1 backward).
 
     ``step_tbl`` is the flow leaving each frame in that direction, ``check_tbl``
-    the flow coming back; both are indexed by ``t`` (forward) or ``t - 1`` (backward).
+    the flow coming back; both are indexed by ``t`` (forward) or ``t - 1`` (backward)
+    and hold fields of ``flow_size``.
     """
     num_frames, h, w = shape
     p, k_max, dev = t.numel(), cfg.hits_per_direction, t.device
@@ -133,11 +161,11 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
         if ids.numel() == 0:
             break
         flow_t = t if direction > 0 else t - 1
-        f = _bilinear(step_tbl, flow_t, x, y, h, w)
+        f = _flow_at(step_tbl, flow_t, x, y, flow_size, (h, w))
         nx, ny, nt = x + f[:, 0], y + f[:, 1], t + direction
         inside = (nx >= 0) & (nx <= w - 1) & (ny >= 0) & (ny <= h - 1)
         ids, f, nx, ny, nt, flow_t, acc = (v[inside] for v in (ids, f, nx, ny, nt, flow_t, acc))
-        mismatch, ok = _consistency(f, _bilinear(check_tbl, flow_t, nx, ny, h, w), cfg)
+        mismatch, ok = _consistency(f, _flow_at(check_tbl, flow_t, nx, ny, flow_size, (h, w)), cfg)
         ids, nx, ny, nt = ids[ok], nx[ok], ny[ok], nt[ok]
         acc = acc[ok] + mismatch[ok].sqrt()
         hit = _known(known_tbl, nt, nx, ny, h, w)
@@ -167,14 +195,14 @@ def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
     Args:
         frames: ``(T, 3, H, W)`` uint8 RGB; values under ``hole`` are ignored.
         hole: ``(T, 1, H, W)`` bool, True = unknown.
-        flow_fwd: ``(T-1, 2, H, W)`` completed flow t -> t+1.
-        flow_bwd: ``(T-1, 2, H, W)`` completed flow t+1 -> t.
+        flow_fwd: ``(T-1, 2, h, w)`` completed flow t -> t+1, at the frames' resolution or
+            any other (e.g. the working one: sampled bilinearly, vectors scaled).
+        flow_bwd: ``(T-1, 2, h, w)`` completed flow t+1 -> t.
         cfg: consistency thresholds and trajectory length.
         progress: called with the trajectory steps taken, 2 * (T - 1) in all.
     """
     num_frames, h, w = check_frames(frames)
-    check_flow(flow_fwd, num_frames - 1, h, w, "flow_fwd")
-    check_flow(flow_bwd, num_frames - 1, h, w, "flow_bwd")
+    flow_size = _check_flow_pair(flow_fwd, flow_bwd, num_frames - 1, ("flow_fwd", "flow_bwd"))
     index = torch.nonzero(hole.reshape(-1)).squeeze(1)
     t = index // (h * w)
     y = ((index // w) % h).float()
@@ -184,8 +212,8 @@ def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
     fwd_tbl, bwd_tbl = _table(flow_fwd), _table(flow_bwd)
     shape = (num_frames, h, w)
     results = [
-        _trace(frames_tbl, known_tbl, fwd_tbl, bwd_tbl, t, x, y, +1, shape, cfg, progress),
-        _trace(frames_tbl, known_tbl, bwd_tbl, fwd_tbl, t, x, y, -1, shape, cfg, progress),
+        _trace(frames_tbl, known_tbl, fwd_tbl, bwd_tbl, t, x, y, +1, shape, flow_size, cfg, progress),
+        _trace(frames_tbl, known_tbl, bwd_tbl, fwd_tbl, t, x, y, -1, shape, flow_size, cfg, progress),
     ]
     colour, diff, diff_ok, error, distance, found = (torch.cat(parts) for parts in zip(*results))
     return Candidates(index=index, colour=colour, diff=diff, diff_ok=diff_ok, error=error,
@@ -202,7 +230,8 @@ def nonlocal_candidates(frames: torch.Tensor, hole: torch.Tensor, pairs: torch.T
         hole: ``(T, 1, H, W)`` bool, True = unknown.
         pairs: ``(N, 2)`` long ``(t, r)``: frame t looks into reference frame r; at most
             ``count`` pairs per t, in order of preference (see :func:`vidfill.flow.nonlocal_pairs`).
-        flow_to: ``(N, 2, H, W)`` completed flow t -> r; ``flow_from``: r -> t.
+        flow_to: ``(N, 2, h, w)`` completed flow t -> r (any resolution, as in
+            :func:`propagate`); ``flow_from``: r -> t.
         count: the number of candidate sources D (slots per frame).
         cfg: consistency thresholds.
 
@@ -210,8 +239,7 @@ def nonlocal_candidates(frames: torch.Tensor, hole: torch.Tensor, pairs: torch.T
         :class:`Candidates` with ``D = count``, in the same pixel order as :func:`propagate`.
     """
     num_frames, h, w = check_frames(frames)
-    check_flow(flow_to, len(pairs), h, w, "flow_to")
-    check_flow(flow_from, len(pairs), h, w, "flow_from")
+    flow_size = _check_flow_pair(flow_to, flow_from, len(pairs), ("flow_to", "flow_from"))
     index = torch.nonzero(hole.reshape(-1)).squeeze(1)
     p, dev = index.numel(), frames.device
     colour, diff, diff_ok, error, distance, found = _blank(count, p, dev)
@@ -234,11 +262,11 @@ def nonlocal_candidates(frames: torch.Tensor, hole: torch.Tensor, pairs: torch.T
         pair = slot[t, j]
         ids = torch.nonzero(pair >= 0).squeeze(1)
         pair = pair[ids]
-        f = _bilinear(to_tbl, pair, x[ids], y[ids], h, w)
+        f = _flow_at(to_tbl, pair, x[ids], y[ids], flow_size, (h, w))
         nx, ny = x[ids] + f[:, 0], y[ids] + f[:, 1]
         inside = (nx >= 0) & (nx <= w - 1) & (ny >= 0) & (ny <= h - 1)
         ids, pair, f, nx, ny = ids[inside], pair[inside], f[inside], nx[inside], ny[inside]
-        mismatch, ok = _consistency(f, _bilinear(from_tbl, pair, nx, ny, h, w), cfg)
+        mismatch, ok = _consistency(f, _flow_at(from_tbl, pair, nx, ny, flow_size, (h, w)), cfg)
         nt = refs[pair]
         ok &= _known(known_tbl, nt, nx, ny, h, w)
         ids, pair, nx, ny, nt, mismatch = ids[ok], pair[ok], nx[ok], ny[ok], nt[ok], mismatch[ok]
