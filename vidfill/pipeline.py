@@ -120,6 +120,10 @@ def check_references(references: dict[int, torch.Tensor], frames: torch.Tensor) 
                              f"{painted.dtype} {tuple(painted.shape)}")
 
 
+PREFILL_CHUNK = 8
+"""Frames pre-filled for flow estimation at a time: bounds the fill's float temporaries."""
+
+
 def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig,
                   flow_model: torch.nn.Module | None = None,
                   reporter: Reporter | None = None, *, inpainter: ImageInpainter | None = None,
@@ -154,7 +158,10 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     if not bool(hole.any()):
         return Result(frames=frames.clone(), hole=hole, flow_method="none")
 
-    prefilled = to_uint8(smooth_fill(to_float(frames), hole))
+    # frame by frame in chunks: the push-pull fill's float temporaries of a whole window
+    # were its peak memory (several GB at 1080p)
+    chunks = [slice(i, i + PREFILL_CHUNK) for i in range(0, num_frames, PREFILL_CHUNK)]
+    prefilled = torch.cat([to_uint8(smooth_fill(to_float(frames[c]), hole[c])) for c in chunks])
     far_count = cfg.propagation.nonlocal_count
     if far_count and flow_model is None:
         reporter.note("non-local frames need RAFT's large-displacement flow: skipped with DIS")
