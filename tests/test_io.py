@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -559,3 +560,27 @@ def test_write_stream_writes_as_frames_arrive(clip: tuple[Path, np.ndarray], tmp
     with pytest.raises(ValueError, match=f"expected {T - 1} frames"):
         io.write_stream(again, iter(frames), T - 1, info)
     assert not again.exists() and _leftovers(tmp_path) == []
+
+
+def test_what_a_killed_run_left_is_removed_and_a_live_run_kept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()  # its pid now names no process
+    stale_file = tmp_path / f".out.mp4.tmp-{done.pid}.mp4"
+    stale_dir = tmp_path / f".frames.tmp-{done.pid}"
+    live = tmp_path / f".out.mp4.tmp-{os.getpid()}-other.mp4"  # a running process's
+    other = tmp_path / f".another.mp4.tmp-{done.pid}.mp4"  # another output's
+    for path in (stale_file, live, other):
+        path.write_bytes(b"partial")
+    stale_dir.mkdir()
+    (stale_dir / "00000.png").write_bytes(b"partial")
+    frames = torch.zeros(2, 3, 16, 16, dtype=torch.uint8)
+    info = io.VideoInfo(source=tmp_path / "in.mp4", fps=Fraction(25), time_base=None, pts=None,
+                        has_audio=False)
+    io.write_output(tmp_path / "out.mp4", frames, info)
+    io.write_output(tmp_path / "frames", frames, info)
+    assert not stale_file.exists() and not stale_dir.exists()
+    assert live.exists() and other.exists()
+    assert (tmp_path / "out.mp4").is_file() and len(list((tmp_path / "frames").iterdir())) == 2

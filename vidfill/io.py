@@ -494,9 +494,30 @@ def _make_parent(path: Path) -> None:
         raise VidfillError(f"{path}: cannot create the folder {path.parent} ({_reason(exc)})") from exc
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def _temp_path(path: Path, suffix: str = "") -> Path:
+    """This process's temporary name for ``path``; what killed runs left under such names
+    (their process is gone: SIGKILL, power loss) is deleted first."""
     target = path.resolve()
-    return target.with_name(f".{target.name}.tmp-{os.getpid()}{suffix}")
+    prefix = f".{target.name}.tmp-"
+    if target.parent.is_dir():
+        for old in target.parent.iterdir():
+            pid = re.match(r"\d+", old.name[len(prefix):]) if old.name.startswith(prefix) else None
+            if pid and not _alive(int(pid.group())):
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink(missing_ok=True)
+    return target.with_name(f"{prefix}{os.getpid()}{suffix}")
 
 
 @contextmanager
