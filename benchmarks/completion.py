@@ -30,7 +30,7 @@ from vidfill import io
 from vidfill.config import PipelineConfig
 from vidfill.inpaint import inpaint_image
 from vidfill.metrics import psnr_frames, psnr_region, seam_error, ssim_frames, warping_error
-from vidfill.flow import estimate_flow, resize_flow
+from vidfill.flow import estimate_flow
 from vidfill.pipeline import build_edge_model, build_flow_model, fill_along_flow, inpaint_video
 from vidfill.progress import Reporter
 
@@ -83,10 +83,8 @@ def truth_flow_fill(truth: torch.Tensor, damaged: torch.Tensor, holes: torch.Ten
                     cfg: PipelineConfig, raft: torch.nn.Module) -> torch.Tensor:
     """A bound, not a method: propagation, fusion and keyframes given RAFT-small's flow of the
     untouched frames (motion inside the hole included), with no flow completion."""
-    flow = estimate_flow(truth, cfg.flow, raft)
-    size = tuple(truth.shape[-2:])
-    frames, _ = fill_along_flow(damaged, holes, resize_flow(flow.fwd, size), resize_flow(flow.bwd, size),
-                                cfg, Reporter(quiet=True))
+    flow = estimate_flow(truth, cfg.flow, raft)  # propagation samples it at its working size
+    frames, _ = fill_along_flow(damaged, holes, flow.fwd, flow.bwd, cfg, Reporter(quiet=True))
     return frames
 
 
