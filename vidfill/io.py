@@ -499,24 +499,30 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
-        return True
+    except PermissionError:  # alive: someone else's process
+        pass
     return True
 
 
+def _remove_stale_temps(target: Path, prefix: str) -> None:
+    """Delete what killed runs (SIGKILL, power loss) left next to ``target`` under
+    ``prefix + PID``: files or folders whose process is gone."""
+    if not target.parent.is_dir():
+        return
+    for old in target.parent.iterdir():
+        pid = re.match(r"\d+", old.name[len(prefix):]) if old.name.startswith(prefix) else None
+        if pid and not _alive(int(pid.group())):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+
+
 def _temp_path(path: Path, suffix: str = "") -> Path:
-    """This process's temporary name for ``path``; what killed runs left under such names
-    (their process is gone: SIGKILL, power loss) is deleted first."""
+    """This process's temporary name for ``path``, after removing those of killed runs."""
     target = path.resolve()
     prefix = f".{target.name}.tmp-"
-    if target.parent.is_dir():
-        for old in target.parent.iterdir():
-            pid = re.match(r"\d+", old.name[len(prefix):]) if old.name.startswith(prefix) else None
-            if pid and not _alive(int(pid.group())):
-                if old.is_dir():
-                    shutil.rmtree(old, ignore_errors=True)
-                else:
-                    old.unlink(missing_ok=True)
+    _remove_stale_temps(target, prefix)
     return target.with_name(f"{prefix}{os.getpid()}{suffix}")
 
 
