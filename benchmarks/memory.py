@@ -8,10 +8,10 @@ os.wait4) and seconds per frame (wall clock, decoding and encoding included).
 
 ``psnr``: hole PSNR of the windowed against the whole-clip pipeline on the shared clips that
 are longer than one window (all their frames at 432x240, a moving blob hole as in
-benchmarks/completion.py, DIS flow).
+benchmarks/completion.py, DIS flow), and the E_warp of each fill inside the hole (flicker).
 
     python benchmarks/memory.py rss [--runs 60x854x480,300x854x480] [--keep DIR]
-    python benchmarks/memory.py psnr [--clips NAME,...] [--window 60/10]
+    python benchmarks/memory.py psnr [--clips NAME,...] [--window 60/10/15] [--set SECTION.KEY=VALUE]
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ import torch.nn.functional as F
 
 from vidfill import io
 from vidfill.config import load_preset
-from vidfill.metrics import psnr_region
+from vidfill.metrics import psnr_region, warping_error
 from vidfill.pipeline import inpaint_video
 from vidfill.windows import fill_in_windows, plan_windows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from completion import SHARED, blob_holes, clip_source, load_clip  # noqa: E402
+from completion import SHARED, blob_holes, clip_source, load_clip, overrides  # noqa: E402
 
 FOOTAGE = SHARED / "data" / "clips" / "davis480p_blackswan"
 
@@ -110,13 +110,15 @@ def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None) -> None:
             out.unlink()
 
 
-def run_psnr(clips: list[str], length: int, overlap: int, lookahead: int) -> None:
-    cfg = load_preset("fast").replace(window={"length": length, "overlap": overlap,
-                                              "lookahead": lookahead})
+def run_psnr(clips: list[str], length: int, overlap: int, lookahead: int,
+             settings: list[str]) -> None:
+    cfg = load_preset("fast").replace(**overrides(settings)).replace(
+        window={"length": length, "overlap": overlap, "lookahead": lookahead})
     print(f"DIS flow, 432x240, moving blob hole; windows of {length} frames overlapping by {overlap}, "
-          f"looking {lookahead} ahead")
-    print("| clip | frames | windows | hole PSNR whole clip | hole PSNR windowed | difference |")
-    print("|---|---|---|---|---|---|")
+          f"looking {lookahead} ahead{''.join(', ' + s for s in settings)}")
+    print("| clip | frames | windows | hole PSNR whole clip | hole PSNR windowed | difference | "
+          "E_warp in the hole, whole / windowed |")
+    print("|---|---|---|---|---|---|---|")
     names = sorted(p.name for p in (SHARED / "data" / "clips").iterdir())
     for name in clips:
         frames = load_clip(SHARED / "data" / "clips" / name, 10_000)
@@ -125,8 +127,9 @@ def run_psnr(clips: list[str], length: int, overlap: int, lookahead: int) -> Non
         whole = inpaint_video(damaged, holes, cfg).frames
         windowed = torch.stack(list(fill_in_windows(damaged, holes, len(frames), cfg)))
         a, b = psnr_region(whole, frames, holes), psnr_region(windowed, frames, holes)
+        flicker = [warping_error(x, frames, region=holes) for x in (whole, windowed)]
         print(f"| {name} | {len(frames)} | {len(plan_windows(len(frames), cfg.window))} | {a:.2f} | "
-              f"{b:.2f} | {b - a:+.2f} |", flush=True)
+              f"{b:.2f} | {b - a:+.2f} | {flicker[0]:.3f} / {flicker[1]:.3f} |", flush=True)
 
 
 def main() -> None:
@@ -140,6 +143,8 @@ def main() -> None:
     psnr.add_argument("--clips", default="davis480p_car-roundabout,davis480p_breakdance,"
                       "davis480p_tennis,sttn240p_dogs-jump,propainter_running_car")
     psnr.add_argument("--window", default="60/10/15", help="LENGTH/OVERLAP/LOOKAHEAD")
+    psnr.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override a setting of the fast preset (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     if args.command == "rss":
@@ -150,7 +155,7 @@ def main() -> None:
         run_rss(runs, args.keep)
     else:
         length, overlap, lookahead = map(int, args.window.split("/"))
-        run_psnr(args.clips.split(","), length, overlap, lookahead)
+        run_psnr(args.clips.split(","), length, overlap, lookahead, args.set)
 
 
 if __name__ == "__main__":
