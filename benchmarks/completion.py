@@ -134,7 +134,7 @@ def main() -> None:
     for folder in clips:
         seed = seeds[folder.name]
         truth = load_clip(folder, args.frames)
-        truth_ewarp += [warping_error(truth, truth)] * len(args.holes.split(","))
+        truth_ewarp.append(warping_error(truth, truth))
         for kind in args.holes.split(","):
             holes = blob_holes(truth.shape[0], kind == "moving", seed)
             damaged = torch.where(holes, torch.zeros_like(truth), truth)  # nothing of the truth leaks in
