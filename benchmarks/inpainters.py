@@ -10,7 +10,7 @@ inside the hole, E_warp (x1e-3) over the frame and inside the hole only (the
 flicker of the fill, without the motion around it), keyframes per case and the
 inpainter's seconds per keyframe.
 
-    python benchmarks/inpainters.py [--methods telea,patchmatch,dip] [--frames 40] [--json out.json]
+    python benchmarks/inpainters.py [--methods harmonic,telea,patchmatch,dip] [--frames 20] [--json out.json]
     python benchmarks/inpainters.py --summarise run1.json run2.json
 
 A method is an inpainter name, optionally with "+blend" (leftover.poisson_blend on).
@@ -78,8 +78,8 @@ def summarise(rows: list[dict]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--methods", default="telea,ns,patchmatch,dip,telea+blend,patchmatch+blend,dip+blend")
-    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--methods", default="harmonic,telea,ns,patchmatch,dip,harmonic+blend,patchmatch+blend,dip+blend")
+    p.add_argument("--frames", type=int, default=20)
     p.add_argument("--clips", default=",".join(STATIC_CLIPS))
     p.add_argument("--seeds", default="", help="hole seeds (default: each clip's seed in completion.py)")
     p.add_argument("--threads", type=int, default=1,

@@ -203,14 +203,14 @@ def test_inpainter_option(static_clip, tmp_path, capsys, monkeypatch):
     code, err = run(capsys, folder, mask, "-o", tmp_path / "o", "--inpainter-weights", tmp_path / "w.pth")
     assert code == 2
     one_line_error(err, "w.pth", "only the gated inpainter")
-    # gated without weights: one line saying so, then Telea
+    # gated without weights: one line saying so, then the harmonic fill
     monkeypatch.setattr(weights, "checkpoint_dirs", lambda: [tmp_path / "empty"])
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     code, err = run(capsys, folder, mask, "-o", tmp_path / "g", "--flow", "dis", "--inpainter", "gated")
     assert code == 0, err
     assert [line for line in err.splitlines() if "gated_inpainter" in line][0].endswith(
-        "leftovers are filled by telea instead")
-    assert "keyframe(s) filled by telea" in err
+        "leftovers are filled by harmonic instead")
+    assert "keyframe(s) filled by harmonic" in err
     code, err = run(capsys, folder, mask, "-o", tmp_path / "o", "--inpainter", "gated",
                     "--inpainter-weights", tmp_path / "w.pth")
     assert code == 2

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from vidfill import gated, weights
 from vidfill.config import DipConfig, PatchMatchConfig, PipelineConfig, PoissonConfig
 from vidfill.errors import VidfillError
-from vidfill.inpaint import GATED_WEIGHTS, NAMES, Inpainter, build_inpainter, inpaint_image, poisson_blend
+from vidfill.inpaint import (GATED_WEIGHTS, NAMES, Inpainter, build_inpainter, harmonic_fill, inpaint_image,
+                             poisson_blend)
 from vidfill.metrics import psnr_region
 from vidfill.progress import Reporter
 
@@ -144,15 +145,15 @@ def test_gated_weights_through_the_manifest(no_gated_weights, monkeypatch):
         build_inpainter(cfg, folder / "nope.pth")
 
 
-def test_missing_gated_weights_fall_back_to_telea_and_say_so(no_gated_weights):
+def test_missing_gated_weights_fall_back_to_the_harmonic_fill_and_say_so(no_gated_weights):
     stream = text_io.StringIO()
     inpainter = build_inpainter(PipelineConfig().replace(leftover={"method": "gated"}),
                                 reporter=Reporter(stream=stream))
     lines = stream.getvalue().strip().splitlines()
-    assert inpainter.name == "telea"
-    assert len(lines) == 1 and "no gated_inpainter weights found" in lines[0] and "telea" in lines[0]
+    assert inpainter.name == "harmonic"
+    assert len(lines) == 1 and "no gated_inpainter weights found" in lines[0] and "harmonic" in lines[0]
     image, hole = periodic_image(40, 48), box_hole(40, 48, 10, 30, 12, 36)
-    assert torch.equal(inpainter(image, hole), inpaint_image(image, hole))
+    assert torch.equal(inpainter(image, hole), harmonic_fill(image, hole, PoissonConfig()))
 
 
 def test_unknown_inpainter():
@@ -172,12 +173,31 @@ def test_poisson_blend_removes_a_level_step_and_keeps_an_exact_fill():
     assert (poisson_blend(ramp, hole, PoissonConfig()).int() - ramp.int()).abs().max() <= 1
 
 
-def test_network_inpainters_run_on_the_images_device(device):
+def test_harmonic_fill_reproduces_ramps_and_is_the_mean_of_its_neighbours():
+    yy, xx = torch.meshgrid(torch.arange(40), torch.arange(50), indexing="ij")
+    ramp = torch.stack([40 + xx * 2, 60 + yy * 3, 80 + xx + yy]).to(torch.uint8)
+    inside = box_hole(40, 50, 12, 28, 15, 35)
+    flat = torch.zeros_like(ramp)
+    assert (harmonic_fill(torch.where(inside, flat, ramp), inside, PoissonConfig()).int() - ramp.int()).abs().max() <= 1
+    top = box_hole(40, 50, 0, 15, 10, 30)  # on the border: no constraint beyond it
+    ramp_x = ramp[:1].expand(3, -1, -1).contiguous()  # varies along x only, so still exact
+    assert (harmonic_fill(torch.where(top, flat, ramp_x), top, PoissonConfig()).int() - ramp_x.int()).abs().max() <= 1
+    image, hole = periodic_image(40, 48), box_hole(40, 48, 10, 30, 12, 36)
+    filled = harmonic_fill(image, hole, PoissonConfig(tolerance=1e-6)).float()
+    laplacian = (filled[:, 1:-1, 1:-1] * 4 - filled[:, :-2, 1:-1] - filled[:, 2:, 1:-1]
+                 - filled[:, 1:-1, :-2] - filled[:, 1:-1, 2:])
+    inner = hole[:, 1:-1, 1:-1].expand_as(laplacian)
+    assert laplacian[inner].abs().mean() < 1.0 and laplacian[inner].abs().max() <= 4  # uint8 rounding
+    assert (filled - image.float())[hole.expand_as(filled)].abs().mean() > 10  # the texture is not known
+
+
+def test_torch_inpainters_run_on_the_images_device(device):
     image = periodic_image(32, 40).to(device)
     hole = box_hole(32, 40, 8, 20, 10, 28).to(device)
     cfg = PipelineConfig().replace(dip={**TINY_DIP, "iterations": 3})
     torch.manual_seed(0)
-    runners = [Inpainter("dip", cfg), Inpainter("gated", cfg, gated.GatedGenerator(channels=4).eval().to(device))]
+    runners = [Inpainter("harmonic", cfg), Inpainter("dip", cfg),
+               Inpainter("gated", cfg, gated.GatedGenerator(channels=4).eval().to(device))]
     for inpainter in runners:
         out = inpainter(image, hole)
         assert out.device == image.device and out.shape == image.shape, inpainter.name

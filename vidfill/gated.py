@@ -4,7 +4,7 @@ contextual attention, coarse-to-refine.
 The network is built with random weights (:class:`GatedGenerator`); trained weights
 come only through the weights manifest (``vidfill.weights``, entry
 ``"gated_inpainter"``), from a file the user has. No such checkpoint is published
-with vidfill, so without one the leftover stage says so and uses Telea.
+with vidfill, so without one the leftover stage says so and uses the harmonic fill.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Every image inpainter maps ``image (3, H, W) uint8, hole (1, H, W) bool`` to
 ``(3, H, W) uint8`` equal to ``image`` outside the hole. :data:`INPAINTERS` holds
-those that need no weights (OpenCV Telea and Navier-Stokes, exemplar PatchMatch,
-Deep Image Prior); ``"gated"`` (a DeepFill-v2-shaped network) needs a checkpoint
-and is set up by :func:`build_inpainter`, which falls back to Telea, with a note,
+those that need no weights (the harmonic membrane fill, OpenCV Telea and
+Navier-Stokes, exemplar PatchMatch, Deep Image Prior); ``"gated"`` (a DeepFill-v2-shaped network) needs a checkpoint
+and is set up by :func:`build_inpainter`, which falls back to the harmonic fill, with a note,
 when there is none. :func:`poisson_blend` optionally rebuilds a fill from its own
 colour differences so that it meets its surroundings without a step.
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfill import dip, gated, patchmatch, weights
+from vidfill import crops, dip, gated, patchmatch, weights
 from vidfill.config import PipelineConfig, PoissonConfig
 from vidfill.errors import VidfillError
 from vidfill.poisson import poisson_solve
@@ -51,7 +51,38 @@ def inpaint_image(image: torch.Tensor, hole: torch.Tensor, method: str = "telea"
     return torch.where(hole.cpu(), out, image.cpu()).to(image.device)
 
 
+def harmonic_fill(image: torch.Tensor, hole: torch.Tensor, cfg: PoissonConfig) -> torch.Tensor:
+    """Fill ``hole`` with the smoothest surface through its surroundings (Laplace's equation).
+
+    Each hole pixel becomes the mean of its four neighbours, with the known pixels as
+    boundary: the fill with the least squared gradient, a membrane stretched over the
+    hole. It invents no structure, so where nothing is known it errs least in the mean
+    (it reproduces linear ramps exactly). Solved by the fusion stage's Poisson solver with
+    zero target differences, on the hole's bounding box grown by one pixel, from the
+    push-pull fill as initial guess; hole pixels on the image border have no constraint
+    beyond it (zero slope across the border).
+
+    Args:
+        image: ``(3, H, W)`` uint8; hole: ``(1, H, W)`` bool.
+    Returns:
+        ``(3, H, W)`` uint8, equal to ``image`` outside the hole.
+    """
+    if not bool(hole.any()):
+        return image
+    ys, xs = crops.hole_box(hole, 1)
+    unknown = hole[None, :, ys, xs]
+    start = smooth_fill(to_float(image[None, :, ys, xs]), unknown)
+    n, c, h, w = start.shape
+    if h > 1 and w > 1 and not bool(unknown.all()):
+        tx, ty = start.new_zeros(n, c, h, w - 1), start.new_zeros(n, c, h - 1, w)
+        start = poisson_solve(start, unknown, tx, ty, cfg).values
+    out = image.clone()
+    out[:, ys, xs] = torch.where(unknown[0], to_uint8(start[0].clamp(0, 1)), image[:, ys, xs])
+    return out
+
+
 INPAINTERS: dict[str, Callable[[torch.Tensor, torch.Tensor, PipelineConfig], torch.Tensor]] = {
+    "harmonic": lambda image, hole, cfg: harmonic_fill(image, hole, cfg.poisson),
     "telea": lambda image, hole, cfg: inpaint_image(image, hole, "telea", cfg.leftover.radius),
     "ns": lambda image, hole, cfg: inpaint_image(image, hole, "ns", cfg.leftover.radius),
     "patchmatch": lambda image, hole, cfg: patchmatch.complete(image, hole, cfg.patchmatch),
@@ -65,13 +96,16 @@ NAMES = (*INPAINTERS, "gated")
 GATED_WEIGHTS = "gated_inpainter"
 """Manifest entry of the gated generator's checkpoint."""
 
+FALLBACK = "harmonic"
+"""What fills the keyframes when the gated generator has no weights (the default inpainter)."""
+
 
 @dataclass(frozen=True)
 class Inpainter:
     """An image inpainter ready to run: ``inpainter(image, hole) -> filled image``."""
 
     name: str
-    """The method that runs (``"telea"`` when ``"gated"`` had no weights)."""
+    """The method that runs (:data:`FALLBACK` when ``"gated"`` had no weights)."""
     cfg: PipelineConfig
     model: torch.nn.Module | None = None
     """The gated generator with its weights, for ``name == "gated"``."""
@@ -91,7 +125,7 @@ def build_inpainter(cfg: PipelineConfig, gated_weights: Path | None = None, *,
                     device: torch.device | str = "cpu", reporter: Reporter | None = None) -> Inpainter:
     """The inpainter named by ``cfg.leftover.method``; for ``"gated"``, its weights are looked up
     through the manifest (``gated_weights``, then the checkpoint folders) and, when there are
-    none, Telea runs instead and ``reporter`` gets one line saying so.
+    none, :data:`FALLBACK` runs instead and ``reporter`` gets one line saying so.
     """
     reporter = reporter or Reporter(quiet=True)
     method = cfg.leftover.method
@@ -101,8 +135,8 @@ def build_inpainter(cfg: PipelineConfig, gated_weights: Path | None = None, *,
         return Inpainter(method, cfg)
     found = weights.load_state_dict(GATED_WEIGHTS, gated_weights, download=False)
     if found.state_dict is None:
-        reporter.note(f"{found.note}: leftovers are filled by telea instead")
-        return Inpainter("telea", cfg)
+        reporter.note(f"{found.note}: leftovers are filled by {FALLBACK} instead")
+        return Inpainter(FALLBACK, cfg)
     reporter.note(f"leftovers: gated inpainter, {found.note}")
     model = weights.MANIFEST[GATED_WEIGHTS].build()
     model.load_state_dict(found.state_dict)
