@@ -3,9 +3,10 @@
 Every image inpainter maps ``image (3, H, W) uint8, hole (1, H, W) bool`` to
 ``(3, H, W) uint8`` equal to ``image`` outside the hole. :data:`INPAINTERS` holds
 those that need no weights (the harmonic membrane fill, OpenCV Telea and
-Navier-Stokes, exemplar PatchMatch, Deep Image Prior); ``"gated"`` (a DeepFill-v2-shaped network) needs a checkpoint
-and is set up by :func:`build_inpainter`, which falls back to the harmonic fill, with a note,
-when there is none. :func:`poisson_blend` optionally rebuilds a fill from its own
+Navier-Stokes, exemplar PatchMatch, Deep Image Prior); ``"gated"`` (a
+DeepFill-v2-shaped network) needs a checkpoint and is set up by
+:func:`build_inpainter`, which falls back to the harmonic fill, with a note, when
+there is none. :func:`poisson_blend` optionally rebuilds a fill from its own
 colour differences so that it meets its surroundings without a step.
 
 :func:`smooth_fill` is a cheap push-pull fill that removes the hard edges of a
