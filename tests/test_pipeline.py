@@ -5,6 +5,7 @@ from conftest import translating_clip
 from vidfill.config import PipelineConfig
 from vidfill.metrics import psnr_region
 from vidfill.pipeline import dilate_holes, inpaint_video
+from vidfill.progress import Reporter
 
 DIS = PipelineConfig().replace(flow={"method": "dis"})
 
@@ -197,3 +198,23 @@ def test_keyframe_content_crosses_inconsistent_flow_with_the_leftover_limit():
     strict = jumps[DIS.propagation.consistency_abs_px]
     assert strict[0] == 8 and jumps[5.0][0] == 1
     assert jumps[5.0][1] < 0.2 * strict[1]
+
+
+def test_refine_pass_re_estimates_flow_and_keeps_the_known_pixels_and_references():
+    refine = DIS.replace(flow={"refine_passes": 1})
+    frames = translating_clip(num_frames=10, h=96, w=128, dx=4, dy=1)
+    masks = torch.zeros(10, 1, 96, 128, dtype=torch.bool)
+    masks[:, :, 36:60, 48:72] = True
+    reporter = Reporter(quiet=True)
+    result = inpaint_video(frames, masks, refine, reporter=reporter)
+    assert "refine flow" in reporter.timings
+    outside = ~result.hole.expand_as(frames)
+    assert torch.equal(result.frames[outside], frames[outside])
+    assert psnr_region(result.frames, frames, masks) > 30
+
+    frames, masks, painted = painted_static_case()
+    damaged = torch.where(masks, torch.zeros_like(frames), frames)
+    result = inpaint_video(damaged, masks, refine, references={3: painted})
+    inside = masks.expand_as(frames)
+    for t in range(frames.shape[0]):
+        assert int((result.frames[t].int() - painted.int()).abs()[inside[t]].max()) <= 1, t

@@ -48,6 +48,9 @@ class FlowConfig:
     """Frame pairs per RAFT call: bounds memory, amortises overhead."""
     dis_preset: str = "medium"
     """OpenCV DIS preset for the classical fallback: "ultrafast", "fast" or "medium"."""
+    refine_passes: int = 0
+    """Times the flow is estimated again on the filled frames, replacing the completed flow, and
+    the hole filled again from the known pixels along it (0 = one pass on the completed flow)."""
 
 
 @dataclass(frozen=True)

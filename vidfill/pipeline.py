@@ -194,8 +194,23 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             count=far_count)
     del flow, far
 
+    if inpainter is None:
+        inpainter = build_inpainter(cfg, device=frames.device, reporter=reporter)
     work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
                                       inpainter=inpainter, references=references)
+    del flow_fwd, flow_bwd, far_flow
+    for _ in range(cfg.flow.refine_passes):
+        # The filled frames have content in the hole that matches across frames, so the flow
+        # estimated on them follows that content there, with no completion; the fill starts
+        # again from the known pixels along it.
+        with reporter.stage("refine flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
+            flow = estimate_flow(work, cfg.flow, flow_model, advance)
+            far = estimate_flow(work, cfg.flow, flow_model, advance, pairs=far_pairs)
+        work, keyframes = fill_along_flow(
+            frames, hole, flow.fwd, flow.bwd, cfg, reporter,
+            FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count),
+            inpainter=inpainter, references=references)
+        del flow, far
     return Result(frames=work, hole=hole, flow_method="raft" if flow_model is not None else "dis",
                   keyframes=keyframes, timings=dict(reporter.timings))
 
