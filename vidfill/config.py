@@ -48,9 +48,10 @@ class FlowConfig:
     """Frame pairs per RAFT call: bounds memory, amortises overhead."""
     dis_preset: str = "medium"
     """OpenCV DIS preset for the classical fallback: "ultrafast", "fast" or "medium"."""
-    refine_passes: int = 0
-    """Times the flow is estimated again on the filled frames, replacing the completed flow, and
-    the hole filled again from the known pixels along it (0 = one pass on the completed flow)."""
+    refine_passes: int = 2
+    """RAFT only: times the flow is estimated again on the filled frames, replacing the completed
+    flow, and the hole filled again from the known pixels along it (0 = one pass on the completed
+    flow). Benchmark hole PSNR with 0/1/2: 18.45/18.88/19.19 dB; with DIS 1 pass lost 0.09 dB."""
 
 
 @dataclass(frozen=True)

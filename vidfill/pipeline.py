@@ -199,7 +199,11 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
                                       inpainter=inpainter, references=references)
     del flow_fwd, flow_bwd, far_flow
-    for _ in range(cfg.flow.refine_passes):
+    refine_passes = cfg.flow.refine_passes
+    if refine_passes and flow_model is None:
+        reporter.note("flow refinement passes need RAFT (DIS measured no gain): skipped with DIS")
+        refine_passes = 0
+    for _ in range(refine_passes):
         # The filled frames have content in the hole that matches across frames, so the flow
         # estimated on them follows that content there, with no completion; the fill starts
         # again from the known pixels along it.
