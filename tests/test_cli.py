@@ -127,6 +127,17 @@ def test_unknown_preset_and_bad_dilate(clip, tmp_path, capsys):
     one_line_error(err, "--dilate")
 
 
+def test_refine_option(clip, tmp_path, capsys):
+    video, masks, _ = clip
+    code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--refine", "-1")
+    assert code == 2
+    one_line_error(err, "--refine must be >= 0")
+    code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--flow", "dis", "--refine", "1")
+    assert code == 0 and "refinement passes need RAFT" in err, err
+    code, err = run(capsys, video, masks, "-o", tmp_path / "p.mp4", "--flow", "dis", "--refine", "0")
+    assert code == 0 and "refinement" not in err, err
+
+
 def test_output_problems_are_found_before_the_work(clip, tmp_path, capsys):
     video, masks, _ = clip
     for output, extra, message in [(tmp_path / "o.gif", [], "unknown output type"),

@@ -62,6 +62,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flow", choices=["raft", "dis"], help="flow method (overrides the preset)")
     p.add_argument("--edges", choices=["network", "none"],
                    help="flow-edge guided flow completion (network) or diffusion only (overrides the preset)")
+    p.add_argument("--refine", type=int, metavar="N",
+                   help="times the flow is estimated again on the filled frames and the hole filled "
+                        "again (RAFT only; default preset: 2, 0 is about 2.5x faster)")
     p.add_argument("--inpainter", help=f"image inpainter for pixels no frame shows: {', '.join(NAMES)} "
                                        "(overrides the preset)")
     p.add_argument("--inpainter-weights", type=Path,
@@ -95,6 +98,10 @@ def config_from(args: argparse.Namespace, preset: str | None = None) -> Pipeline
         overrides["flow"] = {"method": args.flow}
     if args.edges:
         overrides["edges"] = {"method": args.edges}
+    if args.refine is not None:
+        if args.refine < 0:
+            raise VidfillError(f"--refine must be >= 0, got {args.refine}")
+        overrides.setdefault("flow", {})["refine_passes"] = args.refine
     if args.inpainter:
         if args.inpainter not in NAMES:
             raise VidfillError(f"--inpainter {args.inpainter}: no such inpainter (have: {', '.join(NAMES)})")
