@@ -89,9 +89,9 @@ def test_job_files(tmp_path):
         tmp_path / "in/a.mp4", tmp_path / "m/a", tmp_path / "out/a.mp4", "fast")
     assert b.preset is None and b.masks == tmp_path / "m/b.png"
     (tmp_path / "jobs.toml").write_text('[[job]]\nclip = "c"\nmasks = "cm"\noutput = "co"\n'
-                                        'preset = "quality"\n')
+                                        'preset = "object"\n')
     (c,) = from_job_file(tmp_path / "jobs.toml")
-    assert (c.clip, c.output, c.preset) == (tmp_path / "c", tmp_path / "co", "quality")
+    assert (c.clip, c.output, c.preset) == (tmp_path / "c", tmp_path / "co", "object")
     (tmp_path / "bad.csv").write_text("clip,masks\nin/a.mp4,m/a\n")
     with pytest.raises(VidfillError, match=r"bad\.csv: row 2 has no output"):
         from_job_file(tmp_path / "bad.csv")
