@@ -50,7 +50,7 @@ class Result:
     flow_method: str
     """"raft", "dis" or "none" (no hole)."""
     keyframes: tuple[int, ...] = ()
-    """Frames filled by the image inpainter, in order."""
+    """Frames filled by the image inpainter, in order (in the last pass)."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage."""
 
@@ -130,6 +130,10 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
                   references: dict[int, torch.Tensor] | None = None,
                   edge_model: torch.nn.Module | None = None) -> Result:
     """Remove the masked regions of a clip.
+
+    Flow, completion, then propagation, fusion and keyframes (:func:`fill_along_flow`); then,
+    with RAFT, ``cfg.flow.refine_passes`` times: flow of the filled frames, and the fill again
+    from the known pixels along it.
 
     Args:
         frames: ``(T, 3, H, W)`` uint8 RGB, T >= 2.
