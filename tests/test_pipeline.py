@@ -4,7 +4,7 @@ import torch
 from conftest import translating_clip
 from vidfill.config import PipelineConfig
 from vidfill.metrics import psnr_region
-from vidfill.pipeline import dilate_holes, inpaint_video
+from vidfill.pipeline import build_flow_model, dilate_holes, inpaint_video
 from vidfill.progress import Reporter
 
 DIS = PipelineConfig().replace(flow={"method": "dis"})
@@ -65,7 +65,6 @@ def test_nonlocal_frames_recover_what_adjacent_chains_lose():
     from test_propagation import long_occlusion_case
     from vidfill.flow import nonlocal_pairs
     from vidfill.pipeline import FarFlow, fill_along_flow
-    from vidfill.progress import Reporter
 
     frames, hole, fwd, bwd = long_occlusion_case()
     t, _, h, w = frames.shape
@@ -86,7 +85,6 @@ def test_gradient_fusion_removes_the_seam_of_an_exposure_change():
     from test_propagation import constant_flow
     from vidfill.metrics import seam_error
     from vidfill.pipeline import fill_along_flow
-    from vidfill.progress import Reporter
 
     base = translating_clip(num_frames=12, h=64, w=80, dx=2, dy=0)
     gain = (torch.arange(12) * 4).view(12, 1, 1, 1)
@@ -106,8 +104,6 @@ def test_gradient_fusion_removes_the_seam_of_an_exposure_change():
 
 def test_dis_run_skips_nonlocal_frames_and_says_so():
     import io as text_io
-
-    from vidfill.progress import Reporter
 
     frames = translating_clip(num_frames=4, h=48, w=64, dx=2, dy=0)
     masks = torch.zeros(4, 1, 48, 64, dtype=torch.bool)
@@ -173,7 +169,6 @@ def test_keyframe_content_crosses_inconsistent_flow_with_the_leftover_limit():
     directions disagree: the strict check stops every trajectory and each frame becomes a
     keyframe with its own fill (flicker); the looser leftover limit carries one fill."""
     from vidfill.pipeline import fill_along_flow
-    from vidfill.progress import Reporter
 
     frames = translating_clip(num_frames=8, h=48, w=64, dx=0, dy=0)
     hole = torch.zeros(8, 1, 48, 64, dtype=torch.bool)
@@ -201,8 +196,6 @@ def test_keyframe_content_crosses_inconsistent_flow_with_the_leftover_limit():
 
 
 def test_refine_passes_with_raft_keep_known_pixels_and_references(shared):
-    from vidfill.pipeline import build_flow_model
-
     raft_cfg = PipelineConfig().replace(edges={"method": "none"}, flow={"refine_passes": 1})
     raft = build_flow_model(raft_cfg.flow, shared / "checkpoints/raft-small.pth")
     frames = translating_clip(num_frames=8, h=96, w=128, dx=4, dy=1)
