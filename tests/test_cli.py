@@ -131,7 +131,7 @@ def test_refine_option(clip, tmp_path, capsys):
     video, masks, _ = clip
     code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--refine", "-1")
     assert code == 2
-    one_line_error(err, "--refine must be >= 0")
+    one_line_error(err, "--refine: flow.refine_passes must be >= 0, got -1")
     code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--flow", "dis", "--refine", "1")
     assert code == 0 and "refinement passes need RAFT" in err, err
     code, err = run(capsys, video, masks, "-o", tmp_path / "p.mp4", "--flow", "dis", "--refine", "0")
@@ -210,7 +210,7 @@ def test_inpainter_option(static_clip, tmp_path, capsys, monkeypatch):
     assert code == 0 and "1 keyframe(s) filled by patchmatch" in err, err
     code, err = run(capsys, folder, mask, "-o", tmp_path / "o", "--inpainter", "nope")
     assert code == 2
-    one_line_error(err, "--inpainter nope", "patchmatch", "gated")
+    one_line_error(err, "--inpainter: leftover.method", "'nope'", "patchmatch", "gated")
     code, err = run(capsys, folder, mask, "-o", tmp_path / "o", "--inpainter-weights", tmp_path / "w.pth")
     assert code == 2
     one_line_error(err, "w.pth", "only the gated inpainter")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io as text_io
+import typing
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from vidfill import gated, weights
-from vidfill.config import DipConfig, PatchMatchConfig, PipelineConfig, PoissonConfig
+from vidfill.config import InpainterName, DipConfig, PatchMatchConfig, PipelineConfig, PoissonConfig
 from vidfill.errors import VidfillError
 from vidfill.inpaint import (GATED_WEIGHTS, NAMES, Inpainter, build_inpainter, harmonic_fill, inpaint_image,
                              poisson_blend)
@@ -156,9 +157,10 @@ def test_missing_gated_weights_fall_back_to_the_harmonic_fill_and_say_so(no_gate
     assert torch.equal(inpainter(image, hole), harmonic_fill(image, hole, PoissonConfig()))
 
 
-def test_unknown_inpainter():
-    with pytest.raises(VidfillError, match="unknown inpainter 'nope'.*patchmatch"):
-        build_inpainter(PipelineConfig().replace(leftover={"method": "nope"}))
+def test_unknown_inpainter_is_refused_by_the_config_and_the_registry_matches_it():
+    with pytest.raises(VidfillError, match="leftover.method must be one of .*patchmatch.*got 'nope'"):
+        PipelineConfig().replace(leftover={"method": "nope"})
+    assert set(NAMES) == set(typing.get_args(InpainterName))
 
 
 def test_poisson_blend_removes_a_level_step_and_keeps_an_exact_fill():

@@ -303,13 +303,17 @@ def test_png_output_is_exact(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
-def test_png_output_into_existing_folder(tmp_path: Path) -> None:
+def test_png_output_into_a_folder_with_other_files_needs_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "out.d"
     out.mkdir()
     (out / "readme.txt").write_text("kept")
+    (out / "shot_0007.png").write_bytes(b"an older frame")
     frames = _tensor(_pattern(3))
     info = io.VideoInfo(source=tmp_path, fps=Fraction(25), time_base=None, pts=None, has_audio=False)
-    io.write_output(out, frames, info)
+    with pytest.raises(VidfillError, match="readme.txt.*--overwrite"):
+        io.write_output(out, frames, info)
+    assert sorted(p.name for p in out.iterdir()) == ["readme.txt", "shot_0007.png"]
+    io.write_output(out, frames, info, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png", "00002.png",
                                                      "readme.txt"]
     assert torch.equal(io.read_frames(out)[0], frames)

@@ -92,10 +92,11 @@ def test_work_dir_of_another_run_is_refused(clip, tmp_path, capsys):
     out, work = tmp_path / "out", tmp_path / "work"
     base = [str(src), str(masks), "-o", str(out), "--resume", "--work-dir", str(work), "-q"]
     work.mkdir()
-    (work / "state.json").write_text('{"key": {"config": "0000"}, "finished": 1}')
+    (work / "state.json").write_text('{"vidfill_work_dir": 1, "key": {"config": "0000"}, "finished": 1}')
     assert main([*base, "--pipeline", str(preset)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"vidfill: error: {work}: holds another run (differs in ") and "\n" not in err
+    assert err.startswith(f"vidfill: error: {work}: holds 1 finished window(s) of another run "
+                          "(differs in ") and "\n" not in err
     assert "config" in err and not out.exists()
     (work / "state.json").write_text("{not json")
     assert main([*base, "--pipeline", str(preset)]) == 2

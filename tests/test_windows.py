@@ -45,9 +45,11 @@ def test_plan_of_short_clips_is_one_window():
     assert plan(24, ahead) == [(0, 10, 0, 8), (5, 15, 3, 13), (10, 20, 3, 18), (14, 24, 4, 24)]
 
 
-@pytest.mark.parametrize("length,overlap", [(1, 0), (5, 0), (5, 5), (5, 7)])
-def test_window_config_is_validated(length, overlap):
-    with pytest.raises(VidfillError, match=f"length {length}, overlap {overlap}"):
+@pytest.mark.parametrize("length,overlap,message", [
+    (1, 0, "window.length must be >= 2, got 1"), (5, 0, "window.overlap must be >= 1, got 0"),
+    (5, 5, "length 5, overlap 5"), (5, 7, "length 5, overlap 7")])
+def test_window_config_is_validated(length, overlap, message):
+    with pytest.raises(VidfillError, match=message):
         WindowConfig(length=length, overlap=overlap, lookahead=0)
     with pytest.raises(VidfillError, match="lookahead 3, length 5, overlap 2"):
         WindowConfig(length=5, overlap=2, lookahead=3)

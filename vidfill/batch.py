@@ -118,6 +118,18 @@ def from_job_file(path: Path) -> list[Entry]:
     return entries
 
 
+def check_collisions(entries: list[Entry]) -> None:
+    """VidfillError listing every output that two or more clips would write (one would be lost)."""
+    by_output: dict[Path, list[Entry]] = {}
+    for entry in entries:
+        by_output.setdefault(entry.output.resolve(), []).append(entry)
+    clashes = [f"{group[0].output} <- {', '.join(str(e.clip) for e in group)}"
+               for group in by_output.values() if len(group) > 1]
+    if clashes:
+        raise VidfillError(f"{len(clashes)} output(s) would be written by more than one clip, "
+                           f"nothing was run: {'; '.join(clashes)}")
+
+
 def run_entry(entry: Entry, job: Job | None, error: str | None, quiet: bool = True) -> Outcome:
     """Fill one clip; any failure becomes an Outcome with its one-line message."""
     if error is not None:
@@ -221,6 +233,7 @@ def main(argv: list[str]) -> int:
         entries = from_folder(args.source, args.output_dir, args.ext)
     else:
         entries = from_job_file(args.source)
+    check_collisions(entries)
     waiting = [i for i, e in enumerate(entries) if not e.output.exists()]
     todo = [(entries[i], *_prepare(entries[i], args)) for i in waiting]
     if args.ray and todo:

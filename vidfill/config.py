@@ -14,187 +14,271 @@ table per stage, e.g.::
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from vidfill.errors import VidfillError
+from vidfill.errors import ConfigError
+
+InpainterName = Literal["harmonic", "telea", "ns", "patchmatch", "dip", "gated"]
+"""Every value of ``leftover.method`` (the registry of :mod:`vidfill.inpaint` must match it)."""
+
+
+def setting(default: Any, *, ge: float | None = None, gt: float | None = None,
+            le: float | None = None, lt: float | None = None, odd: bool = False) -> Any:
+    """A dataclass field with its valid range, checked by :class:`Checked` at construction."""
+    return field(default=default, metadata={"ge": ge, "gt": gt, "le": le, "lt": lt, "odd": odd})
+
+
+class Checked:
+    """Mixin of every settings dataclass: ``__post_init__`` checks each field's type (``Literal``
+    choices included) and range, so that a bad value is refused where it is made, whatever made
+    it (preset, CLI option, ``--set``, Python call). ints are accepted for float fields."""
+
+    SECTION: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = _checked_value(f"{self.SECTION}.{f.name}", getattr(self, f.name), hints[f.name],
+                                   f.metadata)
+            object.__setattr__(self, f.name, value)
+
+
+def _checked_value(name: str, value: Any, hint: Any, limits: Any) -> Any:
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+            hint_text = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got "
+                              f"{value!r}{hint_text}")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{name} must be {hint.__name__}, got {value!r}")
+    if hint is float and math.isnan(value):
+        raise ConfigError(f"{name} must be a number, got nan")
+    bounds = [(">=", limits.get("ge"), value >= (limits.get("ge") or 0)),
+              (">", limits.get("gt"), value > (limits.get("gt") or 0)),
+              ("<=", limits.get("le"), value <= (limits.get("le") or 0)),
+              ("<", limits.get("lt"), value < (limits.get("lt") or 0))]
+    for op, bound, ok in bounds:
+        if bound is not None and not ok:
+            raise ConfigError(f"{name} must be {op} {bound}, got {value!r}")
+    if limits.get("odd") and value % 2 == 0:
+        raise ConfigError(f"{name} must be odd, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
-class MaskConfig:
-    threshold: float = 0.1
+class MaskConfig(Checked):
+    SECTION: ClassVar[str] = "mask"
+
+    threshold: float = setting(0.1, ge=0.0, lt=1.0)
     """Hole = any channel above this fraction of full scale (robust to JPEG noise on 0/255 and 0/128 masks)."""
-    dilate: int = 0
+    dilate: int = setting(0, ge=0)
     """Pixels the hole is grown by (object edges, motion blur): 0 measured best on the benchmark's exact holes (DIS, hole PSNR over Telea: 0 +0.95 dB, 2 +0.18, 4 -0.17, 8 -0.54); loose roto masks want 4-8 (preset "object")."""
 
 
 @dataclass(frozen=True)
-class FlowConfig:
-    method: str = "raft"
+class FlowConfig(Checked):
+    SECTION: ClassVar[str] = "flow"
+
+    method: Literal["raft", "dis"] = "raft"
     """"raft" (torchvision RAFT, falls back to "dis" when no weights are reachable) or "dis" (OpenCV)."""
-    raft_model: str = "raft_small"
+    raft_model: Literal["raft_small", "raft_large"] = "raft_small"
     """Manifest name of the RAFT weights: "raft_small" or "raft_large"."""
-    num_updates: int = 12
+    num_updates: int = setting(12, ge=1)
     """RAFT refinement iterations (torchvision's default for raft_small)."""
-    max_side: int = 512
+    max_side: int = setting(512, ge=64)
     """Flow is estimated with the longer frame side at most this many pixels, then upsampled (values scaled)."""
-    raft_min_side: int = 0
+    raft_min_side: int = setting(0, ge=0)
     """RAFT only: frames whose longer side is below this are enlarged for flow (RAFT matches at 1/8 resolution, so small frames lose detail); 0 = never."""
-    batch_size: int = 4
+    batch_size: int = setting(4, ge=1)
     """Frame pairs per RAFT call: bounds memory, amortises overhead."""
-    dis_preset: str = "medium"
+    dis_preset: Literal["ultrafast", "fast", "medium"] = "medium"
     """OpenCV DIS preset for the classical fallback: "ultrafast", "fast" or "medium"."""
-    refine_passes: int = 2
+    refine_passes: int = setting(2, ge=0)
     """RAFT only: times the flow is estimated again on the filled frames, replacing the completed
     flow, and the hole filled again from the known pixels along it (0 = one pass on the completed
     flow). Benchmark hole PSNR with 0/1/2: 18.45/18.88/19.19 dB; with DIS 1 pass lost 0.09 dB."""
 
 
 @dataclass(frozen=True)
-class EdgeConfig:
-    method: str = "network"
+class EdgeConfig(Checked):
+    SECTION: ClassVar[str] = "edges"
+
+    method: Literal["network", "none"] = "network"
     """Flow edges that guide flow completion: "network" (Canny outside the hole, the trained edge network inside it; without its weights, "none" with a note) or "none" (plain diffusion). Default by measurement: hole EPE on RAFT-small flows of the shared clips 0.935 against 1.029 px for diffusion, lower on 12 of 12 cases, end-to-end hole PSNR 18.09 against 17.80 dB (README)."""
-    canny_low: float = 0.25
+    canny_low: float = setting(0.25, gt=0.0)
     """Canny hysteresis low threshold on each flow channel, in pixels of flow per pixel."""
-    canny_high: float = 0.5
+    canny_high: float = setting(0.5, gt=0.0)
     """Canny high threshold (px/px): a motion boundary is a flow step of about 1 px or more across a few pixels."""
-    canny_sigma: float = 1.0
+    canny_sigma: float = setting(1.0, gt=0.0)
     """Gaussian blur before Canny, in pixels (RAFT's flow is smooth already; DIS's is noisier)."""
-    threshold: float = 0.25
+    threshold: float = setting(0.25, ge=0.0, lt=1.0)
     """Edge probability above which the network's output counts as an edge: the shipped network's best F1 on its synthetic validation set (checkpoints/flow_edges.md)."""
-    context: int = 24
+    context: int = setting(24, ge=0)
     """Pixels around the hole's bounding box that the network sees (flow resolution)."""
     connected: bool = True
     """Keep only drawn edges that continue a known edge into the hole (8-connected): an edge that starts from nothing inside the hole is a guess, and a wrong cut costs more than a missing one."""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.canny_high < self.canny_low:
+            raise ConfigError(f"edges: need canny_low <= canny_high, got canny_low {self.canny_low}, "
+                              f"canny_high {self.canny_high}")
+
 
 @dataclass(frozen=True)
-class CompletionConfig:
-    hole_dilate: int = 8
+class CompletionConfig(Checked):
+    SECTION: ClassVar[str] = "completion"
+
+    hole_dilate: int = setting(8, ge=0)
     """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow next to a hole is dragged by its fill (DIS benchmark, hole PSNR: 2 17.62 dB, 4 17.87, 6 18.13, 8 18.19, 12 17.98)."""
-    cut_weight: float = 1e-3
+    cut_weight: float = setting(1e-3, gt=0.0, le=1.0)
     """Edge-guided completion: weight of a smoothness term that touches an edge pixel, relative to 1 elsewhere (FGVC drops them; a small weight keeps regions enclosed by edges solvable)."""
 
 
 @dataclass(frozen=True)
-class PropagationConfig:
-    consistency_abs_px: float = 0.7
+class PropagationConfig(Checked):
+    SECTION: ClassVar[str] = "propagation"
+
+    consistency_abs_px: float = setting(0.7, ge=0.0)
     """A step is an occlusion when |f + b|^2 > rel * (|f|^2 + |b|^2) + abs_px^2 (Sundaram et al.: abs^2 = 0.5; measured on the benchmark, 0.7 beat 0.4, 1.5 and 3)."""
-    consistency_rel: float = 0.01
+    consistency_rel: float = setting(0.01, ge=0.0)
     """Relative part of that test: fast motion tolerates proportionally larger disagreement."""
-    max_steps: int = 0
+    max_steps: int = setting(0, ge=0)
     """Longest trajectory in frames; 0 = as long as the clip."""
-    hits_per_direction: int = 1
+    hits_per_direction: int = setting(1, ge=1)
     """Known pixels collected along each trajectory (the first k it reaches), to average out flow noise: 2 measured no better than 1 (DIS benchmark 18.18 vs 18.19 dB)."""
-    nonlocal_count: int = 0
+    nonlocal_count: int = setting(0, ge=0)
     """Distant frames each frame also looks into directly (FGVC's non-local candidates), for content the adjacent chains lose; 0 = off, the default: on the benchmark 3 gave no gain with RAFT-small (README) at 4x the flow time. RAFT only: DIS cannot match across 10 frames, so DIS runs skip them with a note."""
-    nonlocal_stride: int = 10
+    nonlocal_stride: int = setting(10, ge=1)
     """The distant frames are 0, stride, 2*stride, ... (FGVC's choice)."""
     nonlocal_fallback: bool = True
     """Use the distant frames only for pixels no adjacent chain reaches: flow across many frames is less accurate than a chain of short steps."""
 
 
 @dataclass(frozen=True)
-class FusionConfig:
-    method: str = "gradient"
+class FusionConfig(Checked):
+    SECTION: ClassVar[str] = "fusion"
+
+    method: Literal["gradient", "colour"] = "gradient"
     """"gradient": fuse the candidates' colour differences and rebuild by a Poisson solve (no seams); "colour": average their colours."""
-    colour_weight: float = 0.01
+    colour_weight: float = setting(0.01, ge=0.0)
     """Gradient fusion: pull of each rebuilt pixel towards its fused colour, relative to one neighbour edge (keeps regions cut off from known pixels anchored)."""
-    error_sigma_px: float = 0.5
+    error_sigma_px: float = setting(0.5, gt=0.0)
     """Scale of the accumulated consistency error in the candidate weight exp(-(err/sigma)^2)."""
-    distance_halflife: float = 8.0
+    distance_halflife: float = setting(8.0, gt=0.0)
     """Frames after which a candidate's weight halves: near frames are more trustworthy than far ones."""
 
 
 @dataclass(frozen=True)
-class PoissonConfig:
-    tolerance: float = 1e-4
+class PoissonConfig(Checked):
+    SECTION: ClassVar[str] = "poisson"
+
+    tolerance: float = setting(1e-4, gt=0.0, lt=1.0)
     """Relative residual ||b - Ax|| / ||b|| at which conjugate gradients stops: errors of 0.03 (432x240) to 0.06 (854x480) 8-bit levels inside the hole, max 0.3 (benchmarks/poisson_speed.py)."""
-    max_iterations: int = 2000
+    max_iterations: int = setting(2000, ge=1)
     """Cap on CG iterations (a hole D pixels across needs on the order of D iterations)."""
 
 
 @dataclass(frozen=True)
-class LeftoverConfig:
-    method: str = "harmonic"
+class LeftoverConfig(Checked):
+    SECTION: ClassVar[str] = "leftover"
+
+    method: InpainterName = "harmonic"
     """Image inpainter for pixels no frame shows: "harmonic" (the smoothest membrane through the surroundings), "telea", "ns" (OpenCV), "patchmatch", "dip" or "gated" (see vidfill/inpaint.py). Harmonic measured best on static-camera stationary holes (benchmarks/inpainters.py, 8 cases, hole PSNR against per-frame Telea's 19.21 dB: harmonic 20.78 with 0.50x its flicker, telea 19.49 with 0.69x, ns 19.52, patchmatch 17.90; dip 13.70 against telea 14.35 on 2 cases at 24 s per keyframe, before keyframe content was propagated unchecked): on content no frame shows, a guess that invents no structure errs least."""
-    radius: int = 5
+    radius: int = setting(5, ge=1)
     """Neighbourhood radius of the OpenCV inpainters, in pixels."""
     poisson_blend: bool = False
     """Rebuild the inpainted region from its own colour differences with the known pixels as boundary (GLCIC-style post-processing), so that it meets its surroundings without a colour step. Off: no gain for Telea, whose fill already meets its boundary (hole PSNR 19.65 -> 19.68 dB on 8 cases); it helps patchmatch (17.79 -> 18.36 dB)."""
-    consistency_abs_px: float = math.inf
+    consistency_abs_px: float = setting(math.inf, ge=0.0)
     """``propagation.consistency_abs_px`` for the rounds that carry keyframe content, in px. Where moving content crossed the hole, the two directions of the completed flow disagree there: the strict limit stops every trajectory and each frame becomes a keyframe with its own fill (flicker). That content is invented, so inf lets it follow the completed flow wherever it leads. Completion benchmark, RAFT-small: hole PSNR 18.09 -> 18.27 dB, E_warp 3.831 -> 3.670 (breakdance -1.04 and -0.46 dB, running_car +2.02 and +1.56); DIS: 18.11 -> 18.23 dB (5 px: 18.15). Static-hole benchmark (8 cases): E_warp in the hole 0.76x -> 0.69x per-frame Telea's, 8 -> 1 keyframes, hole PSNR 19.65 -> 19.49 dB. Not better everywhere: dogs-jump's 66 frames as one window scored 0.9 dB below the 0.7 px rule (README, windows)."""
-    max_rounds: int = 64
+    max_rounds: int = setting(64, ge=1)
     """Safety cap on keyframe fill + propagation rounds (each round fills at least one whole keyframe)."""
 
 
 @dataclass(frozen=True)
-class PatchMatchConfig:
-    patch_size: int = 7
+class PatchMatchConfig(Checked):
+    SECTION: ClassVar[str] = "patchmatch"
+
+    patch_size: int = setting(7, ge=3, odd=True)
     """Side of the square patches compared and voted (odd): Wexler et al. and most exemplar fillers use 5-9."""
-    context: int = 128
+    context: int = setting(128, ge=1)
     """Known pixels around the hole's bounding box that patches are drawn from: nearby texture is the likeliest continuation, and the search stays small (one breakdance / dogs-jump frame, hole PSNR: 48 px 11.58 / 13.17 dB, 128 px 12.65 / 13.77)."""
-    coarsest_side: int = 24
+    coarsest_side: int = setting(24, ge=1)
     """The pyramid stops at the level whose hole bounding box is at most this many pixels across: there a few patches span the whole hole and structure is settled."""
-    iterations: int = 4
+    iterations: int = setting(4, ge=1)
     """Search-and-vote rounds per pyramid level (Wexler's EM iterations)."""
-    search_rounds: int = 3
+    search_rounds: int = setting(3, ge=0)
     """PatchMatch propagation + random-search passes per round."""
-    jumps: int = 4
+    jumps: int = setting(4, ge=1)
     """Propagation looks at neighbours 1, 2, 4, ... 2^(jumps-1) pixels away (jump flooding), so good matches spread across the hole in one pass."""
-    sigma: float = 0.0
+    sigma: float = setting(0.0, ge=0.0)
     """Votes are weighted exp(-distance / (2 sigma^2 * patch pixels)) in colour units of [0, 1]; 0 = the mean distance of the level (adaptive, as in Wexler et al.)."""
     seed: int = 0
     """Seed of the random initial field and random search: the same input gives the same fill."""
 
 
 @dataclass(frozen=True)
-class DipConfig:
-    iterations: int = 300
+class DipConfig(Checked):
+    SECTION: ClassVar[str] = "dip"
+
+    iterations: int = setting(300, ge=1)
     """Adam steps per keyframe: Deep Image Prior's inpainting needs hundreds; this bounds CPU time (about 10 s at the default crop)."""
-    learning_rate: float = 0.01
+    learning_rate: float = setting(0.01, gt=0.0)
     """Adam step size (Ulyanov et al. use 0.01 for inpainting)."""
-    channels: int = 32
+    channels: int = setting(32, ge=1)
     """Feature channels of every encoder-decoder level: small enough for a CPU, large enough to fit a crop."""
-    levels: int = 4
+    levels: int = setting(4, ge=1)
     """Encoder-decoder depth: four halvings give the network a receptive field wider than a typical hole."""
-    input_channels: int = 16
+    input_channels: int = setting(16, ge=1)
     """Channels of the fixed random noise input."""
-    margin: int = 24
+    margin: int = setting(24, ge=0)
     """Known pixels around the hole's bounding box in the crop the network is fitted to."""
-    max_side: int = 128
+    max_side: int = setting(128, ge=16)
     """The crop is shrunk so that its longer side is at most this (the fill is upsampled): bounds time per step."""
     seed: int = 0
     """Seed of the weights and the noise input: the same input gives the same fill."""
 
 
 @dataclass(frozen=True)
-class GatedConfig:
-    margin: int = 32
+class GatedConfig(Checked):
+    SECTION: ClassVar[str] = "gated"
+
+    margin: int = setting(32, ge=0)
     """Known pixels around the hole's bounding box in the crop given to the network (contextual attention borrows from them)."""
-    max_side: int = 256
+    max_side: int = setting(256, ge=16)
     """The crop is shrunk so that its longer side is at most this (DeepFill v2 was trained on 256 px images)."""
 
 
 @dataclass(frozen=True)
-class WindowConfig:
-    length: int = 60
+class WindowConfig(Checked):
+    SECTION: ClassVar[str] = "window"
+
+    length: int = setting(60, ge=2)
     """Frames processed together (:mod:`vidfill.windows`): memory grows with it, not with the clip (854x480 with DIS: see README, Benchmark); content further apart than this is not propagated."""
-    overlap: int = 10
+    overlap: int = setting(10, ge=1)
     """Frames each window shares with the previous one, handed over already filled, so that the fill continues across the seam; each costs one recomputed frame per window."""
-    lookahead: int = 15
+    lookahead: int = setting(15, ge=0)
     """Frames at the end of a window (but the last) that it sees but leaves to the next window to finish: content they reveal reaches back into the window (dogs-jump, windowed minus whole-clip hole PSNR: lookahead 0 -0.62 dB, 10 -0.33, 15 +0.01); each costs one recomputed frame per window."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.length < 2 or not 1 <= self.overlap < self.length:
-            raise VidfillError(f"window: need length >= 2 and 1 <= overlap < length, got length "
+            raise ConfigError(f"window: need length >= 2 and 1 <= overlap < length, got length "
                                f"{self.length}, overlap {self.overlap}")
         if not 0 <= self.lookahead < self.length - self.overlap:
-            raise VidfillError(f"window: need 0 <= lookahead < length - overlap, got lookahead "
+            raise ConfigError(f"window: need 0 <= lookahead < length - overlap, got lookahead "
                                f"{self.lookahead}, length {self.length}, overlap {self.overlap}")
 
 
@@ -213,30 +297,58 @@ class PipelineConfig:
     gated: GatedConfig = field(default_factory=GatedConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
 
-    def replace(self, **sections: dict[str, Any]) -> "PipelineConfig":
-        """A copy with some fields of some sections changed: ``cfg.replace(mask={"dilate": 0})``."""
-        return _from_dict(self, sections, "overrides")
+    def replace(self, *, origin: str = "settings", **sections: dict[str, Any]) -> "PipelineConfig":
+        """A copy with some fields of some sections changed: ``cfg.replace(mask={"dilate": 0})``.
+
+        Every value is validated; a bad one is a :class:`~vidfill.errors.ConfigError` (a ValueError)
+        that starts with ``origin`` (e.g. ``"--set"``)."""
+        return _from_dict(self, sections, origin)
 
 
 def _from_dict(base: PipelineConfig, data: dict[str, Any], origin: str) -> PipelineConfig:
+    """``base`` with ``data`` (section -> {key: value}) applied; every problem is a ConfigError
+    that starts with ``origin`` and, for a misspelt name, suggests the nearest valid one."""
     changes = {}
+    sections = [f.name for f in dataclasses.fields(base)]
     for section, values in data.items():
-        current = getattr(base, section, None)
-        if not dataclasses.is_dataclass(current) or not isinstance(values, dict):
-            known = ", ".join(f.name for f in dataclasses.fields(base))
-            raise VidfillError(f"{origin}: unknown section [{section}] (known: {known})")
-        names = {f.name: f for f in dataclasses.fields(current)}
-        for key, value in values.items():
+        if section not in sections or not isinstance(values, dict):
+            raise ConfigError(f"{origin}: unknown section [{section}]{_nearest(section, sections)} "
+                              f"(known: {', '.join(sections)})")
+        current = getattr(base, section)
+        names = [f.name for f in dataclasses.fields(current)]
+        for key in values:
             if key not in names:
-                raise VidfillError(f"{origin}: unknown setting {section}.{key} (known: {', '.join(names)})")
-            expected = type(getattr(current, key))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, expected):
-                raise VidfillError(
-                    f"{origin}: {section}.{key} must be {expected.__name__}, got {value!r}")
-        changes[section] = dataclasses.replace(current, **values)
+                raise ConfigError(f"{origin}: unknown setting {section}.{key}"
+                                  f"{_nearest(key, names, section + '.')} (known: {', '.join(names)})")
+        try:
+            changes[section] = dataclasses.replace(current, **values)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
     return dataclasses.replace(base, **changes)
+
+
+def _nearest(name: str, known: list[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``["fusion.method=colour", "poisson.tolerance=1e-4"]`` -> ``{"fusion": {"method": "colour"},
+    "poisson": {"tolerance": 0.0001}}``: each value is read as TOML (numbers, booleans, quoted
+    strings), or else taken as a plain string. Apply with :meth:`PipelineConfig.replace`, which
+    validates it."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not section or not name or not text.strip():
+            raise ConfigError(f"--set {item}: expected SECTION.KEY=VALUE, e.g. --set flow.method=dis")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        out.setdefault(section, {})[name] = value
+    return out
 
 
 def preset_names() -> list[str]:
@@ -250,17 +362,17 @@ def load_preset(name_or_path: str) -> PipelineConfig:
     path = Path(name_or_path)
     if path.suffix == ".toml":
         if not path.is_file():
-            raise VidfillError(f"{path}: preset file not found")
+            raise ConfigError(f"{path}: preset file not found")
         text, origin = path.read_text(), str(path)
     else:
         entry = resources.files("vidfill.presets") / f"{name_or_path}.toml"
         if not entry.is_file():
-            raise VidfillError(
+            raise ConfigError(
                 f"--pipeline {name_or_path}: no such preset (have: {', '.join(preset_names())})")
         text, origin = entry.read_text(), f"pipelines/{name_or_path}.toml"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise VidfillError(f"{origin}: invalid TOML ({exc})") from None
+        raise ConfigError(f"{origin}: invalid TOML ({exc})") from None
     data.pop("description", None)
     return _from_dict(PipelineConfig(), data, origin)

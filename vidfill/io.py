@@ -34,7 +34,14 @@ _CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", 
                ".m4v": "mp4"}
 _DEFAULT_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "mjpeg",
                    ".webm": "libvpx-vp9", ".m4v": "libx264"}
-_CRF_CODECS = ("libx264", "libx264rgb", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1")
+DEFAULT_CRF = 17
+"""CRF when none is given: visually lossless for x264 and in VP9/AV1's own scale."""
+_CRF_RANGES = {"libx264": 51, "libx264rgb": 51, "libx265": 51, "libvpx-vp9": 63, "libaom-av1": 63,
+               "libsvtav1": 63}
+"""Largest CRF of each codec that has one (0 is the best quality)."""
+MAX_CRF = max(_CRF_RANGES.values())
+_FRAME_NAME = re.compile(r"\d{5,}\.png")
+"""Names of the frames of a PNG-sequence output (``00000.png``...)."""
 _QSCALE = 2
 """Quantiser of lossy codecs without a CRF (mjpeg, mpeg4): 2 is visually lossless."""
 _FF_QP2LAMBDA = 118
@@ -61,6 +68,13 @@ class VideoInfo:
     source's timestamps are missing or not strictly increasing)."""
     has_audio: bool
     """Whether ``source`` has audio stream(s) to copy into the output."""
+    rotation: int = 0
+    """Counter-clockwise degrees (0, 90, 180 or -90) by which the source video's display matrix
+    turns its stored frames for display. Frames are read upright, as displayed; a video output
+    stores them turned back, with the same display matrix."""
+    dropped: tuple[str, ...] = ()
+    """The source's streams that the output cannot keep, described for the user (other video
+    streams, subtitles, data)."""
 
 
 @dataclass(frozen=True)
@@ -127,17 +141,19 @@ def open_clip(path: Path, fps: Fraction = Fraction(25)) -> ClipSource:
         height, width = _rgb8(_read_image(files[0]), files[0]).shape[:2]
         info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False)
         return ClipSource(info=info, num_frames=len(files), size=(height, width), files=tuple(files))
-    pts, first = [], None
+    pts, first, rotation = [], None, 0
     with _open_video(path) as container:
         for frame in _decode(container, path):
             shape = (frame.height, frame.width)
-            first = first or shape
+            if first is None:
+                first, rotation = shape, _rotation(frame)
             _check_same_size(path, len(pts), shape, first)
             pts.append(frame.pts)
         if first is None:
             raise VidfillError(f"{path}: no video frames")
-        info = _video_info(container, path, pts, fps)
-    return ClipSource(info=info, num_frames=len(pts), size=first, files=None)
+        info = _video_info(container, path, pts, fps, rotation)
+    size = first[::-1] if rotation % 180 else first
+    return ClipSource(info=info, num_frames=len(pts), size=size, files=None)
 
 
 def iter_frames(clip: ClipSource) -> Iterator[torch.Tensor]:
@@ -190,6 +206,11 @@ def iter_masks(path: Path, num_frames: int, size: tuple[int, int], threshold: fl
     return (fit(_hole(image.transpose(1, 2, 0), threshold, path)) for image in _video_images(path))
 
 
+def mask_files(path: Path) -> tuple[Path, ...] | None:
+    """The images of a mask folder, in order; None for a single mask image or video."""
+    return tuple(_image_files(path)) if path.is_dir() else None
+
+
 def read_reference(path: Path, size: tuple[int, int]) -> torch.Tensor:
     """A frame painted by hand, ``(3, H, W)`` uint8 RGB; it must have the video's ``size`` = (H, W)."""
     _require(path)
@@ -202,8 +223,9 @@ def read_reference(path: Path, size: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
 
 
-def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int = 17,
-                 codec: str | None = None, progress: Progress | None = None) -> None:
+def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int | None = None,
+                 codec: str | None = None, progress: Progress | None = None,
+                 overwrite: bool = False) -> None:
     """Write ``frames`` ``(T, 3, H, W)`` uint8 RGB atomically to ``path``.
 
     A path with a video extension gets a video: container from the extension, codec ``codec`` or
@@ -211,17 +233,22 @@ def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int 
     ``crf`` where the codec has one. A video source's time base and frame timestamps are kept
     (except in avi, which has none; mkv/webm store milliseconds), and its audio streams are copied
     packet for packet. An existing folder or a path without extension gets a lossless PNG sequence
-    ``00000.png``, ``00001.png``, ... The output appears only when complete: it is written under a
-    temporary name next to it, which is removed on any failure. ``progress(1)`` follows every frame.
+    ``00000.png``, ``00001.png``, ... into a new or empty folder, or one that holds only such an
+    earlier sequence, which it replaces whole (``overwrite``: a folder that holds other files too;
+    its numbered images are replaced and the rest kept). The output appears only when complete: it
+    is written under a temporary name next to it, which is removed on any failure. ``progress(1)``
+    follows every frame.
     """
     if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[1] != 3 or not len(frames):
         raise ValueError(f"frames must be a non-empty (T, 3, H, W) uint8 tensor, got "
                          f"{tuple(frames.shape)} {frames.dtype}")
-    write_stream(path, frames.cpu(), len(frames), info, crf=crf, codec=codec, progress=progress)
+    write_stream(path, frames.cpu(), len(frames), info, crf=crf, codec=codec, progress=progress,
+                 overwrite=overwrite)
 
 
 def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, info: VideoInfo, *,
-                 crf: int = 17, codec: str | None = None, progress: Progress | None = None) -> None:
+                 crf: int | None = None, codec: str | None = None,
+                 progress: Progress | None = None, overwrite: bool = False) -> None:
     """:func:`write_output` for frames that arrive one at a time: each frame is encoded (or saved)
     as soon as ``frames`` yields it, so that memory does not depend on the clip's length.
 
@@ -237,7 +264,7 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
     checked = _counted(itertools.chain([first], frames), num_frames, first.shape)
     progress = progress or _no_progress
     if _is_png_folder(path):
-        _write_png_folder(path, checked, num_frames, progress)
+        _write_png_folder(path, checked, num_frames, progress, overwrite)
     else:
         _check_video_suffix(path)
         _write_video_file(path, checked, num_frames, tuple(first.shape[1:]), info, crf, codec,
@@ -245,10 +272,17 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
 
 
 def write_png(file: Path, frame: torch.Tensor) -> None:
-    """Save one ``(3, H, W)`` uint8 RGB frame as a lossless PNG (OSError if it cannot)."""
+    """Save one ``(3, H, W)`` uint8 RGB frame as a lossless PNG.
+
+    An OSError with the system's reason (e.g. errno ENOSPC, "No space left on device") if it cannot:
+    the image is encoded in memory and written with Python's own file I/O, which keeps the errno
+    that OpenCV's ``imwrite`` would swallow."""
     bgr = np.ascontiguousarray(frame.permute(1, 2, 0).numpy()[..., ::-1])
-    if not cv2.imwrite(str(file), bgr):
-        raise OSError(f"cannot write {file.name}")
+    ok, data = cv2.imencode(".png", bgr)
+    if not ok:
+        raise OSError(f"cannot encode {file.name} as PNG")
+    with open(file, "wb") as handle:
+        handle.write(data.tobytes())
 
 
 def read_png(file: Path) -> torch.Tensor:
@@ -256,23 +290,69 @@ def read_png(file: Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(_rgb8(_read_image(file), file).transpose(2, 0, 1)))
 
 
-def check_output(path: Path, info: VideoInfo, codec: str | None = None) -> None:
+def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int | None = None, *,
+                 overwrite: bool = False, note: Callable[[str], None] | None = None) -> None:
     """Refuse now what :func:`write_output` would refuse only after all the work.
 
-    Checks the output type, the encoder and that the container takes it, and
-    that the container can hold the source's audio as it is.
+    Checks the output type and place (a file where a folder is meant, a folder that holds other
+    files, no write permission), the encoder, that the container takes it, the CRF against the
+    codec's range, and that the container can hold the source's audio as it is. ``note`` gets one
+    line for each thing of the source the output will not keep (other streams, timing in AVI).
     """
+    note = note or (lambda _line: None)
+    for stream in info.dropped:
+        note(f"{info.source}: {stream} not copied to the output (vidfill keeps the first video "
+             "stream and the audio)")
     if _is_png_folder(path):
+        _check_png_folder(path, overwrite)
+        if crf is not None:
+            note(f"{path}: --crf is ignored, a PNG sequence is lossless")
         return
     _check_video_suffix(path)
+    if path.is_dir():
+        raise VidfillError(f"{path}: is a folder; a video output must be a file")
     suffix = path.suffix.lower()
     encoder = _encoder(codec or _DEFAULT_CODECS[suffix], path)
     with av.open(BytesIO(), "w", format=_CONTAINERS[suffix]) as probe:
         if encoder.canonical_name not in probe.supported_codecs:
             raise VidfillError(f"{path}: a {suffix} file cannot hold {encoder.name} video")
+    if crf is not None:
+        if encoder.name in _CRF_RANGES and not 0 <= crf <= _CRF_RANGES[encoder.name]:
+            raise VidfillError(f"--crf {crf}: {encoder.name} takes 0..{_CRF_RANGES[encoder.name]}")
+        if encoder.name not in _CRF_RANGES:
+            note(f"{path}: --crf is ignored by {encoder.name}, which has no CRF")
+    if _CONTAINERS[suffix] in _FRAME_COUNTING and info.pts and not _uniform(info.pts):
+        note(f"{path}: an {suffix} file stores no timestamps; the source's uneven frame timing "
+             f"becomes a constant {float(info.fps):g} fps (use .mkv or .mp4 to keep it)")
     if info.has_audio:
         with _open_video(info.source) as source:
             _check_audio_fits(source, _CONTAINERS[suffix], path)
+
+
+def _uniform(pts: tuple[int, ...]) -> bool:
+    return len({b - a for a, b in zip(pts, pts[1:])}) <= 1
+
+
+def _check_png_folder(path: Path, overwrite: bool) -> None:
+    """The rules of a PNG-sequence output (see :func:`write_output`), checked before any work."""
+    if path.exists() and not path.is_dir():
+        raise VidfillError(f"{path}: exists and is not a folder; a path without a video extension "
+                           "is a folder for PNG frames")
+    if not path.is_dir():
+        return
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise VidfillError(f"{path}: cannot write here (no write permission on the folder)")
+    others = _not_frames(path)
+    if others and not overwrite:
+        shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
+        raise VidfillError(f"{path}: the folder holds files that are not an earlier vidfill PNG "
+                           f"sequence ({shown}); give an empty or new folder, or --overwrite to "
+                           "replace its numbered images and keep the rest")
+
+
+def _not_frames(folder: Path) -> list[Path]:
+    """The entries of ``folder`` that are not frames of an earlier PNG-sequence output."""
+    return sorted(p for p in folder.iterdir() if not (_FRAME_NAME.fullmatch(p.name) and p.is_file()))
 
 
 def _is_png_folder(path: Path) -> bool:
@@ -311,6 +391,9 @@ def _image_files(folder: Path) -> list[Path]:
                  if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
     except OSError as exc:
         raise VidfillError(f"{folder}: cannot list the folder ({_reason(exc)})") from exc
+    for file in files:
+        if not file.exists():
+            raise VidfillError(f"{file}: a broken link (its target {os.readlink(file)} does not exist)")
     if not files:
         raise VidfillError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
     return numeric_sorted(files)
@@ -408,33 +491,55 @@ def _check_same_size(path: Path, index: int, shape: tuple[int, int], first: tupl
         raise VidfillError(f"{path}: frame {index} is {_wxh(shape)}, but frame 0 is {_wxh(first)}")
 
 
+def _rotation(frame: av.VideoFrame) -> int:
+    """The display rotation of a decoded frame, counter-clockwise degrees, snapped to 0/90/180/-90."""
+    return ((round((frame.rotation or 0) / 90) + 1) % 4 - 1) * 90
+
+
+def _upright(frame: av.VideoFrame) -> np.ndarray:
+    """``(3, H, W)`` uint8 RGB of a decoded frame, turned as its display matrix says."""
+    image = frame.to_ndarray(format="rgb24")
+    quarter_turns = _rotation(frame) // 90
+    if quarter_turns:
+        image = np.rot90(image, quarter_turns)
+    return np.ascontiguousarray(image.transpose(2, 0, 1))
+
+
 def _video_images(path: Path) -> Iterator[np.ndarray]:
-    """``(3, H, W)`` uint8 RGB of each frame of a video, decoded one at a time."""
+    """``(3, H, W)`` uint8 RGB of each frame of a video, upright, decoded one at a time."""
     with _open_video(path) as container:
         first = None
         for index, frame in enumerate(_decode(container, path)):
-            image = frame.to_ndarray(format="rgb24").transpose(2, 0, 1)
+            image = _upright(frame)
             first = first or image.shape[1:]
             _check_same_size(path, index, image.shape[1:], first)
             yield image
 
 
 def _video_info(container: av.container.InputContainer, path: Path, pts: list[int | None],
-                fps: Fraction) -> VideoInfo:
+                fps: Fraction, rotation: int = 0) -> VideoInfo:
     stream = container.streams.video[0]
     rate = stream.average_rate or stream.guessed_rate or fps
+    streams = container.streams
+    counts = [(len(streams.video) - 1, "video"), (len(streams.subtitles), "subtitle"),
+              (len(streams.data), "data"), (len(streams.attachments), "attachment")]
+    dropped = tuple(f"{n} {'other ' if kind == 'video' else ''}{kind} stream{'s' if n > 1 else ''}"
+                    for n, kind in counts if n)
     return VideoInfo(source=path, fps=Fraction(rate), time_base=stream.time_base,
-                     pts=_increasing(pts), has_audio=bool(container.streams.audio))
+                     pts=_increasing(pts), has_audio=bool(container.streams.audio),
+                     rotation=rotation, dropped=dropped)
 
 
 def _read_video(path: Path, fps: Fraction) -> tuple[torch.Tensor, VideoInfo]:
     images, pts = [], []
     with _open_video(path) as container:
+        rotation = 0
         for index, frame in enumerate(_decode(container, path)):
-            images.append(frame.to_ndarray(format="rgb24").transpose(2, 0, 1))
+            rotation = rotation if index else _rotation(frame)
+            images.append(_upright(frame))
             pts.append(frame.pts)
             _check_same_size(path, index, images[-1].shape[1:], images[0].shape[1:])
-        info = _video_info(container, path, pts, fps)
+        info = _video_info(container, path, pts, fps, rotation)
     if not images:
         raise VidfillError(f"{path}: no video frames")
     frames = np.empty((len(images), *images[0].shape), np.uint8)
@@ -470,6 +575,10 @@ def _hole_fitter(size: tuple[int, int], source: Path,
     noted: set[tuple[int, ...]] = set()
 
     def fit(hole: np.ndarray) -> torch.Tensor:
+        if hole.shape == (width, height) and width != height:
+            raise VidfillError(f"{source}: the mask is {_wxh(hole.shape)}, the frames "
+                               f"{width}x{height} (as the clip is displayed): it looks turned by a "
+                               "quarter; draw masks the way the clip is displayed")
         if hole.shape != (height, width):
             if hole.shape not in noted:
                 noted.add(hole.shape)
@@ -554,20 +663,36 @@ def _counted(frames: Iterator[torch.Tensor], num_frames: int,
 
 
 def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], num_frames: int,
-                      progress: Progress) -> None:
+                      progress: Progress, overwrite: bool) -> None:
+    """Write the sequence into a temporary sibling folder, then put it in place of ``path``:
+    renamed into place if ``path`` does not exist; swapped with it if it holds only an earlier
+    sequence (which is then deleted); with ``overwrite``, moved in after deleting ``path``'s
+    numbered images. Nothing of another run is ever left beside the new frames."""
     _make_parent(path)
     with _removed_on_error(_temp_path(path)) as tmp:
         try:
             tmp.mkdir()
             _write_pngs(tmp, frames, num_frames, progress)
-            if path.is_dir():
+            _check_png_folder(path, overwrite)  # again: the folder may have changed meanwhile
+            if not path.is_dir():
+                os.replace(tmp, path)
+            elif not _not_frames(path):
+                old = _temp_path(path, ".old")
+                os.replace(path, old)
+                os.replace(tmp, path)
+                for frame in old.iterdir():
+                    frame.unlink()
+                old.rmdir()
+            else:
+                for image in path.iterdir():
+                    if (image.suffix.lower() in IMAGE_EXTENSIONS and _NUMBER.search(image.stem)
+                            and image.is_file()):
+                        image.unlink()
                 for file in sorted(tmp.iterdir()):
                     os.replace(file, path / file.name)
                 tmp.rmdir()
-            else:
-                os.replace(tmp, path)
         except OSError as exc:
-            raise VidfillError(f"{path}: cannot write the frames here ({_reason(exc)})") from exc
+            raise VidfillError(f"{path}: cannot write the frames ({_reason(exc)})") from exc
 
 
 def _write_pngs(folder: Path, frames: Iterable[torch.Tensor], num_frames: int,
@@ -579,7 +704,7 @@ def _write_pngs(folder: Path, frames: Iterable[torch.Tensor], num_frames: int,
 
 
 def _write_video_file(path: Path, frames: Iterable[torch.Tensor], num_frames: int,
-                      size: tuple[int, int], info: VideoInfo, crf: int, codec: str | None,
+                      size: tuple[int, int], info: VideoInfo, crf: int | None, codec: str | None,
                       progress: Progress) -> None:
     _make_parent(path)
     with _removed_on_error(_temp_path(path, path.suffix)) as tmp:
@@ -591,7 +716,7 @@ def _write_video_file(path: Path, frames: Iterable[torch.Tensor], num_frames: in
 
 
 def _encode_video(tmp: Path, path: Path, frames: Iterable[torch.Tensor], num_frames: int,
-                  size: tuple[int, int], info: VideoInfo, crf: int, codec_name: str | None,
+                  size: tuple[int, int], info: VideoInfo, crf: int | None, codec_name: str | None,
                   progress: Progress) -> None:
     suffix = path.suffix.lower()
     container = _CONTAINERS[suffix]
@@ -603,11 +728,15 @@ def _encode_video(tmp: Path, path: Path, frames: Iterable[torch.Tensor], num_fra
         with av.open(str(tmp), "w", format=container) as out:
             if codec.canonical_name not in out.supported_codecs:
                 raise VidfillError(f"{path}: a {suffix} file cannot hold {codec.name} video")
-            stream = _add_video_stream(out, codec, size[1], size[0], info.fps, time_base, crf)
+            quarter_turns = info.rotation // 90
+            stored = size[::-1] if quarter_turns % 2 else size
+            stream = _add_video_stream(out, codec, stored[1], stored[0], info.fps, time_base, crf)
+            if quarter_turns:
+                stream.set_display_rotation(info.rotation)
             audio = _copied_audio(out, source) if source else []
             for frame, t in zip(frames, pts):
-                image = av.VideoFrame.from_ndarray(
-                    np.ascontiguousarray(frame.permute(1, 2, 0).numpy()), format="rgb24")
+                pixels = np.rot90(frame.permute(1, 2, 0).numpy(), -quarter_turns)
+                image = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
                 image.pts, image.time_base = t, time_base
                 out.mux(stream.encode(image))
                 _mux_audio(out, audio, t * time_base)
@@ -634,7 +763,8 @@ def _timing(info: VideoInfo, count: int, container: str) -> tuple[Fraction, list
 
 
 def _add_video_stream(out: av.container.OutputContainer, codec: av.codec.Codec, width: int,
-                      height: int, fps: Fraction, time_base: Fraction, crf: int) -> av.VideoStream:
+                      height: int, fps: Fraction, time_base: Fraction,
+                      crf: int | None) -> av.VideoStream:
     stream = out.add_stream(codec.name, rate=fps, options=_quality_options(codec, crf))
     stream.width, stream.height = width, height
     stream.pix_fmt = _pix_fmt(codec, width, height)
@@ -642,9 +772,9 @@ def _add_video_stream(out: av.container.OutputContainer, codec: av.codec.Codec, 
     return stream
 
 
-def _quality_options(codec: av.codec.Codec, crf: int) -> dict[str, str]:
-    if codec.name in _CRF_CODECS:
-        return {"crf": str(crf)}
+def _quality_options(codec: av.codec.Codec, crf: int | None) -> dict[str, str]:
+    if codec.name in _CRF_RANGES:
+        return {"crf": str(DEFAULT_CRF if crf is None else crf)}
     if codec.lossy and not codec.lossless:
         return {"flags": "+qscale", "global_quality": str(_QSCALE * _FF_QP2LAMBDA)}
     return {}

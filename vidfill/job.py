@@ -15,12 +15,37 @@ import torch
 
 from vidfill import io
 from vidfill.config import PipelineConfig
-from vidfill.errors import VidfillError
+from vidfill.errors import ConfigError, VidfillError
 from vidfill.inpaint import build_inpainter
 from vidfill.pipeline import build_edge_model, build_flow_model
 from vidfill.progress import Reporter
 from vidfill.windows import fill_in_windows, plan_windows
 from vidfill.workdir import WorkDir, config_hash, default_location, fingerprint
+
+
+DEFAULT_FPS = Fraction(25)
+"""Frame rate given to a frame-folder or single-image input (it has none of its own)."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device ``name`` ("auto": CUDA when available, else the CPU), checked to exist here."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {name}: not a torch device (e.g. cpu, cuda, cuda:1, mps)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch has no CUDA support" if torch.version.cuda is None else "no GPU is visible"
+            raise ConfigError(f"--device {name}: CUDA is not available ({why}); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {name}: Apple's MPS is not available here; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"--device {name}: vidfill runs on cpu, cuda or mps")
+    return device
 
 
 @dataclass(frozen=True)
@@ -36,11 +61,14 @@ class Job:
     """Explicit RAFT checkpoint (else the usual lookup)."""
     download: bool = True
     """Whether RAFT weights may be downloaded."""
-    crf: int = 17
+    crf: int | None = None
+    """Quality of a CRF codec (x264, x265, VP9, AV1), lower is better; None: its default
+    (:data:`vidfill.io.DEFAULT_CRF`). Checked against the codec's range before any work."""
     codec: str | None = None
-    fps: Fraction = Fraction(25)
+    fps: Fraction = DEFAULT_FPS
     """Frame rate of a frame-folder input."""
-    device: str = "cpu"
+    device: str = "auto"
+    """Torch device; "auto": CUDA when available, else the CPU."""
     resume: bool = False
     """Record finished windows in the work directory and continue from it if it exists."""
     work_dir: Path | None = None
@@ -49,6 +77,24 @@ class Job:
     """Explicit checkpoint of the gated inpainter (else the usual lookup)."""
     references: tuple[tuple[int, Path], ...] = ()
     """(frame number, image painted by hand): taken as known inside that frame's hole."""
+    overwrite: bool = False
+    """A PNG-sequence output may go into a folder that holds other files too (its numbered
+    frames are replaced, the rest kept); otherwise only an empty folder or an earlier sequence."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cfg, PipelineConfig):
+            raise ConfigError(f"cfg must be a PipelineConfig, got {type(self.cfg).__name__}")
+        if self.crf is not None and (isinstance(self.crf, bool) or not isinstance(self.crf, int)
+                                     or not 0 <= self.crf <= io.MAX_CRF):
+            raise ConfigError(f"--crf must be an integer in 0..{io.MAX_CRF}, got {self.crf!r}")
+        try:
+            fps = Fraction(self.fps)
+        except (TypeError, ValueError, ZeroDivisionError):
+            raise ConfigError(f"--fps must be a positive number, got {self.fps!r}") from None
+        if fps <= 0:
+            raise ConfigError(f"--fps must be positive, got {self.fps}")
+        object.__setattr__(self, "fps", fps)
+        resolve_device(self.device)
 
 
 def parse_reference(item: str) -> tuple[int, Path]:
@@ -96,12 +142,17 @@ def run_job(job: Job, reporter: Reporter | None = None) -> None:
     """
     reporter = reporter or Reporter(quiet=True)
     cfg = job.cfg
-    device = torch.device(job.device)
+    device = resolve_device(job.device)
     inpainter = build_inpainter(cfg, job.inpainter_weights, device=device, reporter=reporter)
     io.check_not_input(job.output, job.input, job.masks)
     check_output_location(job.output)
     clip = io.open_clip(job.input, fps=job.fps)
-    io.check_output(job.output, clip.info, job.codec)
+    if clip.info.rotation:
+        reporter.note(f"{job.input}: stored turned by {abs(clip.info.rotation)} degrees "
+                      f"({'counter-' if clip.info.rotation > 0 else ''}clockwise display matrix): "
+                      "masks are read as the clip is displayed, and the output keeps the rotation")
+    io.check_output(job.output, clip.info, job.codec, job.crf, overwrite=job.overwrite,
+                    note=reporter.note)
     references = read_references(job.references, clip.num_frames, clip.size, job.input)
 
     def masks(note=None):
@@ -139,7 +190,13 @@ def run_job(job: Job, reporter: Reporter | None = None) -> None:
         out = fill_in_windows(io.iter_frames(clip), masks(), clip.num_frames, cfg, model,
                               reporter, device, store, edge_model=edge_model, inpainter=inpainter,
                               references=references)
-    io.write_stream(job.output, out, clip.num_frames, clip.info, crf=job.crf, codec=job.codec)
+    try:
+        io.write_stream(job.output, out, clip.num_frames, clip.info, crf=job.crf, codec=job.codec,
+                        overwrite=job.overwrite)
+    except BaseException:
+        if store is not None:  # keep finished windows for --resume; a store with none is removed
+            store.remove() if store.finished == 0 else store.release()
+        raise
     if store is not None:
         store.remove()
     reporter.note(f"wrote {job.output}")
@@ -147,8 +204,10 @@ def run_job(job: Job, reporter: Reporter | None = None) -> None:
 
 def _work_dir(job: Job, clip: io.ClipSource, flow_method: str) -> WorkDir:
     plan = plan_windows(clip.num_frames, job.cfg.window)
-    key = {"input": fingerprint(job.input), "masks": fingerprint(job.masks),
+    key = {"input": fingerprint(job.input, clip.files),
+           "masks": fingerprint(job.masks, io.mask_files(job.masks)),
            "num_frames": clip.num_frames, "size": list(clip.size),
            "config": config_hash(job.cfg), "flow": flow_method,
            "plan": [[w.start, w.stop, w.fixed] for w in plan]}
-    return WorkDir(job.work_dir or default_location(job.output), key)
+    return WorkDir(job.work_dir or default_location(job.output), key,
+                   protected=(job.input, job.masks, job.output))
