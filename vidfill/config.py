@@ -123,7 +123,7 @@ class EdgeConfig(Checked):
     """Canny high threshold (px/px): a motion boundary is a flow step of about 1 px or more across a few pixels."""
     canny_sigma: float = setting(1.0, gt=0.0)
     """Gaussian blur before Canny, in pixels (RAFT's flow is smooth already; DIS's is noisier)."""
-    threshold: float = setting(0.25, ge=0.0, lt=1.0)
+    threshold: float = setting(0.25, ge=0.0, le=1.0)
     """Edge probability above which the network's output counts as an edge: the shipped network's best F1 on its synthetic validation set (checkpoints/flow_edges.md)."""
     context: int = setting(24, ge=0)
     """Pixels around the hole's bounding box that the network sees (flow resolution)."""
