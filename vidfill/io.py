@@ -7,6 +7,7 @@ tensors (True = hole). Every problem with the user's files is raised as a one-li
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import re
@@ -75,6 +76,9 @@ class VideoInfo:
     dropped: tuple[str, ...] = ()
     """The source's streams that the output cannot keep, described for the user (other video
     streams, subtitles, data)."""
+    depth: int = 8
+    """Bits per sample of the source (8; 10 or 12 for such video; 16 for 16-bit images):
+    above 8, :func:`iter_frames` with ``deep=True`` reads it at full depth."""
 
 
 @dataclass(frozen=True)
@@ -138,30 +142,53 @@ def open_clip(path: Path, fps: Fraction = Fraction(25)) -> ClipSource:
     _require(path)
     if path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS:
         files = _image_files(path) if path.is_dir() else [path]
-        height, width = _rgb8(_read_image(files[0]), files[0]).shape[:2]
-        info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False)
+        first_image = _read_image(files[0])
+        height, width = first_image.shape[:2]
+        info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False,
+                         depth=16 if first_image.dtype == np.uint16 else 8)
         return ClipSource(info=info, num_frames=len(files), size=(height, width), files=tuple(files))
-    pts, first, rotation = [], None, 0
+    pts, first, rotation, depth = [], None, 0, 8
     with _open_video(path) as container:
         for frame in _decode(container, path):
             shape = (frame.height, frame.width)
             if first is None:
                 first, rotation = shape, _rotation(frame)
+                depth = max(8, max(c.bits for c in frame.format.components))
             _check_same_size(path, len(pts), shape, first)
             pts.append(frame.pts)
         if first is None:
             raise VidfillError(f"{path}: no video frames")
-        info = _video_info(container, path, pts, fps, rotation)
+        info = dataclasses.replace(_video_info(container, path, pts, fps, rotation), depth=depth)
     size = first[::-1] if rotation % 180 else first
     return ClipSource(info=info, num_frames=len(pts), size=size, files=None)
 
 
-def iter_frames(clip: ClipSource) -> Iterator[torch.Tensor]:
-    """The frames of ``clip``, one ``(3, H, W)`` uint8 RGB tensor at a time, decoded as needed."""
-    images = (_folder_images(list(clip.files)) if clip.files is not None
-              else _video_images(clip.info.source))
+def iter_frames(clip: ClipSource, deep: bool = False) -> Iterator[torch.Tensor]:
+    """The frames of ``clip``, one ``(3, H, W)`` uint8 RGB tensor at a time, decoded as needed;
+    ``deep``: uint16 at the source's full depth (scaled to 0..65535)."""
+    images = (_folder_images(list(clip.files), deep) if clip.files is not None
+              else _video_images(clip.info.source, deep))
     for image in images:
         yield torch.from_numpy(np.ascontiguousarray(image))
+
+
+def composite_deep(filled: Iterable[torch.Tensor], deep: Iterable[torch.Tensor],
+                   holes: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+    """Each output frame at the source's full depth: ``(3, H, W)`` uint16, the ``deep`` source
+    frame outside the hole (bit-exact) and the 8-bit ``filled`` frame (times 257) inside it."""
+    for fill, source, hole in zip(filled, deep, holes, strict=True):
+        yield torch.where(hole, fill.to(torch.int32).mul_(257).to(torch.uint16), source)
+
+
+def output_depth(path: Path, codec: str | None, depth: int) -> int:
+    """Bits per sample that the output ``path`` (with ``codec``) keeps of a ``depth``-bit source."""
+    if depth <= 8:
+        return 8
+    if _is_png_folder(path):
+        return 16
+    suffix = path.suffix.lower()
+    encoder = _encoder(codec or _DEFAULT_CODECS.get(suffix, "libx264"), path)
+    return min(depth, _format_bits(_pix_fmt(encoder, 2, 2, depth)))
 
 
 def read_masks(path: Path, num_frames: int, size: tuple[int, int],
@@ -258,10 +285,11 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
     """
     frames = iter(frames)
     first = next(frames, None)
-    if first is None or first.dtype != torch.uint8 or first.ndim != 3 or first.shape[0] != 3:
-        raise ValueError("frames must yield (3, H, W) uint8 tensors, got "
+    if first is None or first.dtype not in (torch.uint8, torch.uint16) or first.ndim != 3 \
+            or first.shape[0] != 3:
+        raise ValueError("frames must yield (3, H, W) uint8 or uint16 tensors, got "
                          f"{None if first is None else (tuple(first.shape), first.dtype)}")
-    checked = _counted(itertools.chain([first], frames), num_frames, first.shape)
+    checked = _counted(itertools.chain([first], frames), num_frames, first.shape, first.dtype)
     progress = progress or _no_progress
     if _is_png_folder(path):
         _write_png_folder(path, checked, num_frames, progress, overwrite)
@@ -272,7 +300,7 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
 
 
 def write_png(file: Path, frame: torch.Tensor) -> None:
-    """Save one ``(3, H, W)`` uint8 RGB frame as a lossless PNG.
+    """Save one ``(3, H, W)`` uint8 (or uint16: a 16-bit PNG) RGB frame as a lossless PNG.
 
     An OSError with the system's reason (e.g. errno ENOSPC, "No space left on device") if it cannot:
     the image is encoded in memory and written with Python's own file I/O, which keeps the errno
@@ -321,6 +349,11 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
             raise VidfillError(f"--crf {crf}: {encoder.name} takes 0..{_CRF_RANGES[encoder.name]}")
         if encoder.name not in _CRF_RANGES:
             note(f"{path}: --crf is ignored by {encoder.name}, which has no CRF")
+    kept = output_depth(path, codec, info.depth)
+    if kept < info.depth:
+        note(f"{path}: {encoder.name} in {suffix} keeps {kept} bits of the {info.depth}-bit source, "
+             "so the output is written at that depth (a PNG folder, or --codec ffv1 in .mkv, keeps "
+             "them all)")
     if _CONTAINERS[suffix] in _FRAME_COUNTING and info.pts and not _uniform(info.pts):
         note(f"{path}: an {suffix} file stores no timestamps; the source's uneven frame timing "
              f"becomes a constant {float(info.fps):g} fps (use .mkv or .mp4 to keep it)")
@@ -429,6 +462,16 @@ def _full_scale(dtype: np.dtype, path: Path) -> float:
     raise VidfillError(f"{path}: {dtype} samples are not supported (8-bit, 16-bit or float only)")
 
 
+def _rgb16(image: np.ndarray, path: Path) -> np.ndarray:
+    """``(H, W, 3)`` uint16 RGB of an image as read by :func:`_read_image` (8-bit times 257)."""
+    rgb = _bgr_alpha(image, path)[0]
+    if rgb.dtype == np.uint16:
+        return np.ascontiguousarray(rgb)
+    if rgb.dtype == np.uint8:
+        return rgb.astype(np.uint16) * 257
+    return (np.clip(rgb / _full_scale(rgb.dtype, path), 0, 1) * 65535 + 0.5).astype(np.uint16)
+
+
 def _rgb8(image: np.ndarray, path: Path) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB of an image as read by :func:`_read_image`."""
     rgb = _bgr_alpha(image, path)[0]
@@ -451,11 +494,12 @@ def _read_frame_folder(folder: Path) -> np.ndarray:
     return frames
 
 
-def _folder_images(files: list[Path]) -> Iterator[np.ndarray]:
-    """``(3, H, W)`` uint8 RGB of each image file; a VidfillError when one's size differs."""
+def _folder_images(files: list[Path], deep: bool = False) -> Iterator[np.ndarray]:
+    """``(3, H, W)`` uint8 RGB of each image file (``deep``: uint16, 8-bit images times 257); a
+    VidfillError when one's size differs."""
     first = None
     for file in files:
-        image = _rgb8(_read_image(file), file)
+        image = (_rgb16 if deep else _rgb8)(_read_image(file), file)
         first = first if first is not None else image
         if image.shape != first.shape:
             raise VidfillError(f"{file}: {_wxh(image.shape)}, but {files[0].name} is "
@@ -496,21 +540,23 @@ def _rotation(frame: av.VideoFrame) -> int:
     return ((round((frame.rotation or 0) / 90) + 1) % 4 - 1) * 90
 
 
-def _upright(frame: av.VideoFrame) -> np.ndarray:
-    """``(3, H, W)`` uint8 RGB of a decoded frame, turned as its display matrix says."""
-    image = frame.to_ndarray(format="rgb24")
+def _upright(frame: av.VideoFrame, deep: bool = False) -> np.ndarray:
+    """``(3, H, W)`` uint8 RGB (``deep``: uint16) of a decoded frame, turned as its display matrix
+    says."""
+    image = frame.to_ndarray(format="rgb48le" if deep else "rgb24")
     quarter_turns = _rotation(frame) // 90
     if quarter_turns:
         image = np.rot90(image, quarter_turns)
     return np.ascontiguousarray(image.transpose(2, 0, 1))
 
 
-def _video_images(path: Path) -> Iterator[np.ndarray]:
-    """``(3, H, W)`` uint8 RGB of each frame of a video, upright, decoded one at a time."""
+def _video_images(path: Path, deep: bool = False) -> Iterator[np.ndarray]:
+    """``(3, H, W)`` uint8 RGB (``deep``: uint16) of each frame of a video, upright, decoded one
+    at a time."""
     with _open_video(path) as container:
         first = None
         for index, frame in enumerate(_decode(container, path)):
-            image = _upright(frame)
+            image = _upright(frame, deep)
             first = first or image.shape[1:]
             _check_same_size(path, index, image.shape[1:], first)
             yield image
@@ -648,15 +694,15 @@ def _removed_on_error(tmp: Path) -> Iterator[Path]:
         raise
 
 
-def _counted(frames: Iterator[torch.Tensor], num_frames: int,
-             shape: torch.Size) -> Iterator[torch.Tensor]:
-    """``frames``, checked: each of ``shape`` and uint8, exactly ``num_frames`` of them."""
+def _counted(frames: Iterator[torch.Tensor], num_frames: int, shape: torch.Size,
+             dtype: torch.dtype) -> Iterator[torch.Tensor]:
+    """``frames``, checked: each of ``shape`` and ``dtype``, exactly ``num_frames`` of them."""
     count = 0
     for frame in frames:
         count += 1
-        if count > num_frames or frame.shape != shape or frame.dtype != torch.uint8:
+        if count > num_frames or frame.shape != shape or frame.dtype != dtype:
             raise ValueError(f"frame {count - 1}: {tuple(frame.shape)} {frame.dtype}, expected "
-                             f"{num_frames} frames of {tuple(shape)} uint8")
+                             f"{num_frames} frames of {tuple(shape)} {dtype}")
         yield frame
     if count != num_frames:
         raise ValueError(f"got {count} frames, expected {num_frames}")
@@ -730,13 +776,16 @@ def _encode_video(tmp: Path, path: Path, frames: Iterable[torch.Tensor], num_fra
                 raise VidfillError(f"{path}: a {suffix} file cannot hold {codec.name} video")
             quarter_turns = info.rotation // 90
             stored = size[::-1] if quarter_turns % 2 else size
-            stream = _add_video_stream(out, codec, stored[1], stored[0], info.fps, time_base, crf)
+            stream = _add_video_stream(out, codec, stored[1], stored[0], info.fps, time_base, crf,
+                                       info.depth)
             if quarter_turns:
                 stream.set_display_rotation(info.rotation)
             audio = _copied_audio(out, source) if source else []
             for frame, t in zip(frames, pts):
                 pixels = np.rot90(frame.permute(1, 2, 0).numpy(), -quarter_turns)
-                image = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+                image = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(pixels),
+                    format="rgb48le" if pixels.dtype == np.uint16 else "rgb24")
                 image.pts, image.time_base = t, time_base
                 out.mux(stream.encode(image))
                 _mux_audio(out, audio, t * time_base)
@@ -764,10 +813,10 @@ def _timing(info: VideoInfo, count: int, container: str) -> tuple[Fraction, list
 
 def _add_video_stream(out: av.container.OutputContainer, codec: av.codec.Codec, width: int,
                       height: int, fps: Fraction, time_base: Fraction,
-                      crf: int | None) -> av.VideoStream:
+                      crf: int | None, depth: int = 8) -> av.VideoStream:
     stream = out.add_stream(codec.name, rate=fps, options=_quality_options(codec, crf))
     stream.width, stream.height = width, height
-    stream.pix_fmt = _pix_fmt(codec, width, height)
+    stream.pix_fmt = _pix_fmt(codec, width, height, depth)
     stream.codec_context.time_base = stream.time_base = time_base
     return stream
 
@@ -780,10 +829,31 @@ def _quality_options(codec: av.codec.Codec, crf: int | None) -> dict[str, str]:
     return {}
 
 
-def _pix_fmt(codec: av.codec.Codec, width: int, height: int) -> str:
-    """RGB for lossless codecs; else 4:2:0 (4:4:4 when a side is odd, which 4:2:0 cannot hold)."""
+_DEEP_RGB = ("gbrp16le", "gbrp14le", "gbrp12le", "gbrp10le", "rgb48le")
+_DEEP_YUV = ("yuv420p10le", "yuv422p10le", "yuv444p10le", "yuv420p12le", "yuv422p12le",
+             "yuv444p12le", "yuv420p16le", "yuv422p16le", "yuv444p16le")
+
+
+def _format_bits(name: str) -> int:
+    return max(c.bits for c in av.VideoFormat(name).components)
+
+
+def _pix_fmt(codec: av.codec.Codec, width: int, height: int, depth: int = 8) -> str:
+    """RGB for lossless codecs; else 4:2:0 (4:4:4 when a side is odd, which 4:2:0 cannot hold).
+    For a ``depth``-bit source (above 8): a lossless codec's deepest such format; a lossy codec's
+    shallowest with at least that many bits, else its deepest (the caller says that the output
+    keeps fewer)."""
     supported = [f.name for f in codec.video_formats or ()]
-    yuv = ("yuv420p", "yuv444p") if width % 2 == 0 and height % 2 == 0 else ("yuv444p",)
+    even = width % 2 == 0 and height % 2 == 0
+    if depth > 8:
+        yuv = tuple(f for f in _DEEP_YUV if even or "420" not in f)
+        order = _DEEP_RGB + yuv if codec.lossless else yuv + _DEEP_RGB
+        deep = [f for f in order if f in supported]
+        if deep and not codec.lossless:  # the shallowest that holds the source
+            return min(deep, key=lambda f: (_format_bits(f) < depth, _format_bits(f)))
+        if deep:  # lossless: the deepest, which keeps the decoded 16-bit RGB exactly
+            return max(deep, key=_format_bits)
+    yuv = ("yuv420p", "yuv444p") if even else ("yuv444p",)
     if codec.name in _FULL_RANGE_CODECS:
         yuv = tuple(f.replace("yuv", "yuvj") for f in yuv)
     order = _RGB_FORMATS + yuv if codec.lossless else yuv + _RGB_FORMATS

@@ -17,7 +17,7 @@ from vidfill import io
 from vidfill.config import PipelineConfig
 from vidfill.errors import ConfigError, VidfillError
 from vidfill.inpaint import build_inpainter
-from vidfill.pipeline import build_edge_model, build_flow_model
+from vidfill.pipeline import build_edge_model, build_flow_model, dilate_holes
 from vidfill.progress import Reporter
 from vidfill.windows import fill_in_windows, plan_windows
 from vidfill.workdir import WorkDir, config_hash, default_location, fingerprint
@@ -167,9 +167,10 @@ def run_job(job: Job, reporter: Reporter | None = None) -> None:
         raise VidfillError(f"{job.masks}: frame(s) {', '.join(map(str, full[:10]))} are entirely "
                            "hole; nothing is left to fill them from")
     store = None
+    deep = io.output_depth(job.output, job.codec, clip.info.depth) > 8
     if not any_hole:
         reporter.note(f"{job.masks}: no hole in any frame; the output is a copy of the input")
-        out = io.iter_frames(clip)
+        out = io.iter_frames(clip, deep=deep)
     else:
         if clip.num_frames < 2:
             raise VidfillError(f"{job.input}: a single frame; video inpainting needs at least 2")
@@ -190,6 +191,9 @@ def run_job(job: Job, reporter: Reporter | None = None) -> None:
         out = fill_in_windows(io.iter_frames(clip), masks(), clip.num_frames, cfg, model,
                               reporter, device, store, edge_model=edge_model, inpainter=inpainter,
                               references=references)
+        if deep:  # outside the hole the source at full depth, the fill inside it
+            holes = (dilate_holes(mask[None], cfg.mask.dilate)[0] for mask in masks())
+            out = io.composite_deep(out, io.iter_frames(clip, deep=True), holes)
     try:
         io.write_stream(job.output, out, clip.num_frames, clip.info, crf=job.crf, codec=job.codec,
                         overwrite=job.overwrite)
