@@ -245,6 +245,24 @@ def test_batch_outputs_that_collide_are_refused_before_any_work(clip, tmp_path, 
     refused(code, err, "same.mp4")
 
 
+def test_a_batch_output_that_is_another_clips_input_is_refused(clip, tmp_path, capsys, no_fill):
+    video, masks = clip
+    other = tmp_path / "other.mp4"
+    other.write_bytes(video.read_bytes())
+    before = other.read_bytes()
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(f"clip,masks,output\n{video},{masks},other.mp4\n{other},{masks},b.mp4\n")
+    code, err = run(capsys, "batch", jobs, *DIS)
+    refused(code, err, "would overwrite", "other.mp4")
+    assert other.read_bytes() == before
+
+
+def test_a_batch_extension_without_its_dot_is_refused(clip, tmp_path, capsys, no_fill):
+    video, _ = clip
+    code, err = run(capsys, "batch", tmp_path, "-o", tmp_path / "out", "--ext", "mkv", *DIS)
+    refused(code, err, "--ext mkv", ".mkv")
+
+
 # --- 4. settings -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args,needles", [
@@ -545,3 +563,9 @@ def test_10_bit_video_gives_10_bit_video(tmp_path, capsys, codec, suffix):
         b = np.stack([f.numpy() for f in io.iter_frames(result, deep=True)])
         outside = ~masks[0]
         assert np.array_equal(a[:, :, outside], b[:, :, outside])
+
+
+def test_an_fps_that_a_video_input_ignores_is_named(clip, tmp_path, capsys):
+    video, masks = clip
+    code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--fps", "30", "--flow", "dis")
+    assert code == 0 and "--fps is ignored" in err, err

@@ -71,7 +71,12 @@ def from_folder(folder: Path, out_dir: Path, ext: str | None = None) -> list[Ent
     except OSError as exc:
         raise VidfillError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from exc
     entries = []
+    if ext is not None and ext != "" and ext.lower() not in VIDEO_EXTENSIONS:
+        raise VidfillError(f"--ext {ext}: give a video extension ({', '.join(VIDEO_EXTENSIONS)}) or "
+                           "'' for PNG folders")
     for item in items:
+        if item.resolve() == out_dir.resolve():
+            continue  # the output folder inside the folder of clips is not a clip
         is_video = item.is_file() and item.suffix.lower() in VIDEO_EXTENSIONS
         if not (is_video or item.is_dir()) or item.stem.endswith(MASK_SUFFIX):
             continue
@@ -119,7 +124,8 @@ def from_job_file(path: Path) -> list[Entry]:
 
 
 def check_collisions(entries: list[Entry]) -> None:
-    """VidfillError listing every output that two or more clips would write (one would be lost)."""
+    """VidfillError listing every output that two or more clips would write (one would be lost),
+    and every output that is, or lies inside, any clip's input or masks (it would be overwritten)."""
     by_output: dict[Path, list[Entry]] = {}
     for entry in entries:
         by_output.setdefault(entry.output.resolve(), []).append(entry)
@@ -128,6 +134,13 @@ def check_collisions(entries: list[Entry]) -> None:
     if clashes:
         raise VidfillError(f"{len(clashes)} output(s) would be written by more than one clip, "
                            f"nothing was run: {'; '.join(clashes)}")
+    sources = [p.resolve() for e in entries for p in (e.clip, e.masks) if p is not None]
+    for entry in entries:
+        target = entry.output.resolve()
+        hit = next((s for s in sources if target == s or target.is_relative_to(s)), None)
+        if hit is not None:
+            raise VidfillError(f"{entry.output}: the output of {entry.name} would overwrite {hit}, "
+                               "an input of this batch; nothing was run")
 
 
 def run_entry(entry: Entry, job: Job | None, error: str | None, quiet: bool = True) -> Outcome:

@@ -87,7 +87,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="video quality, lower is better (default 17; 0-51 for x264/x265, 0-63 for "
                         "VP9/AV1)")
     p.add_argument("--codec", help="video codec, e.g. libx264, ffv1 (lossless), libvpx-vp9")
-    p.add_argument("--fps", type=_fps, default=DEFAULT_FPS,
+    p.add_argument("--fps", type=_fps,
                    help=f"frame rate for a frame-folder input written as video (default {DEFAULT_FPS}; "
                         "e.g. 24, 23.976 or 24000/1001)")
     p.add_argument("--device", default="auto",

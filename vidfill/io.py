@@ -333,8 +333,8 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
              "stream and the audio)")
     if _is_png_folder(path):
         _check_png_folder(path, overwrite)
-        if crf is not None:
-            note(f"{path}: --crf is ignored, a PNG sequence is lossless")
+        if crf is not None or codec is not None:
+            note(f"{path}: --crf and --codec are ignored, a PNG sequence is lossless")
         return
     _check_video_suffix(path)
     if path.is_dir():

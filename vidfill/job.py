@@ -65,8 +65,8 @@ class Job:
     """Quality of a CRF codec (x264, x265, VP9, AV1), lower is better; None: its default
     (:data:`vidfill.io.DEFAULT_CRF`). Checked against the codec's range before any work."""
     codec: str | None = None
-    fps: Fraction = DEFAULT_FPS
-    """Frame rate of a frame-folder input."""
+    fps: Fraction | None = None
+    """Frame rate of a frame-folder input; None: :data:`DEFAULT_FPS`. A video keeps its own."""
     device: str = "auto"
     """Torch device; "auto": CUDA when available, else the CPU."""
     resume: bool = False
@@ -87,13 +87,14 @@ class Job:
         if self.crf is not None and (isinstance(self.crf, bool) or not isinstance(self.crf, int)
                                      or not 0 <= self.crf <= io.MAX_CRF):
             raise ConfigError(f"--crf must be an integer in 0..{io.MAX_CRF}, got {self.crf!r}")
-        try:
-            fps = Fraction(self.fps)
-        except (TypeError, ValueError, ZeroDivisionError):
-            raise ConfigError(f"--fps must be a positive number, got {self.fps!r}") from None
-        if fps <= 0:
-            raise ConfigError(f"--fps must be positive, got {self.fps}")
-        object.__setattr__(self, "fps", fps)
+        if self.fps is not None:
+            try:
+                fps = Fraction(self.fps)
+            except (TypeError, ValueError, ZeroDivisionError):
+                raise ConfigError(f"--fps must be a positive number, got {self.fps!r}") from None
+            if fps <= 0:
+                raise ConfigError(f"--fps must be positive, got {self.fps}")
+            object.__setattr__(self, "fps", fps)
         resolve_device(self.device)
 
 
@@ -146,7 +147,10 @@ def run_job(job: Job, reporter: Reporter | None = None) -> None:
     inpainter = build_inpainter(cfg, job.inpainter_weights, device=device, reporter=reporter)
     io.check_not_input(job.output, job.input, job.masks)
     check_output_location(job.output)
-    clip = io.open_clip(job.input, fps=job.fps)
+    clip = io.open_clip(job.input, fps=job.fps or DEFAULT_FPS)
+    if job.fps is not None and clip.files is None:
+        reporter.note(f"--fps is ignored: {job.input} keeps its own rate "
+                      f"({float(clip.info.fps):g} fps)")
     if clip.info.rotation:
         reporter.note(f"{job.input}: stored turned by {abs(clip.info.rotation)} degrees "
                       f"({'counter-' if clip.info.rotation > 0 else ''}clockwise display matrix): "
