@@ -7,10 +7,10 @@ Library use::
 """
 
 from vidfill.config import PipelineConfig, load_preset
-from vidfill.errors import VidfillError
+from vidfill.errors import ConfigError, VidfillError
 from vidfill.inpaint import build_inpainter
 from vidfill.pipeline import Result, build_flow_model, inpaint_video
 
-__all__ = ["PipelineConfig", "Result", "VidfillError", "build_flow_model", "build_inpainter",
+__all__ = ["ConfigError", "PipelineConfig", "Result", "VidfillError", "build_flow_model", "build_inpainter",
            "inpaint_video", "load_preset"]
 __version__ = "0.1.0"
