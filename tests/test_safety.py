@@ -417,7 +417,7 @@ def test_streams_the_output_cannot_keep_are_named(tmp_path, capsys):
     mask = tmp_path / "m.png"
     cv2.imwrite(str(mask), masks[0].astype(np.uint8) * 255)
     code, err = run(capsys, video, mask, "-o", tmp_path / "o.mkv", "--flow", "dis")
-    assert code == 0 and "1 other video stream not copied" in err, err
+    assert code == 0 and "1 other video stream not kept" in err, err
 
 
 def test_uneven_timing_into_avi_is_named(tmp_path, capsys):
@@ -569,3 +569,24 @@ def test_an_fps_that_a_video_input_ignores_is_named(clip, tmp_path, capsys):
     video, masks = clip
     code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--fps", "30", "--flow", "dis")
     assert code == 0 and "--fps is ignored" in err, err
+
+
+def test_an_alpha_channel_the_output_drops_is_named(tmp_path, capsys):
+    _, frames, masks = make_clip(T, size=SIZE, seed=11)
+    folder, mask = tmp_path / "rgba", tmp_path / "m.png"
+    folder.mkdir()
+    for t, image in enumerate(frames):
+        cv2.imwrite(str(folder / f"{t}.png"), np.dstack([image[..., ::-1], np.full(SIZE, 200, np.uint8)]))
+    cv2.imwrite(str(mask), masks[0].astype(np.uint8) * 255)
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "o", "--flow", "dis")
+    assert code == 0 and "the alpha channel not kept" in err, err
+
+
+def test_a_work_dir_implies_resume(clip, tmp_path, capsys, monkeypatch):
+    video, masks = clip
+    work = tmp_path / "work"
+    seen = []
+    original = WorkDir.save
+    monkeypatch.setattr(WorkDir, "save", lambda self, *a: (seen.append(self.path), original(self, *a)))
+    code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--work-dir", work, *DIS)
+    assert code == 0 and seen == [work] and not work.exists(), err

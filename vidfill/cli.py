@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="record each finished window in a work directory and continue a killed "
                         "run from it (removed when the output is complete)")
     p.add_argument("--work-dir", type=Path,
-                   help="work directory for --resume (default: OUTPUT.vidfill-work next to the output)")
+                   help="work directory for --resume, which it implies (default: OUTPUT.vidfill-work "
+                        "next to the output); new, empty or vidfill's own")
     p.add_argument("--overwrite", action="store_true",
                    help="let a PNG-sequence output replace the numbered frames in a folder that "
                         "holds other files too (they are kept); without it such a folder is refused")
@@ -141,13 +142,15 @@ def make_job(args: argparse.Namespace, input: Path, masks: Path, output: Path,
 def run(args: argparse.Namespace) -> None:
     cfg = config_from(args)
     references = tuple(parse_reference(item) for item in args.reference)  # before any reading
-    run_job(make_job(args, args.input, args.masks, args.output, cfg, resume=args.resume,
+    run_job(make_job(args, args.input, args.masks, args.output, cfg,
+                     resume=args.resume or args.work_dir is not None,
                      work_dir=args.work_dir, references=references),
             Reporter(quiet=args.quiet))
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt so that temporary outputs are removed on the way out."""
+    """SIGTERM or SIGHUP (the terminal closed), raised like KeyboardInterrupt so that temporary
+    outputs are removed on the way out."""
 
 
 def _terminate(_signum, _frame) -> None:
@@ -160,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     130/143 interrupted/terminated (nothing half-written is left)."""
     argv = sys.argv[1:] if argv is None else argv
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)} \
+        if in_main_thread else {}
     try:
         return _dispatch(argv)
     except VidfillError as exc:
@@ -179,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
               "report)", file=sys.stderr)
         return 1
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _dispatch(argv: list[str]) -> int:

@@ -144,21 +144,26 @@ def open_clip(path: Path, fps: Fraction = Fraction(25)) -> ClipSource:
         files = _image_files(path) if path.is_dir() else [path]
         first_image = _read_image(files[0])
         height, width = first_image.shape[:2]
+        alpha = first_image.ndim == 3 and first_image.shape[2] == 4
         info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False,
-                         depth=16 if first_image.dtype == np.uint16 else 8)
+                         depth=16 if first_image.dtype == np.uint16 else 8,
+                         dropped=("the alpha channel",) if alpha else ())
         return ClipSource(info=info, num_frames=len(files), size=(height, width), files=tuple(files))
-    pts, first, rotation, depth = [], None, 0, 8
+    pts, first, rotation, depth, alpha = [], None, 0, 8, False
     with _open_video(path) as container:
         for frame in _decode(container, path):
             shape = (frame.height, frame.width)
             if first is None:
                 first, rotation = shape, _rotation(frame)
                 depth = max(8, max(c.bits for c in frame.format.components))
+                alpha = any(c.is_alpha for c in frame.format.components)
             _check_same_size(path, len(pts), shape, first)
             pts.append(frame.pts)
         if first is None:
             raise VidfillError(f"{path}: no video frames")
-        info = dataclasses.replace(_video_info(container, path, pts, fps, rotation), depth=depth)
+        info = _video_info(container, path, pts, fps, rotation)
+        info = dataclasses.replace(info, depth=depth,
+                                   dropped=info.dropped + (("the alpha channel",) if alpha else ()))
     size = first[::-1] if rotation % 180 else first
     return ClipSource(info=info, num_frames=len(pts), size=size, files=None)
 
@@ -329,8 +334,8 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
     """
     note = note or (lambda _line: None)
     for stream in info.dropped:
-        note(f"{info.source}: {stream} not copied to the output (vidfill keeps the first video "
-             "stream and the audio)")
+        note(f"{info.source}: {stream} not kept in the output (vidfill keeps the colour of the "
+             "first video stream, and the audio)")
     if _is_png_folder(path):
         _check_png_folder(path, overwrite)
         if crf is not None or codec is not None:
