@@ -1,4 +1,5 @@
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -60,10 +61,13 @@ def test_checkpoints_folder_is_searched_first(tiny_entry, monkeypatch, tmp_path)
     entry, reference = tiny_entry
     folder = tmp_path / "ckpt"
     folder.mkdir()
-    torch.save({"module." + k: v for k, v in reference.items()}, folder / entry.filename)
+    (folder / entry.filename).write_bytes(Path(entry.url.removeprefix("file://")).read_bytes())
     monkeypatch.setenv("VIDFILL_CHECKPOINTS", str(folder))
     found = weights.load_state_dict("tiny", download=False)
     assert str(folder) in found.note and set(found.state_dict) == set(reference)
+    prefixed = tmp_path / "data_parallel.pth"  # another layout: given explicitly, converted
+    torch.save({"module." + k: v for k, v in reference.items()}, prefixed)
+    assert set(weights.load_state_dict("tiny", prefixed).state_dict) == set(reference)
 
 
 def test_explicit_path_errors_are_one_line(tiny_entry, tmp_path):
@@ -103,3 +107,14 @@ def test_princeton_raft_small_checkpoint_loads(shared):
     found = weights.load_state_dict("raft_small", shared / "checkpoints/raft-small.pth")
     model = weights.MANIFEST["raft_small"].build()
     model.load_state_dict(found.state_dict)  # strict: every tensor placed
+
+
+def test_a_shipped_checkpoint_is_hash_checked(tmp_path, monkeypatch):
+    entry = weights.MANIFEST["flow_edges"]
+    shipped = weights.checkpoint_dirs()[-1] / entry.filename
+    altered = bytearray(shipped.read_bytes())
+    altered[-1] ^= 0xFF
+    (tmp_path / entry.filename).write_bytes(bytes(altered))
+    monkeypatch.setattr(weights, "checkpoint_dirs", lambda: [tmp_path])
+    with pytest.raises(VidfillError, match="does not match the manifest's 48654c3f; the file is damaged"):
+        weights.load_state_dict("flow_edges")

@@ -182,7 +182,8 @@ def composite_deep(filled: Iterable[torch.Tensor], deep: Iterable[torch.Tensor],
     """Each output frame at the source's full depth: ``(3, H, W)`` uint16, the ``deep`` source
     frame outside the hole (bit-exact) and the 8-bit ``filled`` frame (times 257) inside it."""
     for fill, source, hole in zip(filled, deep, holes, strict=True):
-        yield torch.where(hole, fill.to(torch.int32).mul_(257).to(torch.uint16), source)
+        inside = fill.numpy().astype(np.uint16) * np.uint16(257)
+        yield torch.from_numpy(np.where(hole.numpy(), inside, source.numpy()))
 
 
 def output_depth(path: Path, codec: str | None, depth: int) -> int:

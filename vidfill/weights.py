@@ -11,6 +11,7 @@ import hashlib
 import os
 import socket
 from collections.abc import Callable
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,12 +136,22 @@ def _read_checkpoint(path: Path) -> StateDict:
 
 
 def checkpoint_dirs() -> list[Path]:
-    """Folders searched for manifest files, in order: $VIDFILL_CHECKPOINTS, the repo's checkpoints/."""
+    """Folders searched for manifest files, in order: $VIDFILL_CHECKPOINTS, then the weights shipped
+    with the package (``checkpoints/`` of the repository, installed as ``vidfill.checkpoints``)."""
     dirs = []
     if os.environ.get("VIDFILL_CHECKPOINTS"):
         dirs.append(Path(os.environ["VIDFILL_CHECKPOINTS"]))
-    dirs.append(Path(__file__).resolve().parents[1] / "checkpoints")
+    dirs.append(Path(str(resources.files("vidfill.checkpoints"))))
     return dirs
+
+
+def _check_hash(entry: WeightsEntry, path: Path) -> None:
+    """VidfillError unless ``path``'s sha256 starts with the manifest's prefix."""
+    if entry.sha256_prefix:
+        digest = sha256_of(path)
+        if not digest.startswith(entry.sha256_prefix):
+            raise VidfillError(f"{path}: sha256 {digest[:12]}... does not match the manifest's "
+                               f"{entry.sha256_prefix}; the file is damaged or altered")
 
 
 def hub_path(entry: WeightsEntry) -> Path:
@@ -189,6 +200,7 @@ def load_state_dict(name: str, explicit: Path | None = None, *, download: bool =
     for folder in checkpoint_dirs():
         path = folder / entry.filename
         if path.is_file():
+            _check_hash(entry, path)
             sd = convert_state_dict(_read_checkpoint(path), reference, str(path))
             return Resolved(sd, f"{name} weights from {path}")
     if entry.url is None:  # not downloadable: it ships in checkpoints/, or the user brings it

@@ -1,0 +1,1 @@
+"""Weights vidfill trained itself, with their cards; installed as ``vidfill.checkpoints``."""
