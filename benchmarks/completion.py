@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tomllib
 import platform
 import time
 from pathlib import Path
@@ -26,12 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfill import io
-from vidfill.config import PipelineConfig
-from vidfill.inpaint import inpaint_image
+from vidfill.io import media as io
+from vidfill.config import PipelineConfig, parse_overrides
+from vidfill.inpainters.registry import inpaint_image
 from vidfill.metrics import psnr_frames, psnr_region, seam_error, ssim_frames, warping_error
-from vidfill.flow import estimate_flow
-from vidfill.pipeline import build_edge_model, build_flow_model, fill_along_flow, inpaint_video
+from vidfill.stages.flow import estimate_flow
+from vidfill.models.build import Models, build_edge_model, build_flow_model, build_inpainter
+from vidfill.pipeline import fill_along_flow, inpaint_video
 from vidfill.progress import Reporter
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -94,20 +94,6 @@ def evaluate(result: torch.Tensor, truth: torch.Tensor, holes: torch.Tensor) -> 
             "seam": seam_error(result, truth, holes)}
 
 
-def overrides(items: list[str]) -> dict[str, dict]:
-    """``["fusion.method=colour", "poisson.tolerance=1e-4"]`` -> ``{"fusion": {"method": "colour"}, ...}``."""
-    out: dict[str, dict] = {}
-    for item in items:
-        key, _, text = item.partition("=")
-        section, _, name = key.partition(".")
-        try:
-            value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = text
-        out.setdefault(section, {})[name] = value
-    return out
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", default="raft,dis,telea")
@@ -125,11 +111,12 @@ def main() -> None:
     if args.clips:
         clips = [c for c in clips if c.name in args.clips.split(",")]
     methods = args.methods.split(",")
-    cfg = PipelineConfig().replace(mask={"dilate": args.dilate}, **overrides(args.set))
+    cfg = PipelineConfig().replace(mask={"dilate": args.dilate}, **parse_overrides(args.set))
     raft = None
     if {"raft", "truth-flow"} & set(methods):
         raft = build_flow_model(cfg.flow, SHARED / "checkpoints/raft-small.pth")
     edge_model = build_edge_model(cfg.edges, Reporter())
+    inpainter = build_inpainter(cfg)
     rows, truth_ewarp = [], []
     for folder in clips:
         seed = seeds[folder.name]
@@ -146,8 +133,9 @@ def main() -> None:
                     result, timings = truth_flow_fill(truth, damaged, holes, cfg, raft), {}
                 else:
                     reporter = Reporter(quiet=True)
-                    out = inpaint_video(damaged, holes, cfg, raft if method == "raft" else None, reporter,
-                                        edge_model=edge_model)
+                    models = Models(flow=raft if method == "raft" else None, edges=edge_model,
+                                    inpainter=inpainter)
+                    out = inpaint_video(damaged, holes, cfg, models, reporter)
                     result, timings = out.frames, out.timings
                 seconds = time.perf_counter() - start
                 row = {"clip": folder.name, "hole": kind, "method": method, **evaluate(result, truth, holes),

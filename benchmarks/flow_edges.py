@@ -28,14 +28,15 @@ import numpy as np
 import torch
 
 from completion import SHARED, blob_holes, load_clip
-from vidfill import weights
-from vidfill.completion import complete_flow
+from vidfill.models import weights
+from vidfill.stages.completion import complete_flow
 from vidfill.config import FlowConfig, PipelineConfig
-from vidfill.edges import complete_edges, flow_edges
-from vidfill.flow import estimate_flow
-from vidfill.inpaint import smooth_fill
-from vidfill.pipeline import build_flow_model, dilate_holes
-from vidfill.train import precision_recall
+from vidfill.stages.edges import complete_edges, flow_edges
+from vidfill.stages.flow import estimate_flow
+from vidfill.stages.holes import smooth_fill
+from vidfill.models.build import build_flow_model
+from vidfill.stages.holes import dilate_holes
+from vidfill.models.train import precision_recall
 
 NUM_FRAMES = 40
 

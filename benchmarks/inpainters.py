@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from completion import SHARED, blob_holes, load_clip, overrides, telea
-from vidfill.config import PipelineConfig
-from vidfill.inpaint import build_inpainter
+from completion import SHARED, blob_holes, load_clip, telea
+from vidfill.config import parse_overrides, PipelineConfig
+from vidfill.models.build import Models, build_inpainter
 from vidfill.metrics import psnr_region, ssim_region, warping_error
 from vidfill.pipeline import inpaint_video
 
@@ -49,7 +49,7 @@ def run_vidfill(damaged: torch.Tensor, holes: torch.Tensor, cfg: PipelineConfig
         seconds.append(time.perf_counter() - start)
         return out
 
-    result = inpaint_video(damaged, holes, cfg, None, inpainter=timed)
+    result = inpaint_video(damaged, holes, cfg, Models(flow=None, edges=None, inpainter=timed))
     return result.frames, len(result.keyframes), float(np.mean(seconds)) if seconds else 0.0
 
 
@@ -96,7 +96,7 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     all_clips = sorted(d.name for d in (SHARED / "data/clips").iterdir() if d.is_dir())
-    base = PipelineConfig().replace(flow={"method": "dis"}, **overrides(args.set))
+    base = PipelineConfig().replace(flow={"method": "dis"}, **parse_overrides(args.set))
     rows = []
     for clip in args.clips.split(","):
         truth = load_clip(SHARED / "data/clips" / clip, args.frames)

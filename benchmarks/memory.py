@@ -32,14 +32,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfill import io
-from vidfill.config import load_preset
+from vidfill.io import media as io
+from vidfill.config import parse_overrides, load_preset
 from vidfill.metrics import psnr_region, warping_error
 from vidfill.pipeline import inpaint_video
 from vidfill.windows import fill_in_windows, plan_windows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from completion import SHARED, blob_holes, clip_source, load_clip, overrides  # noqa: E402
+from completion import SHARED, blob_holes, clip_source, load_clip  # noqa: E402
 
 FOOTAGE = SHARED / "data" / "clips" / "davis480p_blackswan"
 
@@ -112,7 +112,7 @@ def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None) -> None:
 
 def run_psnr(clips: list[str], length: int, overlap: int, lookahead: int,
              settings: list[str]) -> None:
-    cfg = load_preset("fast").replace(**overrides(settings)).replace(
+    cfg = load_preset("fast").replace(**parse_overrides(settings)).replace(
         window={"length": length, "overlap": overlap, "lookahead": lookahead})
     print(f"DIS flow, 432x240, moving blob hole; windows of {length} frames overlapping by {overlap}, "
           f"looking {lookahead} ahead{''.join(', ' + s for s in settings)}")

@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from completion import SHARED, blob_holes, clip_source
-from vidfill import io
+from vidfill.io import media as io
 from vidfill.config import PoissonConfig
-from vidfill.inpaint import smooth_fill
-from vidfill.poisson import poisson_solve
+from vidfill.stages.holes import smooth_fill
+from vidfill.stages.poisson import poisson_solve
 from vidfill.types import to_float
 
 SIZES = ((240, 432), (480, 854))

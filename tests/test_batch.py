@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import translating_clip
-from vidfill import io
-from vidfill.batch import from_folder, from_job_file
-from vidfill.cli import main
+from vidfill.io import media as io
+from vidfill.cli.batch import from_folder, from_job_file
+from vidfill.cli.main import main
 from vidfill.errors import VidfillError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from vidfill import io
-from vidfill.cli import main
-from vidfill.demo import make_clip, write_clip
+from vidfill.io import media as io
+from vidfill.cli.main import main
+from vidfill.cli.demo import make_clip, write_clip
 
 T = 10
 
@@ -203,7 +203,7 @@ def test_bad_references(static_clip, tmp_path, capsys):
 
 
 def test_inpainter_option(static_clip, tmp_path, capsys, monkeypatch):
-    from vidfill import weights
+    from vidfill.models import weights
 
     folder, mask, _, _, _ = static_clip
     code, err = run(capsys, folder, mask, "-o", tmp_path / "pm", "--flow", "dis", "--inpainter", "patchmatch")

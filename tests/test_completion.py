@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidfill.completion import complete_flow, laplace_fill
+from vidfill.stages.completion import complete_flow, laplace_fill
 
 
 def irregular_hole(h, w, seed=0):

@@ -6,12 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vidfill import weights
-from vidfill.completion import complete_flow
+from vidfill.models import weights
+from vidfill.stages.completion import complete_flow
 from vidfill.config import EdgeConfig
-from vidfill.edges import EdgeGenerator, complete_edges, flow_edges, hysteresis, network_input
-from vidfill.pipeline import build_edge_model
-from vidfill.train import synthetic_flow
+from vidfill.stages.edges import EdgeGenerator, complete_edges, flow_edges, hysteresis, network_input
+from vidfill.models.build import Models, build_edge_model, build_inpainter
+from vidfill.models.train import synthetic_flow
 
 
 def step_flow(h: int = 40, w: int = 48, column: int = 24, jump: float = 6.0) -> torch.Tensor:
@@ -117,7 +117,10 @@ def test_edge_weights_load_through_the_manifest(tmp_path, monkeypatch):
     monkeypatch.setenv("VIDFILL_CHECKPOINTS", str(tmp_path))
     torch.manual_seed(1)
     trained = entry.build()
-    torch.save(trained.state_dict(), tmp_path / entry.filename)
+    torch.save(trained.state_dict(), tmp_path / "trained.pth")
+    entry = dataclasses.replace(entry, sha256_prefix=weights.sha256_of(tmp_path / "trained.pth")[:8])
+    monkeypatch.setitem(weights.MANIFEST, "flow_edges", entry)  # its own weights, its own hash
+    (tmp_path / "trained.pth").rename(tmp_path / entry.filename)
     notes = []
 
     class Notes:
@@ -158,7 +161,7 @@ def test_pipeline_runs_with_an_edge_network():
     calls = []
     model.register_forward_hook(lambda *_: calls.append(1))
     cfg = PipelineConfig().replace(flow={"method": "dis"}, edges={"method": "network"})
-    result = inpaint_video(frames, masks, cfg, edge_model=model)
+    result = inpaint_video(frames, masks, cfg, Models(flow=None, edges=model, inpainter=build_inpainter(cfg)))
     assert len(calls) == 2 * 5  # every forward and backward field
     assert torch.equal(result.frames[~masks.expand_as(frames)], frames[~masks.expand_as(frames)])
 

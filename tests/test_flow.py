@@ -4,7 +4,7 @@ import torch
 
 from conftest import translating_clip
 from vidfill.config import FlowConfig
-from vidfill.flow import estimate_flow, resize_flow, working_size
+from vidfill.stages.flow import estimate_flow, resize_flow, working_size
 
 
 def test_working_size_caps_long_side_and_rounds_to_8():
@@ -54,7 +54,7 @@ def test_real_raft_small_on_shared_clip(shared):
     """Official RAFT-small weights (princeton-vl layout) give flow that explains the motion."""
     import cv2
 
-    from vidfill.pipeline import build_flow_model
+    from vidfill.models.build import build_flow_model
 
     paths = sorted((shared / "data/clips/davis480p_car-roundabout/frames").glob("*.jpg"))[:3]
     frames = torch.stack([torch.from_numpy(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB))
@@ -73,7 +73,7 @@ def test_real_raft_small_on_shared_clip(shared):
 
 
 def test_unmatched_marks_source_hole_and_pixels_landing_in_target_hole():
-    from vidfill.flow import unmatched
+    from vidfill.stages.flow import unmatched
 
     flow = torch.zeros(1, 2, 20, 30)
     flow[:, 0] = 3.0  # everything moves 3 px right

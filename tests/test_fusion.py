@@ -2,8 +2,8 @@ import torch
 
 from conftest import translating_clip
 from vidfill.config import FusionConfig, PoissonConfig, PropagationConfig
-from vidfill.fusion import fuse, reconstruct
-from vidfill.propagation import propagate
+from vidfill.stages.fusion import fuse, reconstruct
+from vidfill.stages.propagation import propagate
 
 TIGHT = PoissonConfig(tolerance=1e-7, max_iterations=5000)
 

@@ -10,10 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vidfill import gated, weights
+from vidfill.inpainters import gated
+from vidfill.models import weights
 from vidfill.config import InpainterName, DipConfig, PatchMatchConfig, PipelineConfig, PoissonConfig
 from vidfill.errors import VidfillError
-from vidfill.inpaint import (GATED_WEIGHTS, NAMES, Inpainter, build_inpainter, harmonic_fill, inpaint_image,
+from vidfill.models.build import GATED_WEIGHTS, build_inpainter
+from vidfill.inpainters.registry import (NAMES, Inpainter, harmonic_fill, inpaint_image,
                              poisson_blend)
 from vidfill.metrics import psnr_region
 from vidfill.progress import Reporter
@@ -63,14 +65,14 @@ def test_patchmatch_is_seeded():
     image = periodic_image(48, 64)
     hole = box_hole(48, 64, 14, 30, 20, 40)
     cfg = PatchMatchConfig(iterations=1)
-    from vidfill.patchmatch import complete
+    from vidfill.inpainters.patchmatch import complete
     assert torch.equal(complete(image, hole, cfg), complete(image, hole, cfg))
     with pytest.raises(ValueError, match="odd"):
         complete(image, hole, PatchMatchConfig(patch_size=4))
 
 
 def test_dip_is_deterministic_and_leaves_the_global_generator_alone():
-    from vidfill.dip import complete
+    from vidfill.inpainters.dip import complete
 
     yy, xx = torch.meshgrid(torch.arange(32), torch.arange(40), indexing="ij")
     image = torch.stack([xx * 5, yy * 6, 100 + xx * 2 + yy]).to(torch.uint8)  # smooth ramps

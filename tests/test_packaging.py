@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidfill.demo import make_clip, write_clip
+from vidfill.cli.demo import make_clip, write_clip
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,8 +43,8 @@ def test_the_installed_wheel_runs_the_default_preset_away_from_the_source(wheel,
     _, frames, masks = make_clip(6, size=(48, 64), seed=2)
     write_clip(tmp_path / "clip.mp4", frames)
     cv2.imwrite(str(tmp_path / "mask.png"), masks[0].astype(np.uint8) * 255)
-    script = ("import sys, vidfill, vidfill.cli; print(vidfill.__file__, flush=True); "
-              "sys.exit(vidfill.cli.main(sys.argv[1:]))")
+    script = ("import sys, vidfill, vidfill.cli.main; print(vidfill.__file__, flush=True); "
+              "sys.exit(vidfill.cli.main.main(sys.argv[1:]))")
     env = {k: v for k, v in os.environ.items() if k not in ("VIDFILL_CHECKPOINTS", "PYTHONPATH")}
     done = subprocess.run([sys.executable, "-c", script, "clip.mp4", "mask.png", "-o", "out.mp4",
                            "--no-download"], cwd=tmp_path, env={**env, "PYTHONPATH": str(site)},

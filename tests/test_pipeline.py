@@ -1,13 +1,15 @@
 import pytest
 import torch
 
-from conftest import translating_clip
+from conftest import SHARED, translating_clip
 from vidfill.config import PipelineConfig
 from vidfill.metrics import psnr_region
-from vidfill.pipeline import build_flow_model, dilate_holes, inpaint_video
+from vidfill.models.build import Models, build_flow_model, build_inpainter
+from vidfill.pipeline import inpaint_video
+from vidfill.stages.holes import dilate_holes
 from vidfill.progress import Reporter
 
-DIS = PipelineConfig().replace(flow={"method": "dis"})
+DIS = PipelineConfig().replace(flow={"method": "dis"}, edges={"method": "none"})
 
 
 def test_moving_texture_end_to_end_and_exact_outside():
@@ -63,7 +65,7 @@ def test_moving_mask_on_static_background_is_filled_by_propagation():
 
 def test_nonlocal_frames_recover_what_adjacent_chains_lose():
     from test_propagation import long_occlusion_case
-    from vidfill.flow import nonlocal_pairs
+    from vidfill.stages.flow import nonlocal_pairs
     from vidfill.pipeline import FarFlow, fill_along_flow
 
     frames, hole, fwd, bwd = long_occlusion_case()
@@ -159,7 +161,7 @@ def test_keyframes_use_the_given_inpainter():
         calls.append(int(hole.sum()))
         return torch.where(hole, torch.full_like(image, 77), image)
 
-    result = inpaint_video(frames, masks, DIS, inpainter=grey)
+    result = inpaint_video(frames, masks, DIS, Models(flow=None, edges=None, inpainter=grey))
     assert calls == [256] and len(result.keyframes) == 1
     assert bool((result.frames[masks.expand_as(frames)].int() - 77).abs().le(1).all())
 
@@ -202,7 +204,8 @@ def test_refine_passes_with_raft_keep_known_pixels_and_references(shared):
     masks = torch.zeros(8, 1, 96, 128, dtype=torch.bool)
     masks[:, :, 36:60, 48:72] = True
     reporter = Reporter(quiet=True)
-    result = inpaint_video(frames, masks, raft_cfg, raft, reporter)
+    models = Models(flow=raft, edges=None, inpainter=build_inpainter(raft_cfg))
+    result = inpaint_video(frames, masks, raft_cfg, models, reporter)
     assert "refine flow" in reporter.timings
     outside = ~result.hole.expand_as(frames)
     assert torch.equal(result.frames[outside], frames[outside])
@@ -210,7 +213,7 @@ def test_refine_passes_with_raft_keep_known_pixels_and_references(shared):
 
     frames, masks, painted = painted_static_case()
     damaged = torch.where(masks, torch.zeros_like(frames), frames)
-    result = inpaint_video(damaged, masks, raft_cfg, raft, references={3: painted})
+    result = inpaint_video(damaged, masks, raft_cfg, models, references={3: painted})
     assert torch.equal(result.frames[3], painted)  # still known in the refine pass
 
 
@@ -225,3 +228,35 @@ def test_dis_run_skips_refine_passes_and_says_so():
     inpaint_video(frames, masks, DIS.replace(flow={"refine_passes": 2}), None, reporter)
     assert "refinement passes need RAFT" in stream.getvalue()
     assert "refine flow" not in reporter.timings
+
+
+def test_the_library_and_the_cli_give_identical_frames_for_the_default_preset(tmp_path, capsys):
+    """The config is the run: ``vidfill.fill`` with the default preset builds the networks the
+    preset names and fills exactly as the command line does (RAFT from ../shared when present;
+    without it, both fall back to DIS the same way)."""
+    import cv2
+
+    from vidfill import build_models, fill, load_preset
+    from vidfill.cli.main import main
+    from vidfill.io import media
+
+    raft = SHARED / "checkpoints" / "raft-small.pth"
+    raft = raft if raft.is_file() else None
+    frames = translating_clip(num_frames=8, h=96, w=128, dx=3, dy=1)
+    masks = torch.zeros(8, 1, 96, 128, dtype=torch.bool)
+    masks[:, :, 30:60, 40:80] = True
+    folder, mask_dir = tmp_path / "frames", tmp_path / "masks"
+    folder.mkdir()
+    mask_dir.mkdir()
+    for t in range(8):
+        cv2.imwrite(str(folder / f"{t:03d}.png"), frames[t].permute(1, 2, 0).numpy()[..., ::-1])
+        cv2.imwrite(str(mask_dir / f"{t:03d}.png"), masks[t, 0].numpy().astype("uint8") * 255)
+    cfg = load_preset("default")
+    models = build_models(cfg, raft_weights=raft, download=False)
+    library = fill(frames, masks, cfg, models=models)
+    weights_args = ["--raft-weights", str(raft)] if raft else ["--no-download"]
+    assert main([str(folder), str(mask_dir), "-o", str(tmp_path / "out"), "-q", *weights_args]) == 0
+    cli, _ = media.read_frames(tmp_path / "out")
+    assert torch.equal(library, cli)
+    assert models.edges is not None  # the default preset's edge network ran in both
+    assert not torch.equal(library, frames)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from vidfill.config import PoissonConfig
-from vidfill.poisson import poisson_solve
+from vidfill.stages.poisson import poisson_solve
 
 TIGHT = PoissonConfig(tolerance=1e-7, max_iterations=5000)
 

@@ -2,8 +2,8 @@ import torch
 
 from conftest import translating_clip
 from vidfill.config import FusionConfig, PropagationConfig
-from vidfill.fusion import fuse
-from vidfill.propagation import propagate
+from vidfill.stages.fusion import fuse
+from vidfill.stages.propagation import propagate
 
 
 def constant_flow(num_frames, h, w, dx, dy):
@@ -81,8 +81,8 @@ def long_occlusion_case():
 
 
 def test_nonlocal_candidates_bridge_an_occlusion_the_adjacent_chain_cannot():
-    from vidfill.flow import nonlocal_pairs
-    from vidfill.propagation import nonlocal_candidates
+    from vidfill.stages.flow import nonlocal_pairs
+    from vidfill.stages.propagation import nonlocal_candidates
 
     frames, hole, fwd, bwd = long_occlusion_case()
     t, _, h, w = frames.shape
@@ -101,7 +101,7 @@ def test_nonlocal_candidates_bridge_an_occlusion_the_adjacent_chain_cannot():
 
 
 def test_nonlocal_pairs_skip_references_the_adjacent_chain_reaches():
-    from vidfill.flow import nonlocal_pairs
+    from vidfill.stages.flow import nonlocal_pairs
 
     pairs = nonlocal_pairs(25, count=3, stride=10)
     assert pairs[pairs[:, 0] == 11, 1].tolist() == [20, 0]  # 10 is adjacent to 11
@@ -125,8 +125,8 @@ def test_trajectories_collect_several_hits_when_asked():
 
 
 def test_flow_at_another_resolution_is_sampled_as_resize_flow_upsamples():
-    from vidfill.flow import resize_flow
-    from vidfill.propagation import _flow_at, _table
+    from vidfill.stages.flow import resize_flow
+    from vidfill.stages.propagation import _flow_at, _table
 
     small = torch.randn(3, 2, 5, 7, generator=torch.Generator().manual_seed(0))
     full = resize_flow(small, (10, 14))
@@ -139,7 +139,7 @@ def test_flow_at_another_resolution_is_sampled_as_resize_flow_upsamples():
 def test_propagation_with_working_resolution_flow_matches_full_resolution():
     """The pipeline keeps the completed flow at the working resolution (memory); a smooth
     field gives the same candidates as its full-resolution copy."""
-    from vidfill.flow import resize_flow
+    from vidfill.stages.flow import resize_flow
 
     frames = translating_clip(num_frames=10, dx=2, dy=1)
     t, _, h, w = frames.shape

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import translating_clip
-from vidfill.cli import main
+from vidfill.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 T = 16
@@ -45,7 +45,7 @@ KILLED_AT_THIRD_WINDOW = """
 import sys, time
 from pathlib import Path
 import vidfill.windows
-from vidfill.cli import main
+from vidfill.cli.main import main
 calls, original = [], vidfill.windows.inpaint_video
 def stall_third(*args, **kwargs):
     calls.append(1)

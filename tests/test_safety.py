@@ -22,13 +22,14 @@ import numpy as np
 import pytest
 import torch
 
-from vidfill import io, job as job_module, windows
-from vidfill.cli import main
+from vidfill import windows
+from vidfill.io import media as io
+from vidfill.cli.main import main
 from vidfill.config import FlowConfig, MaskConfig, PipelineConfig
-from vidfill.demo import make_clip, write_clip
+from vidfill.cli.demo import make_clip, write_clip
 from vidfill.errors import ConfigError, VidfillError
 from vidfill.job import Job
-from vidfill.workdir import WorkDir
+from vidfill.io.workdir import WorkDir
 
 T = 6
 SIZE = (48, 64)
@@ -489,7 +490,7 @@ def test_sigterm_removes_the_temporary_output(clip, tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         from vidfill import windows
-        from vidfill.cli import main
+        from vidfill.cli.main import main
         def slow(*args, **kwargs):
             print("filling", flush=True)
             time.sleep(60)

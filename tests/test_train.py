@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from vidfill.cli import main as cli_main
+from vidfill.cli.main import main as cli_main
 from vidfill.config import EdgeConfig
 from vidfill.errors import VidfillError
-from vidfill.train import (TrainConfig, export, learning_rate, make_batch, precision_recall,
+from vidfill.models.train import (TrainConfig, export, learning_rate, make_batch, precision_recall,
                            random_hole, synthetic_flow, train_flow_edges)
-from vidfill.weights import sha256_of
+from vidfill.models.weights import sha256_of
 
 TINY = TrainConfig(steps=3, batch=2, size=32, width=4, blocks=1, save_every=1, validate_every=3)
 

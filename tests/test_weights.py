@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidfill import weights
+from vidfill.models import weights
 from vidfill.config import FlowConfig
 from vidfill.errors import VidfillError
-from vidfill.pipeline import build_flow_model
+from vidfill.models.build import build_flow_model
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from vidfill.metrics import psnr_region
 from vidfill.pipeline import inpaint_video
 from vidfill.windows import fill_in_windows, plan_windows
 
-DIS = PipelineConfig().replace(flow={"method": "dis"})
+DIS = PipelineConfig().replace(flow={"method": "dis"}, edges={"method": "none"})
 
 
 @pytest.mark.parametrize("num_frames", [1, 2, 9, 10, 11, 17, 18, 19, 50, 101])

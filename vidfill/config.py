@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from vidfill.errors import ConfigError
 
 InpainterName = Literal["harmonic", "telea", "ns", "patchmatch", "dip", "gated"]
-"""Every value of ``leftover.method`` (the registry of :mod:`vidfill.inpaint` must match it)."""
+"""Every value of ``leftover.method`` (the registry of :mod:`vidfill.inpainters.registry` must match it)."""
 
 
 def setting(default: Any, *, ge: float | None = None, gt: float | None = None,

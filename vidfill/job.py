@@ -13,14 +13,14 @@ from pathlib import Path
 
 import torch
 
-from vidfill import io
+from vidfill.io import media as io
 from vidfill.config import PipelineConfig
 from vidfill.errors import ConfigError, VidfillError
-from vidfill.inpaint import build_inpainter
-from vidfill.pipeline import build_edge_model, build_flow_model, dilate_holes
+from vidfill.models.build import Models, build_models
+from vidfill.stages.holes import dilate_holes
 from vidfill.progress import Reporter
 from vidfill.windows import fill_in_windows, plan_windows
-from vidfill.workdir import WorkDir, config_hash, default_location, fingerprint
+from vidfill.io.workdir import WorkDir, config_hash, default_location, fingerprint
 
 
 DEFAULT_FPS = Fraction(25)
@@ -63,7 +63,7 @@ class Job:
     """Whether RAFT weights may be downloaded."""
     crf: int | None = None
     """Quality of a CRF codec (x264, x265, VP9, AV1), lower is better; None: its default
-    (:data:`vidfill.io.DEFAULT_CRF`). Checked against the codec's range before any work."""
+    (:data:`vidfill.io.media.DEFAULT_CRF`). Checked against the codec's range before any work."""
     codec: str | None = None
     fps: Fraction | None = None
     """Frame rate of a frame-folder input; None: :data:`DEFAULT_FPS`. A video keeps its own."""
@@ -135,16 +135,17 @@ def check_output_location(output: Path) -> None:
         raise VidfillError(f"{output}: cannot write here (no write permission on {ancestor})")
 
 
-def run_job(job: Job, reporter: Reporter | None = None) -> None:
+def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = None) -> None:
     """Fill ``job.input`` and write ``job.output``; every problem with the files is a VidfillError.
 
-    Memory holds one window (``job.cfg.window``) and does not grow with the clip's length. The
-    output appears only when complete; with ``job.resume`` the work directory is removed then.
+    ``models``: the networks ``job.cfg`` names, built here when None
+    (:func:`vidfill.models.build.build_models` with the job's weights options). Memory holds one
+    window (``job.cfg.window``) and does not grow with the clip's length. The output appears only
+    when complete; with ``job.resume`` the work directory is removed then.
     """
     reporter = reporter or Reporter(quiet=True)
     cfg = job.cfg
     device = resolve_device(job.device)
-    inpainter = build_inpainter(cfg, job.inpainter_weights, device=device, reporter=reporter)
     io.check_not_input(job.output, job.input, job.masks)
     check_output_location(job.output)
     clip = io.open_clip(job.input, fps=job.fps or DEFAULT_FPS)
@@ -178,23 +179,19 @@ def run_job(job: Job, reporter: Reporter | None = None) -> None:
     else:
         if clip.num_frames < 2:
             raise VidfillError(f"{job.input}: a single frame; video inpainting needs at least 2")
-        model = build_flow_model(cfg.flow, job.raft_weights, download=job.download,
-                                 reporter=reporter)
-        if model is not None:
-            model = model.to(device)
-        edge_model = build_edge_model(cfg.edges, reporter)
-        if edge_model is not None:
-            edge_model = edge_model.to(device)
+        if models is None:
+            models = build_models(cfg, raft_weights=job.raft_weights,
+                                  inpainter_weights=job.inpainter_weights, download=job.download,
+                                  device=device, reporter=reporter)
         if references:
             reporter.note(f"painted reference frame(s) {', '.join(map(str, sorted(references)))} "
                           "taken as known inside the hole")
         if job.resume:
-            store = _work_dir(job, clip, "raft" if model is not None else "dis")
+            store = _work_dir(job, clip, "raft" if models.flow is not None else "dis")
             if store.finished:
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
-        out = fill_in_windows(io.iter_frames(clip), masks(), clip.num_frames, cfg, model,
-                              reporter, device, store, edge_model=edge_model, inpainter=inpainter,
-                              references=references)
+        out = fill_in_windows(io.iter_frames(clip), masks(), clip.num_frames, cfg, models,
+                              reporter, device, store, references=references)
         if deep:  # outside the hole the source at full depth, the fill inside it
             holes = (dilate_holes(mask[None], cfg.mask.dilate)[0] for mask in masks())
             out = io.composite_deep(out, io.iter_frames(clip, deep=True), holes)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import kornia
 import torch
-import torch.nn.functional as F
 
 from vidfill.config import FlowConfig
-from vidfill.flow import estimate_flow, resize_flow, warp_backward
+from vidfill.stages.flow import estimate_flow, resize_flow, warp_backward
 from vidfill.types import check_frames, to_float
 
 

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfill import weights
-from vidfill.completion import complete_flow
-from vidfill.config import EdgeConfig, FlowConfig, PipelineConfig
-from vidfill.edges import complete_edges, flow_edges
-from vidfill.flow import estimate_flow, nonlocal_pairs, unmatched
-from vidfill.fusion import Fused, fuse, reconstruct
-from vidfill.inpaint import build_inpainter, smooth_fill
+from vidfill.stages.completion import complete_flow
+from vidfill.config import PipelineConfig
+from vidfill.stages.edges import complete_edges, flow_edges
+from vidfill.stages.flow import estimate_flow, nonlocal_pairs, unmatched
+from vidfill.stages.fusion import Fused, fuse, reconstruct
+from vidfill.models.build import build_inpainter
+from vidfill.models.build import Models, build_models
+from vidfill.stages.holes import dilate_holes, smooth_fill
 from vidfill.progress import Reporter
-from vidfill.propagation import merge, nonlocal_candidates, propagate
+from vidfill.stages.propagation import merge, nonlocal_candidates, propagate
 from vidfill.types import check_masks, to_float, to_uint8
 
 
@@ -32,7 +30,7 @@ class FarFlow:
     """Completed flow (at the working resolution) between frames and their distant references."""
 
     pairs: torch.Tensor
-    """(N, 2) long: (t, r), see :func:`vidfill.flow.nonlocal_pairs`."""
+    """(N, 2) long: (t, r), see :func:`vidfill.stages.flow.nonlocal_pairs`."""
     to: torch.Tensor
     """(N, 2, h, w) float32: flow t -> r."""
     back: torch.Tensor
@@ -53,50 +51,6 @@ class Result:
     """Frames filled by the image inpainter, in order (in the last pass)."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage."""
-
-
-def build_flow_model(cfg: FlowConfig, raft_weights: Path | None = None, *, download: bool = True,
-                     reporter: Reporter | None = None) -> torch.nn.Module | None:
-    """The RAFT network for ``cfg`` with weights loaded, or None (DIS) with a one-line note why."""
-    reporter = reporter or Reporter(quiet=True)
-    if cfg.method == "dis":
-        return None
-    if cfg.method != "raft":
-        raise ValueError(f"unknown flow method {cfg.method!r}; have 'raft', 'dis'")
-    found = weights.load_state_dict(cfg.raft_model, raft_weights, download=download)
-    if found.state_dict is None:
-        reporter.note(f"{found.note}: using OpenCV DIS flow instead")
-        return None
-    reporter.note(f"flow: RAFT, {found.note}")
-    model = weights.MANIFEST[cfg.raft_model].build()
-    model.load_state_dict(found.state_dict)
-    return model.eval()
-
-
-def build_edge_model(cfg: EdgeConfig, reporter: Reporter | None = None) -> torch.nn.Module | None:
-    """The flow-edge network with its weights, or None (diffusion-only completion) with a note why."""
-    reporter = reporter or Reporter(quiet=True)
-    if cfg.method == "none":
-        return None
-    if cfg.method != "network":
-        raise ValueError(f"unknown edge method {cfg.method!r}; have 'network', 'none'")
-    found = weights.load_state_dict("flow_edges", download=False)
-    if found.state_dict is None:
-        reporter.note(f"{found.note}: flow completion without edges")
-        return None
-    reporter.note(f"flow edges: {found.note}")
-    model = weights.MANIFEST["flow_edges"].build()
-    model.load_state_dict(found.state_dict)
-    return model.eval()
-
-
-def dilate_holes(masks: torch.Tensor, radius: int) -> torch.Tensor:
-    """Grow ``(T, 1, H, W)`` bool masks by a disk of ``radius`` pixels."""
-    if radius <= 0:
-        return masks
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    grown = [cv2.dilate(m[0].cpu().numpy().astype(np.uint8), kernel) for m in masks]
-    return torch.from_numpy(np.stack(grown)[:, None] > 0).to(masks.device)
 
 
 def _flow_holes(hole: torch.Tensor, size: tuple[int, int], radius: int) -> torch.Tensor:
@@ -125,10 +79,8 @@ PREFILL_CHUNK = 8
 
 
 def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig,
-                  flow_model: torch.nn.Module | None = None,
-                  reporter: Reporter | None = None, *, inpainter: ImageInpainter | None = None,
-                  references: dict[int, torch.Tensor] | None = None,
-                  edge_model: torch.nn.Module | None = None) -> Result:
+                  models: Models | None = None, reporter: Reporter | None = None, *,
+                  references: dict[int, torch.Tensor] | None = None) -> Result:
     """Remove the masked regions of a clip.
 
     Flow, completion, then propagation, fusion and keyframes (:func:`fill_along_flow`); then,
@@ -138,29 +90,29 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     Args:
         frames: ``(T, 3, H, W)`` uint8 RGB, T >= 2.
         masks: ``(T, 1, H, W)`` bool, True = remove.
-        cfg: the pipeline settings.
-        flow_model: torchvision RAFT with weights (see :func:`build_flow_model`), or None for DIS.
+        cfg: the pipeline settings: they are the run.
+        models: the networks ``cfg`` names (:func:`vidfill.models.build.build_models`); None
+            builds them here, on the frames' device (pass them when filling many windows or clips).
         reporter: progress and notes; silent when None.
-        inpainter: the keyframe inpainter (see :func:`vidfill.inpaint.build_inpainter`);
-            None builds the one ``cfg.leftover`` names.
         references: frame number -> ``(3, H, W)`` uint8 frame painted by hand; its pixels
             inside that frame's hole are taken as known and propagated through the clip.
-        edge_model: the flow-edge network (see :func:`build_edge_model`), or None for
-            diffusion-only flow completion.
 
     Returns:
         :class:`Result`; outside ``result.hole`` its frames equal the input exactly.
     """
     check_masks(masks, frames)
+    reporter = reporter or Reporter(quiet=True)
     references = references or {}
     check_references(references, frames)
-    reporter = reporter or Reporter(quiet=True)
     num_frames = frames.shape[0]
     if num_frames < 2:
         raise ValueError(f"need at least 2 frames, got {num_frames}")
     hole = dilate_holes(masks, cfg.mask.dilate)
     if not bool(hole.any()):
         return Result(frames=frames.clone(), hole=hole, flow_method="none")
+    if models is None:
+        models = build_models(cfg, device=frames.device, reporter=reporter)
+    flow_model, edge_model, inpainter = models.flow, models.edges, models.inpainter
 
     # frame by frame in chunks: the push-pull fill's float temporaries of a whole window
     # were its peak memory (several GB at 1080p)
@@ -198,8 +150,6 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             count=far_count)
     del flow, far
 
-    if inpainter is None:
-        inpainter = build_inpainter(cfg, device=frames.device, reporter=reporter)
     work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
                                       inpainter=inpainter, references=references)
     del flow_fwd, flow_bwd, far_flow
@@ -281,7 +231,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
         hole: ``(T, 1, H, W)`` bool.
         flow_fwd, flow_bwd: ``(T-1, 2, h, w)`` completed flow (t -> t+1 and t+1 -> t), at
             the frames' resolution or another (propagation samples it; see
-            :func:`vidfill.propagation.propagate`).
+            :func:`vidfill.stages.propagation.propagate`).
         far: completed flow to distant frames, for non-local candidates (None: none).
         inpainter: fills one keyframe's remaining pixels (None: the one ``cfg.leftover`` names).
         references: frame number -> ``(3, H, W)`` uint8 painted frame, known inside the hole

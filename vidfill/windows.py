@@ -20,10 +20,10 @@ from itertools import islice
 import torch
 
 from vidfill.config import PipelineConfig, WindowConfig
-from vidfill.inpaint import Inpainter
+from vidfill.models.build import Models, build_models
 from vidfill.pipeline import inpaint_video
 from vidfill.progress import Reporter
-from vidfill.workdir import WorkDir
+from vidfill.io.workdir import WorkDir
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,9 @@ def plan_windows(num_frames: int, cfg: WindowConfig) -> tuple[Window, ...]:
 
 
 def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor], num_frames: int,
-                    cfg: PipelineConfig, flow_model: torch.nn.Module | None = None,
+                    cfg: PipelineConfig, models: Models | None = None,
                     reporter: Reporter | None = None, device: torch.device | None = None,
-                    store: WorkDir | None = None, *, edge_model: torch.nn.Module | None = None,
-                    inpainter: Inpainter | None = None,
+                    store: WorkDir | None = None, *,
                     references: dict[int, torch.Tensor] | None = None) -> Iterator[torch.Tensor]:
     """Fill a clip window by window, yielding each output frame as its window finishes.
 
@@ -78,12 +77,12 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
         masks: its T masks, each ``(1, H, W)`` bool, True = remove.
         num_frames: T.
         cfg: pipeline settings; ``cfg.window`` cuts the clip (:func:`plan_windows`).
-        flow_model: RAFT with weights, or None for DIS (see :func:`vidfill.pipeline.build_flow_model`).
+        models: the networks ``cfg`` names (:func:`vidfill.models.build.build_models`); None
+            builds them once, on ``device``.
         reporter: progress and notes; silent when None.
         device: where each window is processed (default: the CPU); outputs come back to the CPU.
         store: a work directory that records each finished window; the windows it already holds
             (the first ``store.finished``) are read back from it instead of computed.
-        edge_model, inpainter: as :func:`vidfill.pipeline.inpaint_video` takes them.
         references: frame number -> ``(3, H, W)`` uint8 frame painted by hand, given to the
             window that fills that frame (later windows inherit it through the handover).
 
@@ -92,6 +91,8 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     """
     frames, masks = iter(frames), iter(masks)
     reporter = reporter or Reporter(quiet=True)
+    if models is None:
+        models = build_models(cfg, device=device or "cpu", reporter=reporter)
     plan = plan_windows(num_frames, cfg.window)
     finished = store.finished if store is not None else 0
     recent: deque[torch.Tensor] = deque(maxlen=cfg.window.length)  # last outputs, for handover
@@ -111,9 +112,8 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
             local = {t - window.start: image for t, image in (references or {}).items()
                      if window.new.start <= t < window.stop}
             out = _fill_window(window, list(recent)[len(recent) - window.fixed:],
-                               [f for f, _ in waiting], [m for _, m in waiting], cfg, flow_model,
-                               reporter, device, edge_model=edge_model, inpainter=inpainter,
-                               references=local)[:len(window.new)]
+                               [f for f, _ in waiting], [m for _, m in waiting], cfg, models,
+                               reporter, device, references=local)[:len(window.new)]
             if store is not None:
                 store.save(index, window.new, out)
             if len(plan) > 1:
@@ -127,20 +127,18 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
 
 
 def _fill_window(window: Window, handover: list[torch.Tensor], fresh: list[torch.Tensor],
-                 fresh_masks: list[torch.Tensor], cfg: PipelineConfig,
-                 flow_model: torch.nn.Module | None, reporter: Reporter,
-                 device: torch.device | None, *, edge_model: torch.nn.Module | None,
-                 inpainter: Inpainter | None, references: dict[int, torch.Tensor]) -> torch.Tensor:
+                 fresh_masks: list[torch.Tensor], cfg: PipelineConfig, models: Models,
+                 reporter: Reporter, device: torch.device | None, *,
+                 references: dict[int, torch.Tensor]) -> torch.Tensor:
     """``(stop - start - fixed, 3, H, W)`` uint8: the unfinished frames of ``window`` filled
     (its new frames, then its look-ahead), given the ``window.fixed`` finished frames before
     them (``handover``, known content) and the unfinished frames and masks (each
     ``(3, H, W)`` / ``(1, H, W)``)."""
     clip = torch.stack(handover + fresh).to(device)
     holes = torch.stack([torch.zeros_like(fresh_masks[0])] * len(handover) + fresh_masks).to(device)
-    result = inpaint_video(clip, holes, cfg, flow_model, reporter, edge_model=edge_model,
-                           inpainter=inpainter, references=references)
+    result = inpaint_video(clip, holes, cfg, models, reporter, references=references)
     if result.keyframes:
-        name = inpainter.name if inpainter is not None else cfg.leftover.method
+        name = getattr(models.inpainter, "name", cfg.leftover.method)
         reporter.note(f"{len(result.keyframes)} keyframe(s) filled by {name}: "
                       f"{', '.join(str(window.start + k) for k in result.keyframes[:10])}")
     return result.frames[len(handover):].cpu()

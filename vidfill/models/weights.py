@@ -19,7 +19,7 @@ import torch
 from torchvision.models import optical_flow
 
 from vidfill.errors import VidfillError
-from vidfill.gated import GatedGenerator
+from vidfill.inpainters.gated import GatedGenerator
 
 StateDict = dict[str, torch.Tensor]
 
@@ -50,7 +50,7 @@ class WeightsEntry:
 
 
 def _edge_generator() -> torch.nn.Module:
-    from vidfill.edges import EdgeGenerator  # the stage module imports this one
+    from vidfill.stages.edges import EdgeGenerator  # the stage module imports this one
 
     return EdgeGenerator(width=16, blocks=4)
 
@@ -77,7 +77,7 @@ MANIFEST: dict[str, WeightsEntry] = {
         url=None,
         sha256_prefix="48654c3f",
         licence="Apache-2.0 (trained by vidfill on synthetic flow; checkpoints/flow_edges.md)",
-        normalisation="vidfill.edges.network_input: flow minus its known mean, / 10 px; edges; mask",
+        normalisation="vidfill.stages.edges.network_input: flow minus its known mean, / 10 px; edges; mask",
         build=_edge_generator,
     ),
     "gated_inpainter": WeightsEntry(

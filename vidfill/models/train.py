@@ -1,11 +1,11 @@
 """Training of vidfill's own networks: ``vidfill train flow-edges ...``.
 
-The flow-edge network (:class:`vidfill.edges.EdgeGenerator`) learns from synthetic
+The flow-edge network (:class:`vidfill.stages.edges.EdgeGenerator`) learns from synthetic
 layered flow fields: a background with a random affine motion and textured-free
 layers (ellipses, polygons, bars, blobs) moving with their own affine motions over
 it, occluding each other, then blurred and noised like an estimated flow. Holes
 are random blobs, strokes and object shapes. The target is Canny of the whole flow
-(:func:`vidfill.edges.flow_edges`, the same detector the pipeline uses on the
+(:func:`vidfill.stages.edges.flow_edges`, the same detector the pipeline uses on the
 known flow); the loss is class-weighted binary cross-entropy inside the hole.
 
 Every batch is a function of (seed, step), so a resumed run sees the same data as
@@ -17,7 +17,6 @@ validation precision/recall). ``--export FOLDER`` writes the network alone as
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -31,10 +30,10 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.config import EdgeConfig
-from vidfill.edges import EdgeGenerator, flow_edges, network_input
+from vidfill.stages.edges import EdgeGenerator, flow_edges, network_input
 from vidfill.errors import VidfillError
-from vidfill.inpaint import smooth_fill
-from vidfill.weights import sha256_of
+from vidfill.stages.holes import smooth_fill
+from vidfill.models.weights import sha256_of
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ def _blob(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 @dataclass(frozen=True)
 class Batch:
     inputs: torch.Tensor
-    """(B, 4, S, S): what the network sees (:func:`vidfill.edges.network_input`)."""
+    """(B, 4, S, S): what the network sees (:func:`vidfill.stages.edges.network_input`)."""
     target: torch.Tensor
     """(B, 1, S, S) float: Canny edges of the whole flow."""
     hole: torch.Tensor
@@ -289,30 +288,3 @@ def export(model: EdgeGenerator, folder: Path) -> Path:
     target = folder / f"flow_edges-{sha256_of(partial)[:8]}.pth"
     os.replace(partial, target)
     return target
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="vidfill train", description="Train vidfill's own networks.")
-    p.add_argument("network", choices=["flow-edges"])
-    p.add_argument("--run", type=Path, required=True, help="run folder (state.pt, log.jsonl)")
-    p.add_argument("--resume", action="store_true", help="go on from the run folder's state")
-    p.add_argument("--export", type=Path, help="also write the trained weights into this folder")
-    for name, fld in TrainConfig.__dataclass_fields__.items():
-        p.add_argument(f"--{name.replace('_', '-')}", type=type(fld.default), default=fld.default)
-    args = p.parse_args(argv)
-    cfg = TrainConfig(**{name: getattr(args, name) for name in TrainConfig.__dataclass_fields__})
-    model = train_flow_edges(args.run, cfg, resume=args.resume)
-    if args.export:
-        path = export(model, args.export)
-        print(f"wrote {path} (sha256 {sha256_of(path)})")
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    try:
-        sys.exit(main())
-    except VidfillError as exc:
-        print(f"vidfill train: error: {exc}", file=sys.stderr)
-        sys.exit(2)

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from vidfill import io
+from vidfill.io import media as io
 from vidfill.config import PipelineConfig
 from vidfill.errors import VidfillError
 

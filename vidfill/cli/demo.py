@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 import torch
 
-from vidfill import cli, io
-from vidfill.inpaint import inpaint_image
+from vidfill.cli import fill
+from vidfill.io import media as io
+from vidfill.inpainters.registry import inpaint_image
 
 FPS = 25
 SAMPLE_RATE = 44100
@@ -112,9 +113,7 @@ def main(argv: list[str]) -> int:
     print(f"vidfill demo: wrote {clip} ({len(frames)} frames, ball + watermark, audio) and {mask_dir}/")
     command = [str(clip), str(mask_dir), "-o", str(output), *rest] + (["--quiet"] if args.quiet else [])
     print(f"vidfill demo: running  vidfill {' '.join(command)}")
-    code = cli.main(command)
-    if code:
-        return code
+    fill.main(command)
     decoded = io.read_frames(clip)[0].permute(0, 2, 3, 1).numpy()
     cleaned = io.read_frames(output)[0].permute(0, 2, 3, 1).numpy()
     telea = np.stack([inpaint_image(torch.from_numpy(f).permute(2, 0, 1), torch.from_numpy(m)[None])

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from vidfill.config import FusionConfig, PoissonConfig
-from vidfill.poisson import PoissonResult, poisson_solve
-from vidfill.propagation import Candidates
+from vidfill.stages.poisson import PoissonResult, poisson_solve
+from vidfill.stages.propagation import Candidates
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The flow in the (dilated) hole is the least-squares smoothest fill of the known
 flow around it: the discrete (weighted) Laplace equation is solved over the hole
 pixels with the known flow as Dirichlet boundary (zero normal derivative at the
-image border). Given flow edges (:mod:`vidfill.edges`), the smoothness terms
+image border). Given flow edges (:mod:`vidfill.stages.edges`), the smoothness terms
 that touch an edge pixel are down-weighted (FGVC's edge-guided completion), so
 that the fill is smooth on each side of a motion boundary and not across it.
 Both channels share one sparse factorisation per frame.

@@ -5,7 +5,7 @@ outside the hole. :class:`EdgeGenerator` is an EdgeConnect-style generator
 (encoder, dilated residual blocks, decoder, spectral normalisation) that draws
 the edges inside the hole from the masked flow, the masked edges and the mask;
 :func:`complete_edges` runs it on a crop around each hole. The completed edges
-guide flow completion (:mod:`vidfill.completion`): smoothness is not enforced
+guide flow completion (:mod:`vidfill.stages.completion`): smoothness is not enforced
 across them, so motion boundaries continue through the hole instead of being
 blurred.
 """

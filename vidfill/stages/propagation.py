@@ -72,7 +72,7 @@ def _flow_at(table: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Ten
     """Flow (P, 2), in frame pixels, at frame points ``(t, x, y)``.
 
     ``table`` holds flow fields of ``size`` (h, w), e.g. the working resolution, for frames
-    of ``frame_size`` (H, W): sampled bilinearly as :func:`vidfill.flow.resize_flow` upsamples
+    of ``frame_size`` (H, W): sampled bilinearly as :func:`vidfill.stages.flow.resize_flow` upsamples
     (half-pixel centres), vectors scaled by W/w and H/h, so that no full-resolution copy is kept.
     """
     (h, w), (fh, fw) = size, frame_size
@@ -229,7 +229,7 @@ def nonlocal_candidates(frames: torch.Tensor, hole: torch.Tensor, pairs: torch.T
         frames: ``(T, 3, H, W)`` uint8 RGB; values under ``hole`` are ignored.
         hole: ``(T, 1, H, W)`` bool, True = unknown.
         pairs: ``(N, 2)`` long ``(t, r)``: frame t looks into reference frame r; at most
-            ``count`` pairs per t, in order of preference (see :func:`vidfill.flow.nonlocal_pairs`).
+            ``count`` pairs per t, in order of preference (see :func:`vidfill.stages.flow.nonlocal_pairs`).
         flow_to: ``(N, 2, h, w)`` completed flow t -> r (any resolution, as in
             :func:`propagate`); ``flow_from``: r -> t.
         count: the number of candidate sources D (slots per frame).

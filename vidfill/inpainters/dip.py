@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from vidfill.config import DipConfig
-from vidfill.crops import crop_around, paste
+from vidfill.stages.crops import crop_around, paste
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:

@@ -1,9 +1,9 @@
 """Stage 1: forward and backward optical flow between adjacent frames.
 
 RAFT through ``torchvision.models.optical_flow`` (weights found by
-:mod:`vidfill.weights`), or OpenCV DIS as the classical fallback. Flow is
+:mod:`vidfill.models.weights`), or OpenCV DIS as the classical fallback. Flow is
 estimated at a working resolution and completed and used there: propagation
-samples it at frame points (:mod:`vidfill.propagation`); :func:`resize_flow`
+samples it at frame points (:mod:`vidfill.stages.propagation`); :func:`resize_flow`
 brings it to another resolution, values scaled.
 """
 

@@ -15,20 +15,21 @@ hole before flow estimation.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from vidfill import crops, dip, gated, patchmatch, weights
-from vidfill.config import PipelineConfig, PoissonConfig
-from vidfill.errors import VidfillError
-from vidfill.poisson import poisson_solve
-from vidfill.progress import Reporter
+from vidfill.stages import crops
+from vidfill.inpainters import dip
+from vidfill.inpainters import gated
+from vidfill.inpainters import patchmatch
+from vidfill.config import InpainterName, PipelineConfig, PoissonConfig
+from vidfill.stages.holes import smooth_fill
+from vidfill.stages.poisson import poisson_solve
 from vidfill.types import to_float, to_uint8
 
 METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
@@ -91,14 +92,10 @@ INPAINTERS: dict[str, Callable[[torch.Tensor, torch.Tensor, PipelineConfig], tor
 }
 """Inpainters that need no weights: name -> ``(image, hole, cfg) -> filled image``."""
 
-NAMES = (*INPAINTERS, "gated")
-"""Every value of ``leftover.method``."""
+NAMES = typing.get_args(InpainterName)
+"""Every value of ``leftover.method``: those of :data:`INPAINTERS`, and "gated" (a network
+with weights, built by :func:`vidfill.models.build.build_inpainter`)."""
 
-GATED_WEIGHTS = "gated_inpainter"
-"""Manifest entry of the gated generator's checkpoint."""
-
-FALLBACK = "harmonic"
-"""What fills the keyframes when the gated generator has no weights (the default inpainter)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ class Inpainter:
     """An image inpainter ready to run: ``inpainter(image, hole) -> filled image``."""
 
     name: str
-    """The method that runs (:data:`FALLBACK` when ``"gated"`` had no weights)."""
+    """The method that runs (see :func:`vidfill.models.build.build_inpainter` for ``"gated"``)."""
     cfg: PipelineConfig
     model: torch.nn.Module | None = None
     """The gated generator with its weights, for ``name == "gated"``."""
@@ -120,28 +117,6 @@ class Inpainter:
         if self.cfg.leftover.poisson_blend:
             filled = poisson_blend(filled, hole, self.cfg.poisson)
         return filled
-
-
-def build_inpainter(cfg: PipelineConfig, gated_weights: Path | None = None, *,
-                    device: torch.device | str = "cpu", reporter: Reporter | None = None) -> Inpainter:
-    """The inpainter named by ``cfg.leftover.method``; for ``"gated"``, its weights are looked up
-    through the manifest (``gated_weights``, then the checkpoint folders) and, when there are
-    none, :data:`FALLBACK` runs instead and ``reporter`` gets one line saying so.
-    """
-    reporter = reporter or Reporter(quiet=True)
-    method = cfg.leftover.method
-    if method not in NAMES:
-        raise VidfillError(f"unknown inpainter {method!r} (have: {', '.join(NAMES)})")
-    if method != "gated":
-        return Inpainter(method, cfg)
-    found = weights.load_state_dict(GATED_WEIGHTS, gated_weights, download=False)
-    if found.state_dict is None:
-        reporter.note(f"{found.note}: leftovers are filled by {FALLBACK} instead")
-        return Inpainter(FALLBACK, cfg)
-    reporter.note(f"leftovers: gated inpainter, {found.note}")
-    model = weights.MANIFEST[GATED_WEIGHTS].build()
-    model.load_state_dict(found.state_dict)
-    return Inpainter("gated", cfg, model.eval().to(device))
 
 
 def _slope_targets(values: torch.Tensor, hole: torch.Tensor, dim: int) -> torch.Tensor:
@@ -181,21 +156,3 @@ def poisson_blend(filled: torch.Tensor, hole: torch.Tensor, cfg: PoissonConfig) 
     return torch.where(hole, to_uint8(solved), filled)
 
 
-def smooth_fill(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-    """Push-pull fill: each hole pixel gets the mask-weighted average of a coarser level.
-
-    Args:
-        frames: ``(T, C, H, W)`` float.
-        hole: ``(T, 1, H, W)`` bool.
-    Returns:
-        ``(T, C, H, W)`` float, equal to ``frames`` outside the hole, smooth inside.
-    """
-    known = (~hole).to(frames.dtype)
-    if frames.shape[-1] <= 1 or frames.shape[-2] <= 1 or bool(known.all()):
-        return frames
-    value, weight = frames * known, known
-    coarse_v = F.avg_pool2d(value, 2, ceil_mode=True)
-    coarse_w = F.avg_pool2d(weight, 2, ceil_mode=True)
-    coarse = smooth_fill(coarse_v / coarse_w.clamp_min(1e-8), coarse_w <= 0)
-    up = F.interpolate(coarse, size=frames.shape[-2:], mode="bilinear", align_corners=False)
-    return torch.where(hole, up, frames)

@@ -2,7 +2,7 @@
 contextual attention, coarse-to-refine.
 
 The network is built with random weights (:class:`GatedGenerator`); trained weights
-come only through the weights manifest (``vidfill.weights``, entry
+come only through the weights manifest (``vidfill.models.weights``, entry
 ``"gated_inpainter"``), from a file the user has. No such checkpoint is published
 with vidfill, so without one the leftover stage says so and uses the harmonic fill.
 """
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidfill.config import GatedConfig
-from vidfill.crops import crop_around, paste
+from vidfill.stages.crops import crop_around, paste
 
 ATTENTION_SCALE = 10.0
 """Softmax temperature of contextual attention over cosine similarities (DeepFill's value)."""

@@ -1,0 +1,96 @@
+"""The package's layers: each module imports only the layers below it, and nothing imports in a
+cycle (a stage that imported the CLI, or io that imported a stage, fails here)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "vidfill"
+
+LAYER_OF = {"config": "core", "types": "core", "errors": "core", "progress": "core",
+            "stages": "stages", "io": "io", "inpainters": "inpainters", "models": "models",
+            "metrics": "metrics", "pipeline": "pipeline", "windows": "pipeline", "api": "api",
+            "job": "job", "cli": "cli", "": "root"}
+"""First name under vidfill -> layer ("": the package's own __init__)."""
+
+BELOW = {
+    "core": {"core"},
+    "stages": {"core", "stages"},
+    "io": {"core", "io"},
+    "inpainters": {"core", "stages", "inpainters"},
+    "models": {"core", "stages", "inpainters", "models"},
+    "metrics": {"core", "stages", "metrics"},
+    "pipeline": {"core", "stages", "inpainters", "models", "io", "pipeline"},
+    "api": {"core", "stages", "inpainters", "models", "pipeline", "api"},
+    "job": {"core", "stages", "inpainters", "models", "io", "pipeline", "api", "job"},
+    "cli": {"core", "stages", "inpainters", "models", "io", "pipeline", "api", "job", "metrics", "cli"},
+    "root": set(LAYER_OF.values()),
+}
+"""Layer -> the layers its modules may import."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """The vidfill modules ``path`` imports, anywhere in it (lazy imports count too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("vidfill")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("vidfill"):
+            for alias in node.names:  # "from vidfill.io import media" imports vidfill.io.media
+                candidate = f"{node.module}.{alias.name}"
+                found.add(candidate if (PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").exists()
+                          else node.module)
+    return found
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return LAYER_OF[parts[1] if len(parts) > 1 else ""]
+
+
+GRAPH = {module_name(p): imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def test_every_module_has_a_layer():
+    for module in GRAPH:
+        assert layer(module) in BELOW, module
+
+
+def test_modules_import_only_the_layers_below():
+    wrong = [f"{m} ({layer(m)}) imports {d} ({layer(d)})" for m, deps in GRAPH.items() for d in deps
+             if d != "vidfill" and layer(d) not in BELOW[layer(m)]]
+    wrong += [f"{m} imports the package root" for m, deps in GRAPH.items()
+              if "vidfill" in deps and m != "vidfill"]
+    assert wrong == []
+
+
+def test_no_import_cycles():
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for dep in sorted(GRAPH.get(module, ())):
+            if dep == module or dep not in GRAPH:
+                continue
+            if state.get(dep) == 1:
+                cycles.append(" -> ".join(path[path.index(dep):] + [dep]))
+            elif dep not in state:
+                visit(dep, path + [dep])
+        state[module] = 2
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_the_layer_check_catches_a_stage_importing_the_cli():
+    assert "cli" not in BELOW[layer("vidfill.stages.flow")]
+    assert "stages" not in BELOW[layer("vidfill.io.media")]

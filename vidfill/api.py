@@ -1,0 +1,48 @@
+"""The library's entry point: fill a clip held in memory exactly as the command line fills a file.
+
+The config is the run: :func:`fill` builds the networks ``cfg`` names (RAFT, the flow-edge
+network, the keyframe inpainter) once, and fills in the temporal windows ``cfg.window`` plans,
+through the same code as ``vidfill INPUT MASKS -o OUTPUT``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vidfill.config import PipelineConfig, load_preset
+from vidfill.models.build import Models, build_models
+from vidfill.progress import Reporter
+from vidfill.types import check_masks
+from vidfill.windows import fill_in_windows
+
+
+def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None = None, *,
+         models: Models | None = None, device: torch.device | str | None = None,
+         reporter: Reporter | None = None,
+         references: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+    """Remove the masked regions of a clip.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8 RGB on any device.
+        masks: ``(T, 1, H, W)`` bool, True = remove (grown by ``cfg.mask.dilate``).
+        cfg: the settings (default: the "default" preset).
+        models: the networks ``cfg`` names; None builds them (:func:`build_models`, with the
+            usual weights lookup and its one-line notes on any fallback).
+        device: where to work (default: the frames' device).
+        reporter: progress and notes; silent when None.
+        references: frame number -> ``(3, H, W)`` uint8 frame painted by hand.
+
+    Returns:
+        ``(T, 3, H, W)`` uint8 on the CPU; outside the (dilated) mask equal to ``frames``.
+    """
+    cfg = cfg if cfg is not None else load_preset("default")
+    check_masks(masks, frames)
+    if frames.dtype != torch.uint8:
+        raise ValueError(f"frames must be uint8, got {frames.dtype}")
+    device = torch.device(device) if device is not None else frames.device
+    reporter = reporter or Reporter(quiet=True)
+    if models is None:
+        models = build_models(cfg, device=device, reporter=reporter)
+    out = fill_in_windows(iter(frames.cpu()), iter(masks.cpu()), len(frames), cfg, models,
+                          reporter, device, references=references)
+    return torch.stack(list(out))

@@ -1,0 +1,63 @@
+"""``vidfill INPUT MASKS -o OUTPUT`` (also ``vidfill fill ...``): one clip."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vidfill.cli.options import add_options, config_from, make_job
+from vidfill.job import parse_reference, run_job
+from vidfill.progress import Reporter
+
+EPILOG = """\
+masks: a folder with one image per frame (numeric order), one image for every
+frame (logos, watermarks) or a mask video. Hole = any channel above
+--mask-threshold of full scale; masks of another size are resized (nearest).
+output: a video file (container and codec from the extension; fps, time base
+and audio kept) or a folder for a PNG sequence. Outside the (dilated) mask the
+output equals the input.
+
+long clips are processed in overlapping windows ([window] in a preset) and
+written as each window finishes: memory does not grow with the clip's length.
+
+other commands: vidfill demo [--help], vidfill batch [--help],
+vidfill train flow-edges [--help]
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vidfill", description="Remove masked objects, logos and damage from a video.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", type=Path, help="video file or folder of frames")
+    p.add_argument("masks", type=Path, help="mask folder, single mask image or mask video")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output video (.mp4 .mov .mkv .avi .webm) or folder for PNG frames")
+    add_options(p)
+    p.add_argument("--resume", action="store_true",
+                   help="record each finished window in a work directory and continue a killed "
+                        "run from it (removed when the output is complete)")
+    p.add_argument("--work-dir", type=Path,
+                   help="work directory for --resume, which it implies (default: OUTPUT.vidfill-work "
+                        "next to the output); new, empty or vidfill's own")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let a PNG-sequence output replace the numbered frames in a folder that "
+                        "holds other files too (they are kept); without it such a folder is refused")
+    p.add_argument("--reference", action="append", default=[], metavar="N=FILE",
+                   help="frame N painted by hand: its pixels inside the hole are taken as known and "
+                        "propagated (repeatable)")
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    cfg = config_from(args)
+    references = tuple(parse_reference(item) for item in args.reference)  # before any reading
+    run_job(make_job(args, args.input, args.masks, args.output, cfg,
+                     resume=args.resume or args.work_dir is not None,
+                     work_dir=args.work_dir, references=references),
+            Reporter(quiet=args.quiet))
+
+
+def main(argv: list[str]) -> int:
+    run(_parser().parse_args(argv))
+    return 0
