@@ -23,10 +23,6 @@ from vidfill.windows import fill_in_windows, plan_windows
 from vidfill.io.workdir import WorkDir, config_hash, default_location, fingerprint
 
 
-DEFAULT_FPS = Fraction(25)
-"""Frame rate given to a frame-folder or single-image input (it has none of its own)."""
-
-
 def resolve_device(name: str) -> torch.device:
     """The torch device ``name`` ("auto": CUDA when available, else the CPU), checked to exist here."""
     if name == "auto":
@@ -66,7 +62,8 @@ class Job:
     (:data:`vidfill.io.media.DEFAULT_CRF`). Checked against the codec's range before any work."""
     codec: str | None = None
     fps: Fraction | None = None
-    """Frame rate of a frame-folder input; None: :data:`DEFAULT_FPS`. A video keeps its own."""
+    """Frame rate of a frame-folder input; None: :data:`vidfill.io.media.DEFAULT_FPS`. A video
+    keeps its own."""
     device: str = "auto"
     """Torch device; "auto": CUDA when available, else the CPU."""
     resume: bool = False
@@ -148,7 +145,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     device = resolve_device(job.device)
     io.check_not_input(job.output, job.input, job.masks)
     check_output_location(job.output)
-    clip = io.open_clip(job.input, fps=job.fps or DEFAULT_FPS)
+    clip = io.open_clip(job.input, fps=job.fps or io.DEFAULT_FPS)
     if job.fps is not None and clip.files is None:
         reporter.note(f"--fps is ignored: {job.input} keeps its own rate "
                       f"({float(clip.info.fps):g} fps)")

@@ -10,7 +10,8 @@ from pathlib import Path
 from vidfill.config import PipelineConfig, load_preset, parse_overrides, preset_names
 from vidfill.errors import VidfillError
 from vidfill.inpainters.registry import NAMES
-from vidfill.job import DEFAULT_FPS, Job
+from vidfill.io.media import DEFAULT_FPS
+from vidfill.job import Job
 
 
 def add_options(p: argparse.ArgumentParser) -> None:

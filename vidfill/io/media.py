@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import torch
 
+from vidfill.config import MaskConfig
 from vidfill.errors import VidfillError
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
@@ -35,6 +36,8 @@ _CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi", 
                ".m4v": "mp4"}
 _DEFAULT_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "mjpeg",
                    ".webm": "libvpx-vp9", ".m4v": "libx264"}
+DEFAULT_FPS = Fraction(25)
+"""Frame rate given to a frame-folder or single-image input (it has none of its own)."""
 DEFAULT_CRF = 17
 """CRF when none is given: visually lossless for x264 and in VP9/AV1's own scale."""
 _CRF_RANGES = {"libx264": 51, "libx264rgb": 51, "libx265": 51, "libvpx-vp9": 63, "libaom-av1": 63,
@@ -114,7 +117,7 @@ def numeric_sorted(paths: Iterable[Path]) -> list[Path]:
     return [by_number[n] for n in sorted(by_number)]
 
 
-def read_frames(path: Path, fps: Fraction = Fraction(25)) -> tuple[torch.Tensor, VideoInfo]:
+def read_frames(path: Path, fps: Fraction = DEFAULT_FPS) -> tuple[torch.Tensor, VideoInfo]:
     """Read a video file, a folder of frame images or a single image.
 
     Returns the frames, ``(T, 3, H, W)`` uint8 RGB, and their :class:`VideoInfo`. Images of any bit
@@ -132,7 +135,7 @@ def read_frames(path: Path, fps: Fraction = Fraction(25)) -> tuple[torch.Tensor,
     return torch.from_numpy(np.ascontiguousarray(frames)), info
 
 
-def open_clip(path: Path, fps: Fraction = Fraction(25)) -> ClipSource:
+def open_clip(path: Path, fps: Fraction = DEFAULT_FPS) -> ClipSource:
     """Open a video file, a folder of frame images or a single image for :func:`iter_frames`.
 
     Only counts the frames (a video is decoded once, without converting its frames) and reads
@@ -198,7 +201,7 @@ def output_depth(path: Path, codec: str | None, depth: int) -> int:
 
 
 def read_masks(path: Path, num_frames: int, size: tuple[int, int],
-               threshold: float = 0.1) -> tuple[torch.Tensor, list[str]]:
+               threshold: float = MaskConfig.threshold) -> tuple[torch.Tensor, list[str]]:
     """Read the hole masks for ``num_frames`` frames of ``size`` = (H, W).
 
     ``path`` is a folder with one image per frame (numeric order), a single image (the same mask
@@ -216,7 +219,8 @@ def read_masks(path: Path, num_frames: int, size: tuple[int, int],
     return masks, notes
 
 
-def iter_masks(path: Path, num_frames: int, size: tuple[int, int], threshold: float = 0.1,
+def iter_masks(path: Path, num_frames: int, size: tuple[int, int],
+               threshold: float = MaskConfig.threshold,
                note: Callable[[str], None] | None = None) -> Iterator[torch.Tensor]:
     """The masks of :func:`read_masks`, one ``(1, H, W)`` bool tensor per frame, read as needed.
 

@@ -52,7 +52,7 @@ class WeightsEntry:
 def _edge_generator() -> torch.nn.Module:
     from vidfill.stages.edges import EdgeGenerator  # the stage module imports this one
 
-    return EdgeGenerator(width=16, blocks=4)
+    return EdgeGenerator()  # its default widths are those of the shipped checkpoint
 
 
 MANIFEST: dict[str, WeightsEntry] = {

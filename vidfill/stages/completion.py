@@ -19,6 +19,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
+from vidfill.config import CompletionConfig
 from vidfill.types import check_field_mask, check_flow
 
 Progress = Callable[[int], None]
@@ -33,7 +34,7 @@ class CompletedFlow:
 
 
 def laplace_fill(values: np.ndarray, hole: np.ndarray, edges: np.ndarray | None = None,
-                 cut_weight: float = 1e-3) -> np.ndarray:
+                 cut_weight: float = CompletionConfig.cut_weight) -> np.ndarray:
     """Harmonic fill of ``values`` inside ``hole``, optionally cut along ``edges``.
 
     Minimises the sum over 4-neighbour pairs (p, q) with p or q in the hole of
@@ -91,7 +92,8 @@ def laplace_fill(values: np.ndarray, hole: np.ndarray, edges: np.ndarray | None 
 
 
 def complete_flow(flow: torch.Tensor, hole: torch.Tensor, progress: Progress | None = None,
-                  edges: torch.Tensor | None = None, cut_weight: float = 1e-3) -> CompletedFlow:
+                  edges: torch.Tensor | None = None,
+                  cut_weight: float = CompletionConfig.cut_weight) -> CompletedFlow:
     """Fill each flow field inside its hole: diffusion, or edge-guided when ``edges`` are given.
 
     Args:
