@@ -127,6 +127,8 @@ def test_edge_weights_load_through_the_manifest(tmp_path, monkeypatch):
         def note(self, text):
             notes.append(text)
 
+        warn = note
+
     model = build_edge_model(EdgeConfig(method="network"), Notes())
     assert str(tmp_path) in notes[0]
     x = torch.randn(1, 4, 16, 16)
@@ -142,6 +144,8 @@ def test_missing_edge_weights_fall_back_with_a_note(tmp_path, monkeypatch):
     class Notes:
         def note(self, text):
             notes.append(text)
+
+        warn = note
 
     assert build_edge_model(EdgeConfig(method="network"), Notes()) is None
     assert "no flow_edges weights" in notes[0] and "without edges" in notes[0]

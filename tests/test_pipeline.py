@@ -260,3 +260,17 @@ def test_the_library_and_the_cli_give_identical_frames_for_the_default_preset(tm
     assert torch.equal(library, cli)
     assert models.edges is not None  # the default preset's edge network ran in both
     assert not torch.equal(library, frames)
+
+
+def test_a_library_call_logs_its_fallbacks(caplog):
+    """Without a reporter, notes go to the "vidfill" logger: a fallback at WARNING, which
+    Python shows by default."""
+    import logging
+
+    frames = translating_clip(num_frames=4, h=48, w=64)
+    masks = torch.zeros(4, 1, 48, 64, dtype=torch.bool)
+    masks[:, :, 10:20, 10:20] = True
+    with caplog.at_level(logging.INFO, logger="vidfill"):
+        inpaint_video(frames, masks, DIS.replace(flow={"refine_passes": 2}))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("refinement passes need RAFT" in w for w in warnings), caplog.records

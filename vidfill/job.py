@@ -147,14 +147,14 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     check_output_location(job.output)
     clip = io.open_clip(job.input, fps=job.fps or io.DEFAULT_FPS)
     if job.fps is not None and clip.files is None:
-        reporter.note(f"--fps is ignored: {job.input} keeps its own rate "
+        reporter.warn(f"--fps is ignored: {job.input} keeps its own rate "
                       f"({float(clip.info.fps):g} fps)")
     if clip.info.rotation:
         reporter.note(f"{job.input}: stored turned by {abs(clip.info.rotation)} degrees "
                       f"({'counter-' if clip.info.rotation > 0 else ''}clockwise display matrix): "
                       "masks are read as the clip is displayed, and the output keeps the rotation")
     io.check_output(job.output, clip.info, job.codec, job.crf, overwrite=job.overwrite,
-                    note=reporter.note)
+                    note=reporter.warn)
     references = read_references(job.references, clip.num_frames, clip.size, job.input)
 
     def masks(note=None):

@@ -120,7 +120,7 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     prefilled = torch.cat([to_uint8(smooth_fill(to_float(frames[c]), hole[c])) for c in chunks])
     far_count = cfg.propagation.nonlocal_count
     if far_count and flow_model is None:
-        reporter.note("non-local frames need RAFT's large-displacement flow: skipped with DIS")
+        reporter.warn("non-local frames need RAFT's large-displacement flow: skipped with DIS")
         far_count = 0
     far_pairs = nonlocal_pairs(num_frames, far_count, cfg.propagation.nonlocal_stride)
     with reporter.stage("flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
@@ -155,7 +155,7 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     del flow_fwd, flow_bwd, far_flow
     refine_passes = cfg.flow.refine_passes
     if refine_passes and flow_model is None:
-        reporter.note("flow refinement passes need RAFT (DIS measured no gain): skipped with DIS")
+        reporter.warn("flow refinement passes need RAFT (DIS measured no gain): skipped with DIS")
         refine_passes = 0
     for _ in range(refine_passes):
         # The filled frames have content in the hole that matches across frames, so the flow

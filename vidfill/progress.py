@@ -1,7 +1,15 @@
-"""Per-stage progress on stderr: a live bar on a terminal, one summary line per stage."""
+"""Per-stage progress on stderr (a live bar on a terminal, one summary line per stage), and the
+notes of a run.
+
+Notes go to the user in one line each: printed (``vidfill: ...``) by a reporter that is not
+quiet, as the command line's is; otherwise through the ``"vidfill"`` logger, so that a library
+user sees them as Python's logging is set up: :meth:`Reporter.warn` (a fallback, or something
+the output cannot keep) at WARNING, which Python shows by default; :meth:`Reporter.note` at INFO.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -9,6 +17,8 @@ from contextlib import contextmanager
 from typing import TextIO
 
 Advance = Callable[[int], None]
+
+LOG = logging.getLogger("vidfill")
 
 
 class Reporter:
@@ -24,8 +34,18 @@ class Reporter:
         self.timings: dict[str, float] = {}
 
     def note(self, message: str) -> None:
-        """A one-line message for the user (suppressed by ``quiet``)."""
-        if not self.quiet:
+        """A one-line message for the user: printed, or logged at INFO when ``quiet``."""
+        self._say(message, logging.INFO)
+
+    def warn(self, message: str) -> None:
+        """A fallback, or something the output cannot keep: printed, or logged at WARNING when
+        ``quiet``."""
+        self._say(message, logging.WARNING)
+
+    def _say(self, message: str, level: int) -> None:
+        if self.quiet:
+            LOG.log(level, message)
+        else:
             print(f"vidfill: {message}", file=self.stream, flush=True)
 
     @contextmanager

@@ -9,6 +9,7 @@ that no partial output was left.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import signal
 import sys
@@ -36,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     settings (one line naming it), 1 an internal error (one line and the path of a full report),
     130/143 interrupted/terminated (nothing half-written is left)."""
     argv = sys.argv[1:] if argv is None else argv
+    # notes are printed by the command's reporter; with --quiet (a quiet reporter logs them)
+    # only errors reach the terminal
+    logger = logging.getLogger("vidfill")
+    previous_level = logger.level
+    logger.setLevel(logging.ERROR)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)} \
         if in_main_thread else {}
@@ -59,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        logger.setLevel(previous_level)
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {

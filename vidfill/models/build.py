@@ -26,7 +26,7 @@ def build_flow_model(cfg: FlowConfig, raft_weights: Path | None = None, *, downl
         raise ValueError(f"unknown flow method {cfg.method!r}; have 'raft', 'dis'")
     found = weights.load_state_dict(cfg.raft_model, raft_weights, download=download)
     if found.state_dict is None:
-        reporter.note(f"{found.note}: using OpenCV DIS flow instead")
+        reporter.warn(f"{found.note}: using OpenCV DIS flow instead")
         return None
     reporter.note(f"flow: RAFT, {found.note}")
     model = weights.MANIFEST[cfg.raft_model].build()
@@ -43,7 +43,7 @@ def build_edge_model(cfg: EdgeConfig, reporter: Reporter | None = None) -> torch
         raise ValueError(f"unknown edge method {cfg.method!r}; have 'network', 'none'")
     found = weights.load_state_dict("flow_edges", download=False)
     if found.state_dict is None:
-        reporter.note(f"{found.note}: flow completion without edges")
+        reporter.warn(f"{found.note}: flow completion without edges")
         return None
     reporter.note(f"flow edges: {found.note}")
     model = weights.MANIFEST["flow_edges"].build()
@@ -72,7 +72,7 @@ def build_inpainter(cfg: PipelineConfig, gated_weights: Path | None = None, *,
         return Inpainter(method, cfg)
     found = weights.load_state_dict(GATED_WEIGHTS, gated_weights, download=False)
     if found.state_dict is None:
-        reporter.note(f"{found.note}: leftovers are filled by {FALLBACK} instead")
+        reporter.warn(f"{found.note}: leftovers are filled by {FALLBACK} instead")
         return Inpainter(FALLBACK, cfg)
     reporter.note(f"leftovers: gated inpainter, {found.note}")
     model = weights.MANIFEST[GATED_WEIGHTS].build()
