@@ -245,3 +245,15 @@ def test_a_bad_frame_found_while_streaming_leaves_nothing(clip, tmp_path, capsys
         one_line_error(err, f"f{T - 1}.png", "cannot read image")
         assert sorted(p.name for p in tmp_path.iterdir()) == [
             "clip.mp4", "frames", "masks", "short.toml"]
+
+
+def test_fill_is_a_sub_command_and_a_folder_named_like_one_is_not_taken_for_it(clip, tmp_path, capsys,
+                                                                                monkeypatch):
+    video, masks, _ = clip
+    code, err = run(capsys, "fill", video, masks, "-o", tmp_path / "a.mp4", "--flow", "dis", "-q")
+    assert code == 0 and (tmp_path / "a.mp4").is_file(), err
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo").mkdir()
+    code, err = run(capsys, "demo", masks, "-o", tmp_path / "b.mp4")
+    one_line_error(err, "demo: both a sub-command and a file or folder here", "./demo")
+    assert code == 2 and not (tmp_path / "vidfill-demo").exists()
