@@ -135,7 +135,7 @@ def main() -> None:
                     reporter = Reporter(quiet=True)
                     models = Models(flow=raft if method == "raft" else None, edges=edge_model,
                                     inpainter=inpainter)
-                    out = inpaint_video(damaged, holes, cfg, models, reporter)
+                    out = inpaint_video(damaged, holes, cfg, models=models, reporter=reporter)
                     result, timings = out.frames, out.timings
                 seconds = time.perf_counter() - start
                 row = {"clip": folder.name, "hole": kind, "method": method, **evaluate(result, truth, holes),

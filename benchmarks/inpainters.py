@@ -49,7 +49,7 @@ def run_vidfill(damaged: torch.Tensor, holes: torch.Tensor, cfg: PipelineConfig
         seconds.append(time.perf_counter() - start)
         return out
 
-    result = inpaint_video(damaged, holes, cfg, Models(flow=None, edges=None, inpainter=timed))
+    result = inpaint_video(damaged, holes, cfg, models=Models(flow=None, edges=None, inpainter=timed))
     return result.frames, len(result.keyframes), float(np.mean(seconds)) if seconds else 0.0
 
 

@@ -165,7 +165,8 @@ def test_pipeline_runs_with_an_edge_network():
     calls = []
     model.register_forward_hook(lambda *_: calls.append(1))
     cfg = PipelineConfig().replace(flow={"method": "dis"}, edges={"method": "network"})
-    result = inpaint_video(frames, masks, cfg, Models(flow=None, edges=model, inpainter=build_inpainter(cfg)))
+    result = inpaint_video(frames, masks, cfg,
+                           models=Models(flow=None, edges=model, inpainter=build_inpainter(cfg)))
     assert len(calls) == 2 * 5  # every forward and backward field
     assert torch.equal(result.frames[~masks.expand_as(frames)], frames[~masks.expand_as(frames)])
 

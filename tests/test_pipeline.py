@@ -111,11 +111,11 @@ def test_dis_run_skips_nonlocal_frames_and_says_so():
     masks = torch.zeros(4, 1, 48, 64, dtype=torch.bool)
     masks[:, :, 10:20, 10:20] = True
     stream = text_io.StringIO()
-    inpaint_video(frames, masks, DIS.replace(propagation={"nonlocal_count": 3}), None,
-                  Reporter(stream=stream))
+    inpaint_video(frames, masks, DIS.replace(propagation={"nonlocal_count": 3}),
+                  reporter=Reporter(stream=stream))
     assert "non-local frames need RAFT" in stream.getvalue()
     stream = text_io.StringIO()
-    inpaint_video(frames, masks, DIS, None, Reporter(stream=stream))
+    inpaint_video(frames, masks, DIS, reporter=Reporter(stream=stream))
     assert "non-local" not in stream.getvalue()
 
 
@@ -161,7 +161,7 @@ def test_keyframes_use_the_given_inpainter():
         calls.append(int(hole.sum()))
         return torch.where(hole, torch.full_like(image, 77), image)
 
-    result = inpaint_video(frames, masks, DIS, Models(flow=None, edges=None, inpainter=grey))
+    result = inpaint_video(frames, masks, DIS, models=Models(flow=None, edges=None, inpainter=grey))
     assert calls == [256] and len(result.keyframes) == 1
     assert bool((result.frames[masks.expand_as(frames)].int() - 77).abs().le(1).all())
 
@@ -205,7 +205,7 @@ def test_refine_passes_with_raft_keep_known_pixels_and_references(shared):
     masks[:, :, 36:60, 48:72] = True
     reporter = Reporter(quiet=True)
     models = Models(flow=raft, edges=None, inpainter=build_inpainter(raft_cfg))
-    result = inpaint_video(frames, masks, raft_cfg, models, reporter)
+    result = inpaint_video(frames, masks, raft_cfg, models=models, reporter=reporter)
     assert "refine flow" in reporter.timings
     outside = ~result.hole.expand_as(frames)
     assert torch.equal(result.frames[outside], frames[outside])
@@ -213,7 +213,7 @@ def test_refine_passes_with_raft_keep_known_pixels_and_references(shared):
 
     frames, masks, painted = painted_static_case()
     damaged = torch.where(masks, torch.zeros_like(frames), frames)
-    result = inpaint_video(damaged, masks, raft_cfg, models, references={3: painted})
+    result = inpaint_video(damaged, masks, raft_cfg, models=models, references={3: painted})
     assert torch.equal(result.frames[3], painted)  # still known in the refine pass
 
 
@@ -225,7 +225,7 @@ def test_dis_run_skips_refine_passes_and_says_so():
     masks[:, :, 10:20, 10:20] = True
     stream = text_io.StringIO()
     reporter = Reporter(stream=stream)
-    inpaint_video(frames, masks, DIS.replace(flow={"refine_passes": 2}), None, reporter)
+    inpaint_video(frames, masks, DIS.replace(flow={"refine_passes": 2}), reporter=reporter)
     assert "refinement passes need RAFT" in stream.getvalue()
     assert "refine flow" not in reporter.timings
 

@@ -43,6 +43,6 @@ def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None =
     reporter = reporter or Reporter(quiet=True)
     if models is None:
         models = build_models(cfg, device=device, reporter=reporter)
-    out = fill_in_windows(iter(frames.cpu()), iter(masks.cpu()), len(frames), cfg, models,
-                          reporter, device, references=references)
+    out = fill_in_windows(iter(frames.cpu()), iter(masks.cpu()), len(frames), cfg, models=models,
+                          reporter=reporter, device=device, references=references)
     return torch.stack(list(out))

@@ -187,8 +187,8 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
             store = _work_dir(job, clip, "raft" if models.flow is not None else "dis")
             if store.finished:
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
-        out = fill_in_windows(io.iter_frames(clip), masks(), clip.num_frames, cfg, models,
-                              reporter, device, store, references=references)
+        out = fill_in_windows(io.iter_frames(clip), masks(), clip.num_frames, cfg, models=models,
+                              reporter=reporter, device=device, store=store, references=references)
         if deep:  # outside the hole the source at full depth, the fill inside it
             holes = (dilate_holes(mask[None], cfg.mask.dilate)[0] for mask in masks())
             out = io.composite_deep(out, io.iter_frames(clip, deep=True), holes)

@@ -78,8 +78,8 @@ PREFILL_CHUNK = 8
 """Frames pre-filled for flow estimation at a time: bounds the fill's float temporaries."""
 
 
-def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig,
-                  models: Models | None = None, reporter: Reporter | None = None, *,
+def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig, *,
+                  models: Models | None = None, reporter: Reporter | None = None,
                   references: dict[int, torch.Tensor] | None = None) -> Result:
     """Remove the masked regions of a clip.
 

@@ -66,9 +66,9 @@ def plan_windows(num_frames: int, cfg: WindowConfig) -> tuple[Window, ...]:
 
 
 def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor], num_frames: int,
-                    cfg: PipelineConfig, models: Models | None = None,
+                    cfg: PipelineConfig, *, models: Models | None = None,
                     reporter: Reporter | None = None, device: torch.device | None = None,
-                    store: WorkDir | None = None, *,
+                    store: WorkDir | None = None,
                     references: dict[int, torch.Tensor] | None = None) -> Iterator[torch.Tensor]:
     """Fill a clip window by window, yielding each output frame as its window finishes.
 
@@ -136,7 +136,7 @@ def _fill_window(window: Window, handover: list[torch.Tensor], fresh: list[torch
     ``(3, H, W)`` / ``(1, H, W)``)."""
     clip = torch.stack(handover + fresh).to(device)
     holes = torch.stack([torch.zeros_like(fresh_masks[0])] * len(handover) + fresh_masks).to(device)
-    result = inpaint_video(clip, holes, cfg, models, reporter, references=references)
+    result = inpaint_video(clip, holes, cfg, models=models, reporter=reporter, references=references)
     if result.keyframes:
         name = getattr(models.inpainter, "name", cfg.leftover.method)
         reporter.note(f"{len(result.keyframes)} keyframe(s) filled by {name}: "

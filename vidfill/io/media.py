@@ -364,6 +364,9 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
         note(f"{path}: {encoder.name} in {suffix} keeps {kept} bits of the {info.depth}-bit source, "
              "so the output is written at that depth (a PNG folder, or --codec ffv1 in .mkv, keeps "
              "them all)")
+    if info.time_base is not None and info.pts is None:
+        note(f"{info.source}: its frame timestamps are missing or out of order; the output is "
+             f"timed at a constant {float(info.fps):g} fps")
     if _CONTAINERS[suffix] in _FRAME_COUNTING and info.pts and not _uniform(info.pts):
         note(f"{path}: an {suffix} file stores no timestamps; the source's uneven frame timing "
              f"becomes a constant {float(info.fps):g} fps (use .mkv or .mp4 to keep it)")
