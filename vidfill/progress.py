@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from tqdm import tqdm
+
 Advance = Callable[[int], None]
 
 LOG = logging.getLogger("vidfill")
@@ -50,11 +52,13 @@ class Reporter:
 
     @contextmanager
     def stage(self, name: str, total: int | None = None, unit: str = "it") -> Iterator[Advance]:
-        """Context manager yielding ``advance(n)``; prints a bar while running, a summary at the end."""
+        """Context manager yielding ``advance(n)``: a live bar (tqdm) on a terminal while the
+        stage runs, then one summary line (also in logs, where no bar is drawn)."""
         start = time.perf_counter()
         done = 0
-        last_draw = start
         live = not self.quiet and self.stream.isatty()
+        bar = tqdm(total=total, desc=name, unit=unit, file=self.stream, disable=not live,
+                   leave=False, mininterval=self.refresh_s, dynamic_ncols=True)
 
         def line(now: float) -> str:
             elapsed = now - start
@@ -67,17 +71,15 @@ class Reporter:
             return f"{name:<12} {bar} {unit} {elapsed:6.1f}s {rate:7.2f} {unit}/s"
 
         def advance(n: int = 1) -> None:
-            nonlocal done, last_draw
+            nonlocal done
             done += n
-            now = time.perf_counter()
-            if live and now - last_draw >= self.refresh_s:
-                last_draw = now
-                print("\r" + line(now), end="", file=self.stream, flush=True)
+            bar.update(n)
 
         try:
             yield advance
         finally:
+            bar.close()
             end = time.perf_counter()
             self.timings[name] = self.timings.get(name, 0.0) + end - start
             if not self.quiet:
-                print(("\r" if live else "") + line(end), file=self.stream, flush=True)
+                print(line(end), file=self.stream, flush=True)
