@@ -238,7 +238,7 @@ def test_a_bad_frame_found_while_streaming_leaves_nothing(clip, tmp_path, capsys
         io.write_png(folder / f"f{t}.png", frame)
     (folder / f"f{T - 1}.png").write_bytes(b"not a png")
     preset = tmp_path / "short.toml"
-    preset.write_text('[flow]\nmethod = "dis"\n[window]\nlength = 4\noverlap = 1\nlookahead = 1\n')
+    preset.write_text('[flow]\nmethod = "dis"\n[window]\nlength = 4\noverlap = 1\nlookahead = 1\nstretch = 0\n')
     for out in (tmp_path / "out.mp4", tmp_path / "out_frames"):
         code, err = run(capsys, folder, masks, "-o", out, "--pipeline", preset, "-q")
         assert code == 2

@@ -33,7 +33,7 @@ def clip(tmp_path: Path) -> tuple[Path, Path, Path]:
         mask[14:30, 10 + t:26 + t] = 255
         cv2.imwrite(str(masks / f"m{t}.png"), mask)
     preset = tmp_path / "windows.toml"
-    preset.write_text('[flow]\nmethod = "dis"\n[window]\nlength = 6\noverlap = 2\nlookahead = 0\n')
+    preset.write_text('[flow]\nmethod = "dis"\n[window]\nlength = 6\noverlap = 2\nlookahead = 0\nstretch = 0\n')
     return src, masks, preset
 
 

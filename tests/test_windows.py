@@ -19,7 +19,8 @@ DIS = PipelineConfig().replace(flow={"method": "dis"}, edges={"method": "none"})
 @pytest.mark.parametrize("length,overlap,lookahead",
                          [(10, 1, 0), (10, 3, 0), (10, 9, 0), (2, 1, 0), (10, 3, 4), (10, 1, 8)])
 def test_plan_covers_every_frame_once_with_overlap(num_frames, length, overlap, lookahead):
-    plan = plan_windows(num_frames, WindowConfig(length=length, overlap=overlap, lookahead=lookahead))
+    plan = plan_windows(num_frames, WindowConfig(length=length, overlap=overlap, lookahead=lookahead,
+                                                 stretch=0))
     new = [t for w in plan for t in w.new]
     assert new == list(range(num_frames))  # every frame finished once, in order
     assert plan[0].start == 0 and plan[0].fixed == 0 and plan[-1].stop == plan[-1].finish == num_frames
@@ -34,13 +35,13 @@ def test_plan_covers_every_frame_once_with_overlap(num_frames, length, overlap, 
 
 
 def test_plan_of_short_clips_is_one_window():
-    cfg = WindowConfig(length=10, overlap=3, lookahead=0)
+    cfg = WindowConfig(length=10, overlap=3, lookahead=0, stretch=0)
     plan = lambda n, c=cfg: [(w.start, w.stop, w.fixed, w.finish) for w in plan_windows(n, c)]  # noqa: E731
     assert plan(4) == [(0, 4, 0, 4)]
     assert plan(10) == [(0, 10, 0, 10)]
     assert plan(12) == [(0, 10, 0, 10), (2, 12, 8, 12)]
     assert plan(24) == [(0, 10, 0, 10), (7, 17, 3, 17), (14, 24, 3, 24)]
-    ahead = WindowConfig(length=10, overlap=3, lookahead=2)
+    ahead = WindowConfig(length=10, overlap=3, lookahead=2, stretch=0)
     assert plan(10, ahead) == [(0, 10, 0, 10)]
     assert plan(24, ahead) == [(0, 10, 0, 8), (5, 15, 3, 13), (10, 20, 3, 18), (14, 24, 4, 24)]
 
@@ -75,7 +76,7 @@ def test_one_window_equals_the_whole_clip_pipeline():
 def test_handover_leaves_no_seam():
     frames, masks = _moving_hole_clip(24)
     whole = inpaint_video(frames, masks, DIS).frames
-    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0})
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0, "stretch": 0})
     windowed = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 24, cfg)))
     outside = ~masks.expand_as(frames)
     assert torch.equal(windowed[outside], frames[outside])
@@ -100,7 +101,7 @@ def window_calls(monkeypatch) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def test_handover_frames_are_the_previous_windows_output(monkeypatch):
     frames, masks = _moving_hole_clip(12)
-    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0})
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0, "stretch": 0})
     calls = window_calls(monkeypatch)
     out = torch.stack(list(fill_in_windows(frames, masks, 12, cfg)))
     (first, _), (second, second_holes) = calls  # windows 0-7, then 4-11 with 4-7 handed over
@@ -116,7 +117,7 @@ def test_missing_masks_are_an_error():
 
 def test_frames_are_pulled_and_released_window_by_window():
     frames, masks = _moving_hole_clip(24)
-    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0})
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0, "stretch": 0})
     pulled = []
 
     def source():
@@ -137,7 +138,7 @@ def test_frames_are_pulled_and_released_window_by_window():
 
 def test_lookahead_frames_are_seen_then_finished_by_the_next_window(monkeypatch):
     frames, masks = _moving_hole_clip(14)
-    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 2})
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 2, "stretch": 0})
     calls = window_calls(monkeypatch)
     out = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 14, cfg)))
     # windows 0-7 (finishes 0-5, sees 6-7 as holes), then 3-10 (3-5 handed over), then 6-13
@@ -148,3 +149,22 @@ def test_lookahead_frames_are_seen_then_finished_by_the_next_window(monkeypatch)
     outside = ~masks.expand_as(frames)
     assert torch.equal(out[outside], frames[outside])
     assert psnr_region(out, frames, masks) > 45
+
+
+def test_a_clip_a_little_longer_than_a_window_is_one_window_not_two():
+    cfg = WindowConfig()  # 60 frames, stretch 0.25
+
+    def plan(n, c):
+        return [(w.start, w.stop, w.fixed, w.finish) for w in plan_windows(n, c)]
+
+    assert plan(60, cfg) == [(0, 60, 0, 60)]
+    assert plan(70, cfg) == [(0, 70, 0, 70)]  # not two windows of 60: 120 frames of work
+    assert plan(75, cfg) == [(0, 75, 0, 75)]
+    assert [w.stop - w.start for w in plan_windows(76, cfg)] == [60, 60]
+    work = {n: sum(w.stop - w.start for w in plan_windows(n, cfg)) for n in (60, 70, 110, 300)}
+    assert work[70] / work[60] <= 1.3
+    assert work[110] == 60 + 75  # the last window takes the 75 frames left, not 60 + 60 + 60
+    for n in range(1, 400):  # every frame finished once, in order, whatever the length
+        stretched = plan_windows(n, cfg)
+        assert [t for w in stretched for t in w.new] == list(range(n))
+        assert all(w.stop - w.start <= 75 for w in stretched)

@@ -271,6 +271,8 @@ class WindowConfig(Checked):
     """Frames each window shares with the previous one, handed over already filled, so that the fill continues across the seam; each costs one recomputed frame per window."""
     lookahead: int = setting(15, ge=0)
     """Frames at the end of a window (but the last) that it sees but leaves to the next window to finish: content they reveal reaches back into the window (dogs-jump, windowed minus whole-clip hole PSNR: lookahead 0 -0.62 dB, 10 -0.33, 15 +0.01); each costs one recomputed frame per window."""
+    stretch: float = setting(0.25, ge=0.0)
+    """The last window may be up to this fraction longer than ``length`` rather than leave a few frames to one more window, which would recompute a whole window for them: with 0.25 a 70-frame clip is one window of 70 (not two of 60, twice the work), at up to 25% more memory."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

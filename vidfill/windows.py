@@ -44,21 +44,27 @@ class Window:
 
 
 def plan_windows(num_frames: int, cfg: WindowConfig) -> tuple[Window, ...]:
-    """Cut ``num_frames`` frames into windows of at most ``cfg.length`` frames.
+    """Cut ``num_frames`` frames into windows of ``cfg.length`` frames (the last up to
+    ``cfg.stretch`` longer).
 
     Consecutive windows share at least ``cfg.overlap`` finished frames; each window but the
-    last also sees ``cfg.lookahead`` frames after those it finishes. The last window is moved
-    back to a full ``cfg.length`` (when the clip has that many frames) so that it has as much
-    context as the others. Every frame is finished by exactly one window, in order. A clip of at
-    most ``cfg.length`` frames is one window.
+    last also sees ``cfg.lookahead`` frames after those it finishes. When the frames left fit in
+    ``length * (1 + stretch)``, one last window takes them all; a last window shorter than
+    ``cfg.length`` is moved back to full length (when the clip has that many frames) so that it
+    has as much context as the others. Every frame is finished by exactly one window, in order.
+    A clip of at most ``length * (1 + stretch)`` frames is one window.
     """
     if num_frames < 1:
         raise ValueError(f"need at least 1 frame, got {num_frames}")
+    longest = int(cfg.length * (1 + cfg.stretch))
     windows: list[Window] = []
     done, start = 0, 0
     while done < num_frames:
-        stop = min(start + cfg.length, num_frames)
-        start = max(0, stop - cfg.length)
+        if num_frames - start <= longest:
+            stop = num_frames
+            start = min(start, max(0, stop - cfg.length))
+        else:
+            stop = start + cfg.length
         finish = stop if stop == num_frames else stop - cfg.lookahead
         windows.append(Window(start=start, stop=stop, fixed=done - start, finish=finish))
         done, start = finish, finish - cfg.overlap
