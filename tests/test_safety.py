@@ -225,7 +225,7 @@ def test_an_unwritable_output_folder_is_refused_before_the_fill(clip, tmp_path, 
     real = os.access  # root may write anywhere: ask the check as a user without permission would
     monkeypatch.setattr(io.os, "access", lambda p, mode: False if Path(p) == out else real(p, mode))
     code, err = run(capsys, video, masks, "-o", out, *DIS)
-    refused(code, err, "no write permission")
+    refused(code, err, "no read and write permission")
 
 
 # --- 3. batch --------------------------------------------------------------------------------------
@@ -591,3 +591,16 @@ def test_a_work_dir_implies_resume(clip, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(WorkDir, "save", lambda self, *a: (seen.append(self.path), original(self, *a)))
     code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--work-dir", work, *DIS)
     assert code == 0 and seen == [work] and not work.exists(), err
+
+
+def test_a_png_output_through_a_symlinked_folder_lands_in_its_target(clip, tmp_path, capsys):
+    video, masks = clip
+    target = tmp_path / "shots" / "seq"
+    target.mkdir(parents=True)
+    for i in range(9):  # an earlier, longer sequence
+        cv2.imwrite(str(target / f"{i:05d}.png"), np.zeros((4, 4, 3), np.uint8))
+    link = tmp_path / "seq_link"
+    link.symlink_to(target)
+    code, err = run(capsys, video, masks, "-o", link, *DIS)
+    assert code == 0, err
+    assert link.is_symlink() and sorted(p.name for p in target.iterdir()) == [f"{i:05d}.png" for i in range(T)]

@@ -386,8 +386,8 @@ def _check_png_folder(path: Path, overwrite: bool) -> None:
                            "is a folder for PNG frames")
     if not path.is_dir():
         return
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise VidfillError(f"{path}: cannot write here (no write permission on the folder)")
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise VidfillError(f"{path}: cannot write here (no read and write permission on the folder)")
     others = _not_frames(path)
     if others and not overwrite:
         shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
@@ -735,7 +735,7 @@ def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], num_frames: in
             _check_png_folder(path, overwrite)  # again: the folder may have changed meanwhile
             if not path.is_dir():
                 os.replace(tmp, path)
-            elif not _not_frames(path):
+            elif not _not_frames(path) and not path.is_symlink():
                 old = _temp_path(path, ".old")
                 os.replace(path, old)
                 os.replace(tmp, path)

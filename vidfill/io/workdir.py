@@ -211,7 +211,10 @@ def _read_state(path: Path) -> dict[str, Any] | None:
 
 def _acquire(path: Path):
     """Hold the lock of ``path`` (an open file), or a VidfillError if another run holds it."""
-    handle = open(path / LOCK, "a+")
+    try:
+        handle = open(path / LOCK, "a+")
+    except OSError as exc:
+        raise VidfillError(f"--work-dir {path}: cannot write its lock ({exc.strerror or exc})") from exc
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -220,6 +223,10 @@ def _acquire(path: Path):
         handle.close()
         raise VidfillError(f"--work-dir {path}: another vidfill run (pid {pid}) is using it; wait "
                            "for it to finish or give another --work-dir") from None
+    except OSError as exc:  # e.g. a file system without locks
+        handle.close()
+        raise VidfillError(f"--work-dir {path}: cannot lock it ({exc.strerror or exc}); give a "
+                           "folder on a local disk") from exc
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))
