@@ -1,0 +1,51 @@
+"""Per-stage profile of a preset: seconds per frame of each stage and peak RSS, on one shared
+clip at a given size with the completion benchmark's stationary blob hole.
+
+    python benchmarks/stage_profile.py [--clip davis480p_blackswan] [--size 480x854] [--frames 30]
+                                 [--pipeline default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import torch
+import torch.nn.functional as F
+
+from completion import SHARED, blob_holes, clip_source
+from vidfill import build_models, fill, load_preset
+from vidfill.io import media
+from vidfill.progress import Reporter
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clip", default="davis480p_blackswan")
+    p.add_argument("--size", default="480x854", help="HxW")
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--pipeline", default="default")
+    args = p.parse_args()
+    h, w = map(int, args.size.split("x"))
+    frames, _ = media.read_frames(clip_source(SHARED / "data/clips" / args.clip))
+    frames = F.interpolate(frames[:args.frames].float(), size=(h, w), mode="area").round().to(torch.uint8)
+    holes = blob_holes(len(frames), False, 0, (h, w))
+    cfg = load_preset(args.pipeline)
+    models = build_models(cfg, raft_weights=SHARED / "checkpoints/raft-small.pth")
+    reporter = Reporter(quiet=True)
+    start = time.perf_counter()
+    fill(torch.where(holes, torch.zeros_like(frames), frames), holes, cfg, models=models,
+         reporter=reporter)
+    total = time.perf_counter() - start
+    n = len(frames)
+    print(f"{args.clip}, {n} frames at {w}x{h}, --pipeline {args.pipeline}, "
+          f"{torch.get_num_threads()} threads: {total / n:.2f} s/frame, peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB")
+    print("| stage | s/frame | share |\n|---|---|---|")
+    for stage, seconds in sorted(reporter.timings.items(), key=lambda kv: -kv[1]):
+        print(f"| {stage} | {seconds / n:.3f} | {seconds / total:.0%} |")
+
+
+if __name__ == "__main__":
+    main()
