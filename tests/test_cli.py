@@ -257,3 +257,18 @@ def test_fill_is_a_sub_command_and_a_folder_named_like_one_is_not_taken_for_it(c
     code, err = run(capsys, "demo", masks, "-o", tmp_path / "b.mp4")
     one_line_error(err, "demo: both a sub-command and a file or folder here", "./demo")
     assert code == 2 and not (tmp_path / "vidfill-demo").exists()
+
+
+def test_an_inverted_matte_with_invert_mask(clip, tmp_path, capsys):
+    video, masks, hole = clip
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    for t, mask in enumerate(hole):  # white where the picture is kept
+        cv2.imwrite(str(keep / f"k{t}.png"), (~mask).astype(np.uint8) * 255)
+    out = tmp_path / "inv"
+    code, err = run(capsys, video, keep, "-o", out, "--invert-mask", "--flow", "dis", "-q")
+    assert code == 0, err
+    source, _ = io.read_frames(video)
+    result, _ = io.read_frames(out)
+    outside = ~torch.from_numpy(hole)[:, None].expand_as(source)
+    assert torch.equal(result[outside], source[outside]) and not torch.equal(result, source)

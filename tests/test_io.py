@@ -588,3 +588,13 @@ def test_what_a_killed_run_left_is_removed_and_a_live_run_kept(tmp_path: Path) -
     assert not stale_file.exists() and not stale_dir.exists()
     assert live.exists() and other.exists()
     assert (tmp_path / "out.mp4").is_file() and len(list((tmp_path / "frames").iterdir())) == 2
+
+
+def test_an_rgba_roto_layer_is_read_by_its_alpha_and_a_matte_can_be_inverted(tmp_path: Path) -> None:
+    bgra = np.zeros((H, W, 4), np.uint8)  # black strokes, the matte in alpha only
+    bgra[..., 3] = _blob(channels=1)[..., 0]
+    cv2.imwrite(str(tmp_path / "roto.png"), bgra)
+    assert torch.equal(io.read_masks(tmp_path / "roto.png", 1, (H, W))[0][0, 0], _blob_mask())
+    cv2.imwrite(str(tmp_path / "keep.png"), 255 - _blob())  # white = keep
+    inverted = io.read_masks(tmp_path / "keep.png", 1, (H, W), invert=True)[0][0, 0]
+    assert torch.equal(inverted, _blob_mask())

@@ -83,6 +83,8 @@ class MaskConfig(Checked):
 
     threshold: float = setting(0.1, ge=0.0, lt=1.0)
     """Hole = any channel above this fraction of full scale (robust to JPEG noise on 0/255 and 0/128 masks)."""
+    invert: bool = False
+    """The mask marks what to keep (an inverted matte): holes are where it is below the threshold."""
     dilate: int = setting(0, ge=0)
     """Pixels the hole is grown by (object edges, motion blur): 0 measured best on the benchmark's exact holes (DIS, hole PSNR over Telea: 0 +0.95 dB, 2 +0.18, 4 -0.17, 8 -0.54); loose roto masks want 4-8 (preset "object")."""
 

@@ -158,7 +158,8 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     references = read_references(job.references, clip.num_frames, clip.size, job.input)
 
     def masks(note=None):
-        return io.iter_masks(job.masks, clip.num_frames, clip.size, cfg.mask.threshold, note)
+        return io.iter_masks(job.masks, clip.num_frames, clip.size, cfg.mask.threshold, note,
+                             invert=cfg.mask.invert)
 
     full, any_hole = [], False
     for t, mask in enumerate(masks(reporter.note)):

@@ -25,6 +25,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="grow the mask by N pixels (default preset: 0; 4-8 for tight roto masks)")
     p.add_argument("--mask-threshold", type=float,
                    help="hole = channel above this fraction of full scale (default 0.1)")
+    p.add_argument("--invert-mask", action="store_true",
+                   help="the masks mark what to keep (an inverted matte), not what to remove")
     p.add_argument("--flow", choices=["raft", "dis"], help="flow method (overrides the preset)")
     p.add_argument("--edges", choices=["network", "none"],
                    help="flow-edge guided flow completion (network) or diffusion only (overrides the preset)")
@@ -69,6 +71,7 @@ def config_from(args: argparse.Namespace, preset: str | None = None) -> Pipeline
     cfg = load_preset(preset or args.pipeline)
     options = [("--dilate", "mask", "dilate", args.dilate),
                ("--mask-threshold", "mask", "threshold", args.mask_threshold),
+               ("--invert-mask", "mask", "invert", args.invert_mask or None),
                ("--flow", "flow", "method", args.flow),
                ("--edges", "edges", "method", args.edges),
                ("--refine", "flow", "refine_passes", args.refine),

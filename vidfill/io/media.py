@@ -201,27 +201,30 @@ def output_depth(path: Path, codec: str | None, depth: int) -> int:
 
 
 def read_masks(path: Path, num_frames: int, size: tuple[int, int],
-               threshold: float = MaskConfig.threshold) -> tuple[torch.Tensor, list[str]]:
+               threshold: float = MaskConfig.threshold, *,
+               invert: bool = MaskConfig.invert) -> tuple[torch.Tensor, list[str]]:
     """Read the hole masks for ``num_frames`` frames of ``size`` = (H, W).
 
     ``path`` is a folder with one image per frame (numeric order), a single image (the same mask
-    for every frame) or a mask video. Hole = any colour channel above ``threshold`` of the full
-    scale of the image's sample type (255, 65535 or 1.0); where the image has an alpha channel the
-    pixel must also have alpha above it (transparent pixels are never holes). Masks of another size
-    are resized (nearest) after thresholding.
+    for every frame) or a mask video. Hole = the matte above ``threshold`` of the full scale of
+    the image's sample type (255, 65535 or 1.0): the alpha channel where an image has one that
+    varies (an RGBA roto layer: transparent pixels are never holes), else any colour channel;
+    ``invert`` swaps hole and keep. Masks of another size are resized (nearest) after thresholding.
 
     Returns ``(num_frames, 1, H, W)`` bool masks and one note per distinct resized mask size.
     """
     notes: list[str] = []
     masks = torch.empty((num_frames, 1, *size), dtype=torch.bool)
-    for t, mask in enumerate(iter_masks(path, num_frames, size, threshold, notes.append)):
+    for t, mask in enumerate(iter_masks(path, num_frames, size, threshold, notes.append,
+                                        invert=invert)):
         masks[t] = mask
     return masks, notes
 
 
 def iter_masks(path: Path, num_frames: int, size: tuple[int, int],
                threshold: float = MaskConfig.threshold,
-               note: Callable[[str], None] | None = None) -> Iterator[torch.Tensor]:
+               note: Callable[[str], None] | None = None, *,
+               invert: bool = MaskConfig.invert) -> Iterator[torch.Tensor]:
     """The masks of :func:`read_masks`, one ``(1, H, W)`` bool tensor per frame, read as needed.
 
     Problems with ``path`` as a whole (missing, wrong number of masks) are raised by this call;
@@ -234,13 +237,14 @@ def iter_masks(path: Path, num_frames: int, size: tuple[int, int],
     if path.is_dir():
         files = _image_files(path)
         _check_count(path, len(files), num_frames)
-        return (fit(_hole(_read_image(file), threshold, file)) for file in files)
+        return (fit(_hole(_read_image(file), threshold, file, invert)) for file in files)
     if path.suffix.lower() in IMAGE_EXTENSIONS:
-        return itertools.repeat(fit(_hole(_read_image(path), threshold, path)), num_frames)
+        return itertools.repeat(fit(_hole(_read_image(path), threshold, path, invert)), num_frames)
     with _open_video(path) as container:
         count = sum(1 for _ in _decode(container, path))
     _check_count(path, count, num_frames)
-    return (fit(_hole(image.transpose(1, 2, 0), threshold, path)) for image in _video_images(path))
+    return (fit(_hole(image.transpose(1, 2, 0), threshold, path, invert))
+            for image in _video_images(path))
 
 
 def mask_files(path: Path) -> tuple[Path, ...] | None:
@@ -618,12 +622,17 @@ def _check_count(path: Path, count: int, num_frames: int) -> None:
                            "or a single image for all")
 
 
-def _hole(image: np.ndarray, threshold: float, path: Path) -> np.ndarray:
-    """``(H, W)`` bool: any colour channel (and alpha, if any) above ``threshold`` of full scale."""
+def _hole(image: np.ndarray, threshold: float, path: Path, invert: bool = False) -> np.ndarray:
+    """``(H, W)`` bool: where the matte is above ``threshold`` of full scale (``invert``: where it
+    is not). The matte is the alpha channel when it varies (a roto layer exported as RGBA),
+    else any colour channel."""
     level = threshold * _full_scale(image.dtype, path)
     rgb, alpha = _bgr_alpha(image, path)
-    hole = (rgb > level).any(axis=2)
-    return hole if alpha is None else hole & (alpha > level)
+    if alpha is not None and (alpha.min() != alpha.max() or alpha.max() <= level):
+        hole = alpha > level  # a varying alpha is the matte; a transparent image, no hole
+    else:
+        hole = (rgb > level).any(axis=2)
+    return ~hole if invert else hole
 
 
 def _hole_fitter(size: tuple[int, int], source: Path,
