@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from vidfill.config import PipelineConfig, load_preset
-from vidfill.models.build import Models, build_models
+from vidfill.models.build import Models
 from vidfill.progress import Reporter
 from vidfill.types import check_masks
 from vidfill.windows import fill_in_windows
@@ -26,8 +26,9 @@ def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None =
         frames: ``(T, 3, H, W)`` uint8 RGB on any device.
         masks: ``(T, 1, H, W)`` bool, True = remove (grown by ``cfg.mask.dilate``).
         cfg: the settings (default: the "default" preset).
-        models: the networks ``cfg`` names; None builds them (:func:`build_models`, with the
-            usual weights lookup and its one-line notes on any fallback).
+        models: the networks ``cfg`` names; None builds them once
+            (:func:`vidfill.models.build.build_models`, with the usual weights lookup and its
+            one-line notes on any fallback).
         device: where to work (default: the frames' device).
         reporter: progress and notes; silent when None.
         references: frame number -> ``(3, H, W)`` uint8 frame painted by hand.
@@ -40,9 +41,6 @@ def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None =
     if frames.dtype != torch.uint8:
         raise ValueError(f"frames must be uint8, got {frames.dtype}")
     device = torch.device(device) if device is not None else frames.device
-    reporter = reporter or Reporter(quiet=True)
-    if models is None:
-        models = build_models(cfg, device=device, reporter=reporter)
     out = fill_in_windows(iter(frames.cpu()), iter(masks.cpu()), len(frames), cfg, models=models,
                           reporter=reporter, device=device, references=references)
     return torch.stack(list(out))

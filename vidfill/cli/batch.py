@@ -70,10 +70,10 @@ def from_folder(folder: Path, out_dir: Path, ext: str | None = None) -> list[Ent
         items = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     except OSError as exc:
         raise VidfillError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from exc
-    entries = []
     if ext is not None and ext != "" and ext.lower() not in VIDEO_EXTENSIONS:
         raise VidfillError(f"--ext {ext}: give a video extension ({', '.join(VIDEO_EXTENSIONS)}) or "
                            "'' for PNG folders")
+    entries = []
     for item in items:
         if item.resolve() == out_dir.resolve():
             continue  # the output folder inside the folder of clips is not a clip

@@ -7,7 +7,6 @@ tensors (True = hole). Every problem with the user's files is raised as a one-li
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import re
@@ -152,22 +151,16 @@ def open_clip(path: Path, fps: Fraction = DEFAULT_FPS) -> ClipSource:
                          depth=16 if first_image.dtype == np.uint16 else 8,
                          dropped=("the alpha channel",) if alpha else ())
         return ClipSource(info=info, num_frames=len(files), size=(height, width), files=tuple(files))
-    pts, first, rotation, depth, alpha = [], None, 0, 8, False
+    pts, first = [], None
     with _open_video(path) as container:
         for frame in _decode(container, path):
-            shape = (frame.height, frame.width)
-            if first is None:
-                first, rotation = shape, _rotation(frame)
-                depth = max(8, max(c.bits for c in frame.format.components))
-                alpha = any(c.is_alpha for c in frame.format.components)
-            _check_same_size(path, len(pts), shape, first)
+            first = frame if first is None else first
+            _check_same_size(path, len(pts), (frame.height, frame.width), (first.height, first.width))
             pts.append(frame.pts)
         if first is None:
             raise VidfillError(f"{path}: no video frames")
-        info = _video_info(container, path, pts, fps, rotation)
-        info = dataclasses.replace(info, depth=depth,
-                                   dropped=info.dropped + (("the alpha channel",) if alpha else ()))
-    size = first[::-1] if rotation % 180 else first
+        info = _video_info(container, path, pts, fps, first)
+    size = (first.width, first.height) if info.rotation % 180 else (first.height, first.width)
     return ClipSource(info=info, num_frames=len(pts), size=size, files=None)
 
 
@@ -580,7 +573,9 @@ def _video_images(path: Path, deep: bool = False) -> Iterator[np.ndarray]:
 
 
 def _video_info(container: av.container.InputContainer, path: Path, pts: list[int | None],
-                fps: Fraction, rotation: int = 0) -> VideoInfo:
+                fps: Fraction, first: av.VideoFrame | None) -> VideoInfo:
+    """The :class:`VideoInfo` of a decoded video; rotation, bit depth and alpha come from its
+    ``first`` frame (None: no frames)."""
     stream = container.streams.video[0]
     rate = stream.average_rate or stream.guessed_rate or fps
     streams = container.streams
@@ -588,21 +583,24 @@ def _video_info(container: av.container.InputContainer, path: Path, pts: list[in
               (len(streams.data), "data"), (len(streams.attachments), "attachment")]
     dropped = tuple(f"{n} {'other ' if kind == 'video' else ''}{kind} stream{'s' if n > 1 else ''}"
                     for n, kind in counts if n)
+    components = first.format.components if first is not None else ()
+    if any(c.is_alpha for c in components):
+        dropped += ("the alpha channel",)
     return VideoInfo(source=path, fps=Fraction(rate), time_base=stream.time_base,
                      pts=_increasing(pts), has_audio=bool(container.streams.audio),
-                     rotation=rotation, dropped=dropped)
+                     rotation=_rotation(first) if first is not None else 0, dropped=dropped,
+                     depth=max([8] + [c.bits for c in components]))
 
 
 def _read_video(path: Path, fps: Fraction) -> tuple[torch.Tensor, VideoInfo]:
-    images, pts = [], []
+    images, pts, first = [], [], None
     with _open_video(path) as container:
-        rotation = 0
         for index, frame in enumerate(_decode(container, path)):
-            rotation = rotation if index else _rotation(frame)
+            first = frame if first is None else first
             images.append(_upright(frame))
             pts.append(frame.pts)
             _check_same_size(path, index, images[-1].shape[1:], images[0].shape[1:])
-        info = _video_info(container, path, pts, fps, rotation)
+        info = _video_info(container, path, pts, fps, first)
     if not images:
         raise VidfillError(f"{path}: no video frames")
     frames = np.empty((len(images), *images[0].shape), np.uint8)
