@@ -153,8 +153,8 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         reporter.note(f"{job.input}: stored turned by {abs(clip.info.rotation)} degrees "
                       f"({'counter-' if clip.info.rotation > 0 else ''}clockwise display matrix): "
                       "masks are read as the clip is displayed, and the output keeps the rotation")
-    io.check_output(job.output, clip.info, job.codec, job.crf, overwrite=job.overwrite,
-                    note=reporter.warn)
+    deep = io.check_output(job.output, clip.info, job.codec, job.crf, overwrite=job.overwrite,
+                           note=reporter.warn) > 8
     references = read_references(job.references, clip.num_frames, clip.size, job.input)
 
     def masks(note=None):
@@ -170,7 +170,6 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         raise VidfillError(f"{job.masks}: frame(s) {', '.join(map(str, full[:10]))} are entirely "
                            "hole; nothing is left to fill them from")
     store = None
-    deep = io.output_depth(job.output, job.codec, clip.info.depth) > 8
     if not any_hole:
         reporter.note(f"{job.masks}: no hole in any frame; the output is a copy of the input")
         out = io.iter_frames(clip, deep=deep)
@@ -197,8 +196,10 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         io.write_stream(job.output, out, clip.num_frames, clip.info, crf=job.crf, codec=job.codec,
                         overwrite=job.overwrite)
     except BaseException:
-        if store is not None:  # keep finished windows for --resume; a store with none is removed
-            store.remove() if store.finished == 0 else store.release()
+        if store is not None and store.finished == 0:  # nothing worth keeping for --resume
+            store.remove()
+        elif store is not None:
+            store.release()
         raise
     if store is not None:
         store.remove()

@@ -326,8 +326,9 @@ def read_png(file: Path) -> torch.Tensor:
 
 
 def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int | None = None, *,
-                 overwrite: bool = False, note: Callable[[str], None] | None = None) -> None:
-    """Refuse now what :func:`write_output` would refuse only after all the work.
+                 overwrite: bool = False, note: Callable[[str], None] | None = None) -> int:
+    """Refuse now what :func:`write_output` would refuse only after all the work; return the bits
+    per sample the output keeps of the source (:func:`output_depth`).
 
     Checks the output type and place (a file where a folder is meant, a folder that holds other
     files, no write permission), the encoder, that the container takes it, the CRF against the
@@ -342,7 +343,7 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
         _check_png_folder(path, overwrite)
         if crf is not None or codec is not None:
             note(f"{path}: --crf and --codec are ignored, a PNG sequence is lossless")
-        return
+        return output_depth(path, codec, info.depth)
     _check_video_suffix(path)
     if path.is_dir():
         raise VidfillError(f"{path}: is a folder; a video output must be a file")
@@ -370,6 +371,7 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
     if info.has_audio:
         with _open_video(info.source) as source:
             _check_audio_fits(source, _CONTAINERS[suffix], path)
+    return kept
 
 
 def _uniform(pts: tuple[int, ...]) -> bool:
