@@ -87,3 +87,25 @@ def test_unmatched_marks_source_hole_and_pixels_landing_in_target_hole():
     assert torch.equal(region, expected)
     flow[:, 0] = 2.5  # half-pixel landing: a partly covered match counts
     assert bool(unmatched(flow, source, target)[0, 0, 10, 12])
+
+
+def _random_raft():
+    from torchvision.models.optical_flow import raft_small
+
+    torch.manual_seed(0)
+    return raft_small().eval()
+
+
+def test_raft_flows_is_torchvision_raft_with_each_frame_encoded_once():
+    from vidfill.stages.flow import _raft_flows
+
+    model = _random_raft()
+    frames = translating_clip(num_frames=4, h=64, w=80)  # padded to 128 for RAFT
+    pairs = torch.tensor([[0, 1], [1, 2], [2, 3], [0, 3]])
+    fwd, bwd = _raft_flows(model, frames, pairs, 3, batch_size=3)
+    x = torch.nn.functional.pad(frames.float() / 127.5 - 1, (0, 48, 0, 64), mode="replicate")
+    with torch.inference_mode():
+        ref_fwd = model(x[pairs[:, 0]], x[pairs[:, 1]], num_flow_updates=3)[-1][..., :64, :80]
+        ref_bwd = model(x[pairs[:, 1]], x[pairs[:, 0]], num_flow_updates=3)[-1][..., :64, :80]
+    torch.testing.assert_close(fwd, ref_fwd, atol=1e-5, rtol=0)
+    torch.testing.assert_close(bwd, ref_bwd, atol=1e-5, rtol=0)
