@@ -60,7 +60,7 @@ def test_png_output_is_exact_outside_the_mask(clip, tmp_path, capsys):
     assert code == 0 and err == ""
     source, _ = io.read_frames(video)
     result, _ = io.read_frames(out)
-    assert sorted(p.name for p in out.iterdir())[0] == "00000.png" and len(result) == T
+    assert sorted(p.name for p in out.iterdir())[0] == "0000.png" and len(result) == T
     outside = ~torch.from_numpy(hole)[:, None].expand_as(source)
     assert torch.equal(result[outside], source[outside])
     assert not torch.equal(result, source)

@@ -128,7 +128,8 @@ def test_frame_folder_numeric_order(tmp_path: Path) -> None:
     assert got.dtype == torch.uint8 and got.shape == (3, 3, H, W) and got.is_contiguous()
     assert torch.equal(got, _tensor(frames))
     assert info == io.VideoInfo(source=tmp_path / "in", fps=Fraction(30000, 1001), time_base=None,
-                                pts=None, has_audio=False)
+                                pts=None, has_audio=False, numbers=(1, 2, 10), padding=1)
+    assert io.frame_names(info, 3) == ["0001.png", "0002.png", "0010.png"]  # numbers kept
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -296,7 +297,7 @@ def test_png_output_is_exact(tmp_path: Path) -> None:
                         has_audio=False)
     ticks = []
     io.write_output(tmp_path / "out", frames, info, progress=ticks.append)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:05d}.png" for i in range(T)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:04d}.png" for i in range(T)]
     assert ticks == [1] * T
     again, _ = io.read_frames(tmp_path / "out")
     assert torch.equal(again, frames)
@@ -314,7 +315,7 @@ def test_png_output_into_a_folder_with_other_files_needs_overwrite(tmp_path: Pat
         io.write_output(out, frames, info)
     assert sorted(p.name for p in out.iterdir()) == ["readme.txt", "shot_0007.png"]
     io.write_output(out, frames, info, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png", "00002.png",
+    assert sorted(p.name for p in out.iterdir()) == ["0000.png", "0001.png", "0002.png",
                                                      "readme.txt"]
     assert torch.equal(io.read_frames(out)[0], frames)
     assert _leftovers(tmp_path) == []

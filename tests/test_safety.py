@@ -186,7 +186,7 @@ def test_a_png_sequence_replaces_a_longer_earlier_one_whole(clip, tmp_path, caps
         cv2.imwrite(str(out / f"{i:05d}.png"), np.zeros((4, 4, 3), np.uint8))
     code, err = run(capsys, video, masks, "-o", out, *DIS)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == [f"{i:05d}.png" for i in range(T)]
+    assert sorted(p.name for p in out.iterdir()) == [f"{i:04d}.png" for i in range(T)]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
@@ -205,7 +205,7 @@ def test_a_png_folder_with_other_files_is_refused_unless_overwrite(clip, tmp_pat
     assert snapshot(out) == before
     code, err = run(capsys, video, masks, "-o", out, "--overwrite", *DIS)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == [f"{i:05d}.png" for i in range(T)] + ["edit.nk"]
+    assert sorted(p.name for p in out.iterdir()) == [f"{i:04d}.png" for i in range(T)] + ["edit.nk"]
     assert (out / "edit.nk").read_text() == "nuke script"
 
 
@@ -603,4 +603,4 @@ def test_a_png_output_through_a_symlinked_folder_lands_in_its_target(clip, tmp_p
     link.symlink_to(target)
     code, err = run(capsys, video, masks, "-o", link, *DIS)
     assert code == 0, err
-    assert link.is_symlink() and sorted(p.name for p in target.iterdir()) == [f"{i:05d}.png" for i in range(T)]
+    assert link.is_symlink() and sorted(p.name for p in target.iterdir()) == [f"{i:04d}.png" for i in range(T)]

@@ -7,13 +7,15 @@ Ray task: a :class:`Job` is a frozen, picklable description of the work).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 import torch
 
 from vidfill.io import media as io
+from vidfill.io.layers import PreviewWriter, fill_layers
 from vidfill.config import PipelineConfig
 from vidfill.errors import ConfigError, VidfillError
 from vidfill.models.build import Models, build_models
@@ -77,6 +79,16 @@ class Job:
     overwrite: bool = False
     """A PNG-sequence output may go into a folder that holds other files too (its numbered
     frames are replaced, the rest kept); otherwise only an empty folder or an earlier sequence."""
+    fill_only: bool = False
+    """Write only the fill, as RGBA layers to lay over the plate (a PNG sequence): colour and
+    alpha on the filled region, transparent elsewhere (:func:`vidfill.io.layers.fill_layers`)."""
+    feather: int = 0
+    """With ``fill_only``: alpha falls from 1 to 0 over this many pixels around the hole."""
+    preview: Path | None = None
+    """Also write this video: the input with the hole outlined beside the result, reduced."""
+    start_number: int | None = None
+    """Number of the first frame of a PNG-sequence output; None: an image sequence's own
+    numbers, 0 for a video (:func:`vidfill.io.media.frame_names`)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.cfg, PipelineConfig):
@@ -93,6 +105,11 @@ class Job:
                 raise ConfigError(f"--fps must be positive, got {self.fps}")
             object.__setattr__(self, "fps", fps)
         resolve_device(self.device)
+        for flag, value in (("--feather", self.feather), ("--start-number", self.start_number)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ConfigError(f"{flag} must be a whole number >= 0, got {value!r}")
+        if self.feather and not self.fill_only:
+            raise ConfigError("--feather shapes the alpha of a fill layer: it needs --fill-only")
 
 
 def parse_reference(item: str) -> tuple[int, Path]:
@@ -153,8 +170,19 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         reporter.note(f"{job.input}: stored turned by {abs(clip.info.rotation)} degrees "
                       f"({'counter-' if clip.info.rotation > 0 else ''}clockwise display matrix): "
                       "masks are read as the clip is displayed, and the output keeps the rotation")
+    if job.fill_only and not io.is_png_folder(job.output):
+        raise VidfillError(f"{job.output}: --fill-only writes RGBA layers as a PNG sequence; "
+                           "give a folder")
     deep = io.check_output(job.output, clip.info, job.codec, job.crf, overwrite=job.overwrite,
                            note=reporter.warn) > 8
+    if job.start_number is not None and not io.is_png_folder(job.output):
+        reporter.warn(f"--start-number is ignored: {job.output} is a video, which has no frame numbers")
+    if job.preview is not None:
+        io.check_not_input(job.preview, job.input, job.masks, job.output)
+        check_output_location(job.preview)
+        if io.is_png_folder(job.preview):
+            raise VidfillError(f"{job.preview}: a preview is a video file (.mp4, .mov, ...)")
+        io.check_output(job.preview, replace(clip.info, depth=8))
     references = read_references(job.references, clip.num_frames, clip.size, job.input)
 
     def masks(note=None):
@@ -172,7 +200,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     store = None
     if not any_hole:
         reporter.note(f"{job.masks}: no hole in any frame; the output is a copy of the input")
-        out = io.iter_frames(clip, deep=deep)
+        out = io.iter_frames(clip)
     else:
         if clip.num_frames < 2:
             raise VidfillError(f"{job.input}: a single frame; video inpainting needs at least 2")
@@ -189,12 +217,21 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
         out = fill_in_windows(io.iter_frames(clip), masks(), clip.num_frames, cfg, models=models,
                               reporter=reporter, device=device, store=store, references=references)
-        if deep:  # outside the hole the source at full depth, the fill inside it
-            holes = (dilate_holes(mask[None], cfg.mask.dilate)[0] for mask in masks())
-            out = io.composite_deep(out, io.iter_frames(clip, deep=True), holes)
+
+    def holes():
+        return (dilate_holes(mask[None], cfg.mask.dilate)[0] for mask in masks())
+
     try:
-        io.write_stream(job.output, out, clip.num_frames, clip.info, crf=job.crf, codec=job.codec,
-                        overwrite=job.overwrite)
+        with (PreviewWriter(job.preview, clip.num_frames, clip.info) if job.preview
+              else nullcontext()) as preview:
+            if preview is not None:
+                out = preview.tee(out, io.iter_frames(clip), holes())
+            if deep:  # outside the hole the source at full depth, the fill inside it
+                out = io.composite_deep(out, io.iter_frames(clip, deep=True), holes())
+            if job.fill_only:
+                out = fill_layers(out, holes(), job.feather)
+            io.write_stream(job.output, out, clip.num_frames, clip.info, crf=job.crf,
+                            codec=job.codec, overwrite=job.overwrite, start=job.start_number)
     except BaseException:
         if store is not None and store.finished == 0:  # nothing worth keeping for --resume
             store.remove()
@@ -203,7 +240,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         raise
     if store is not None:
         store.remove()
-    reporter.note(f"wrote {job.output}")
+    reporter.note(f"wrote {job.output}" + (f" and the preview {job.preview}" if job.preview else ""))
 
 
 def _work_dir(job: Job, clip: io.ClipSource, flow_method: str) -> WorkDir:

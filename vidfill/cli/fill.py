@@ -43,6 +43,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="let a PNG-sequence output replace the numbered frames in a folder that "
                         "holds other files too (they are kept); without it such a folder is refused")
+    p.add_argument("--fill-only", action="store_true",
+                   help="write only the fill, as an RGBA PNG sequence to lay over the plate: alpha "
+                        "on the filled region, transparent elsewhere (8 or 16 bits, as the source)")
+    p.add_argument("--feather", type=int, default=0, metavar="N",
+                   help="with --fill-only: alpha falls off over N pixels around the hole (default 0)")
+    p.add_argument("--start-number", type=int, metavar="N",
+                   help="number of the first frame of a PNG-sequence output (default: an image "
+                        "sequence keeps its own numbers, e.g. plate.1001.png gives 1001.png; a video "
+                        "starts at 0)")
+    p.add_argument("--preview", type=Path, metavar="FILE",
+                   help="also write a reduced side-by-side video: the input with the hole outlined "
+                        "in red | the result")
     p.add_argument("--reference", action="append", default=[], metavar="N=FILE",
                    help="frame N painted by hand: its pixels inside the hole are taken as known and "
                         "propagated (repeatable)")
@@ -54,7 +66,9 @@ def run(args: argparse.Namespace) -> None:
     references = tuple(parse_reference(item) for item in args.reference)  # before any reading
     run_job(make_job(args, args.input, args.masks, args.output, cfg,
                      resume=args.resume or args.work_dir is not None,
-                     work_dir=args.work_dir, references=references),
+                     work_dir=args.work_dir, references=references, fill_only=args.fill_only,
+                     feather=args.feather, preview=args.preview,
+                     start_number=args.start_number),
             Reporter(quiet=args.quiet))
 
 

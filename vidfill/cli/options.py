@@ -88,10 +88,10 @@ def config_from(args: argparse.Namespace, preset: str | None = None) -> Pipeline
 
 def make_job(args: argparse.Namespace, input: Path, masks: Path, output: Path,
              cfg: PipelineConfig, *, resume: bool, work_dir: Path | None = None,
-             references: tuple[tuple[int, Path], ...] = ()) -> Job:
-    """A :class:`Job` with the options of :func:`add_options`."""
+             references: tuple[tuple[int, Path], ...] = (), **fields) -> Job:
+    """A :class:`Job` with the options of :func:`add_options` (``fields``: more of its fields)."""
     return Job(input=input, masks=masks, output=output, cfg=cfg, raft_weights=args.raft_weights,
                download=not args.no_download, crf=args.crf, codec=args.codec, fps=args.fps,
                device=args.device, resume=resume, work_dir=work_dir,
                inpainter_weights=args.inpainter_weights, references=references,
-               overwrite=getattr(args, "overwrite", False))
+               overwrite=getattr(args, "overwrite", False), **fields)

@@ -43,8 +43,10 @@ _CRF_RANGES = {"libx264": 51, "libx264rgb": 51, "libx265": 51, "libvpx-vp9": 63,
                "libsvtav1": 63}
 """Largest CRF of each codec that has one (0 is the best quality)."""
 MAX_CRF = max(_CRF_RANGES.values())
-_FRAME_NAME = re.compile(r"\d{5,}\.png")
-"""Names of the frames of a PNG-sequence output (``00000.png``...)."""
+_FRAME_NAME = re.compile(r"\d{4,}\.png")
+"""Names of the frames of a PNG-sequence output (``0000.png``, ``1001.png``...)."""
+SEQUENCE_PADDING = 4
+"""Fewest digits in the frame names of a PNG-sequence output."""
 _QSCALE = 2
 """Quantiser of lossy codecs without a CRF (mjpeg, mpeg4): 2 is visually lossless."""
 _FF_QP2LAMBDA = 118
@@ -81,6 +83,11 @@ class VideoInfo:
     depth: int = 8
     """Bits per sample of the source (8; 10 or 12 for such video; 16 for 16-bit images):
     above 8, :func:`iter_frames` with ``deep=True`` reads it at full depth."""
+    numbers: tuple[int, ...] | None = None
+    """Frame numbers of an image-sequence source (the last number in each file name, e.g. 1001
+    in ``plate.1001.png``), which a PNG-sequence output keeps; None for a video."""
+    padding: int = 0
+    """Digits of the source's frame numbers (4 in ``plate.1001.png``; 0 for a video)."""
 
 
 @dataclass(frozen=True)
@@ -130,8 +137,19 @@ def read_frames(path: Path, fps: Fraction = DEFAULT_FPS) -> tuple[torch.Tensor, 
         frames = _rgb8(_read_image(path), path).transpose(2, 0, 1)[None]
     else:
         return _read_video(path, fps)
-    info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False)
+    files = _image_files(path) if path.is_dir() else [path]
+    info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False,
+                     **_numbering(files))
     return torch.from_numpy(np.ascontiguousarray(frames)), info
+
+
+def _numbering(files: list[Path]) -> dict:
+    """``numbers`` and ``padding`` of :class:`VideoInfo` for an image sequence (none if a file
+    has no number, as a single image may not)."""
+    found = [_NUMBER.findall(f.stem) for f in files]
+    if not all(found):
+        return {}
+    return {"numbers": tuple(int(n[-1]) for n in found), "padding": len(found[0][-1])}
 
 
 def open_clip(path: Path, fps: Fraction = DEFAULT_FPS) -> ClipSource:
@@ -149,7 +167,7 @@ def open_clip(path: Path, fps: Fraction = DEFAULT_FPS) -> ClipSource:
         alpha = first_image.ndim == 3 and first_image.shape[2] == 4
         info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False,
                          depth=16 if first_image.dtype == np.uint16 else 8,
-                         dropped=("the alpha channel",) if alpha else ())
+                         dropped=("the alpha channel",) if alpha else (), **_numbering(files))
         return ClipSource(info=info, num_frames=len(files), size=(height, width), files=tuple(files))
     pts, first = [], None
     with _open_video(path) as container:
@@ -186,7 +204,7 @@ def output_depth(path: Path, codec: str | None, depth: int) -> int:
     """Bits per sample that the output ``path`` (with ``codec``) keeps of a ``depth``-bit source."""
     if depth <= 8:
         return 8
-    if _is_png_folder(path):
+    if is_png_folder(path):
         return 16
     suffix = path.suffix.lower()
     encoder = _encoder(codec or _DEFAULT_CODECS.get(suffix, "libx264"), path)
@@ -259,7 +277,7 @@ def read_reference(path: Path, size: tuple[int, int]) -> torch.Tensor:
 
 def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int | None = None,
                  codec: str | None = None, progress: Progress | None = None,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, start: int | None = None) -> None:
     """Write ``frames`` ``(T, 3, H, W)`` uint8 RGB atomically to ``path``.
 
     A path with a video extension gets a video: container from the extension, codec ``codec`` or
@@ -267,8 +285,9 @@ def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int 
     ``crf`` where the codec has one. A video source's time base and frame timestamps are kept
     (except in avi, which has none; mkv/webm store milliseconds), and its audio streams are copied
     packet for packet. An existing folder or a path without extension gets a lossless PNG sequence
-    ``00000.png``, ``00001.png``, ... into a new or empty folder, or one that holds only such an
-    earlier sequence, which it replaces whole (``overwrite``: a folder that holds other files too;
+    (:func:`frame_names`: an image sequence's own frame numbers, e.g. ``1001.png``, ...; for a
+    video ``0000.png``, ... or from ``start``) into a new or empty folder, or one that holds
+    only such an earlier sequence, which it replaces whole (``overwrite``: a folder that holds other files too;
     its numbered images are replaced and the rest kept). The output appears only when complete: it
     is written under a temporary name next to it, which is removed on any failure. ``progress(1)``
     follows every frame.
@@ -277,29 +296,35 @@ def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int 
         raise ValueError(f"frames must be a non-empty (T, 3, H, W) uint8 tensor, got "
                          f"{tuple(frames.shape)} {frames.dtype}")
     write_stream(path, frames.cpu(), len(frames), info, crf=crf, codec=codec, progress=progress,
-                 overwrite=overwrite)
+                 overwrite=overwrite, start=start)
 
 
 def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, info: VideoInfo, *,
                  crf: int | None = None, codec: str | None = None,
-                 progress: Progress | None = None, overwrite: bool = False) -> None:
+                 progress: Progress | None = None, overwrite: bool = False,
+                 start: int | None = None) -> None:
     """:func:`write_output` for frames that arrive one at a time: each frame is encoded (or saved)
     as soon as ``frames`` yields it, so that memory does not depend on the clip's length.
 
-    ``frames`` yields ``num_frames`` CPU ``(3, H, W)`` uint8 RGB tensors (a ValueError otherwise).
+    ``frames`` yields ``num_frames`` CPU ``(3, H, W)`` uint8 RGB tensors (a ValueError otherwise),
+    or uint16 ones (a 16-bit PNG, or a video at the codec's depth), or for a PNG sequence
+    ``(4, H, W)`` RGBA ones.
     Everything else as in :func:`write_output`: the output appears only when complete, and an
     exception raised by ``frames`` removes the temporary file and propagates.
     """
     frames = iter(frames)
     first = next(frames, None)
+    channels = (3, 4) if is_png_folder(path) else (3,)
     if first is None or first.dtype not in (torch.uint8, torch.uint16) or first.ndim != 3 \
-            or first.shape[0] != 3:
-        raise ValueError("frames must yield (3, H, W) uint8 or uint16 tensors, got "
+            or first.shape[0] not in channels:
+        raise ValueError(f"frames must yield ({' or '.join(map(str, channels))}, H, W) uint8 or "
+                         "uint16 tensors, got "
                          f"{None if first is None else (tuple(first.shape), first.dtype)}")
     checked = _counted(itertools.chain([first], frames), num_frames, first.shape, first.dtype)
     progress = progress or _no_progress
-    if _is_png_folder(path):
-        _write_png_folder(path, checked, num_frames, progress, overwrite)
+    if is_png_folder(path):
+        _write_png_folder(path, checked, frame_names(info, num_frames, start), progress,
+                          overwrite)
     else:
         _check_video_suffix(path)
         _write_video_file(path, checked, num_frames, tuple(first.shape[1:]), info, crf, codec,
@@ -307,12 +332,13 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
 
 
 def write_png(file: Path, frame: torch.Tensor) -> None:
-    """Save one ``(3, H, W)`` uint8 (or uint16: a 16-bit PNG) RGB frame as a lossless PNG.
+    """Save one ``(3, H, W)`` RGB or ``(4, H, W)`` RGBA frame, uint8 (or uint16: a 16-bit PNG),
+    as a lossless PNG.
 
     An OSError with the system's reason (e.g. errno ENOSPC, "No space left on device") if it cannot:
     the image is encoded in memory and written with Python's own file I/O, which keeps the errno
     that OpenCV's ``imwrite`` would swallow."""
-    bgr = np.ascontiguousarray(frame.permute(1, 2, 0).numpy()[..., ::-1])
+    bgr = np.ascontiguousarray(frame.permute(1, 2, 0).numpy()[..., [2, 1, 0, 3][:frame.shape[0]]])
     ok, data = cv2.imencode(".png", bgr)
     if not ok:
         raise OSError(f"cannot encode {file.name} as PNG")
@@ -339,7 +365,7 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
     for stream in info.dropped:
         note(f"{info.source}: {stream} not kept in the output (vidfill keeps the colour of the "
              "first video stream, and the audio)")
-    if _is_png_folder(path):
+    if is_png_folder(path):
         _check_png_folder(path, overwrite)
         if crf is not None or codec is not None:
             note(f"{path}: --crf and --codec are ignored, a PNG sequence is lossless")
@@ -400,7 +426,8 @@ def _not_frames(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not (_FRAME_NAME.fullmatch(p.name) and p.is_file()))
 
 
-def _is_png_folder(path: Path) -> bool:
+def is_png_folder(path: Path) -> bool:
+    """Whether an output at ``path`` is a folder of PNG frames (else a video file)."""
     return path.is_dir() or not path.suffix
 
 
@@ -730,7 +757,7 @@ def _counted(frames: Iterator[torch.Tensor], num_frames: int, shape: torch.Size,
         raise ValueError(f"got {count} frames, expected {num_frames}")
 
 
-def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], num_frames: int,
+def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], names: list[str],
                       progress: Progress, overwrite: bool) -> None:
     """Write the sequence into a temporary sibling folder, then put it in place of ``path``:
     renamed into place if ``path`` does not exist; swapped with it if it holds only an earlier
@@ -740,7 +767,7 @@ def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], num_frames: in
     with _removed_on_error(_temp_path(path)) as tmp:
         try:
             tmp.mkdir()
-            _write_pngs(tmp, frames, num_frames, progress)
+            _write_pngs(tmp, frames, names, progress)
             _check_png_folder(path, overwrite)  # again: the folder may have changed meanwhile
             if not path.is_dir():
                 os.replace(tmp, path)
@@ -763,11 +790,22 @@ def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], num_frames: in
             raise VidfillError(f"{path}: cannot write the frames ({_reason(exc)})") from exc
 
 
-def _write_pngs(folder: Path, frames: Iterable[torch.Tensor], num_frames: int,
+def frame_names(info: VideoInfo, num_frames: int, start: int | None = None) -> list[str]:
+    """The file names of a PNG-sequence output: an image sequence's own frame numbers, or
+    numbers from ``start`` on (default 0; it also renumbers a sequence); padded as the source's,
+    to at least :data:`SEQUENCE_PADDING` digits."""
+    if info.numbers is not None and len(info.numbers) == num_frames and start is None:
+        numbers = list(info.numbers)
+    else:
+        numbers = list(range(start or 0, (start or 0) + num_frames))
+    digits = max(info.padding, SEQUENCE_PADDING, *(len(str(n)) for n in numbers[-1:]))
+    return [f"{n:0{digits}d}.png" for n in numbers]
+
+
+def _write_pngs(folder: Path, frames: Iterable[torch.Tensor], names: list[str],
                 progress: Progress) -> None:
-    digits = max(5, len(str(num_frames)))
-    for i, frame in enumerate(frames):
-        write_png(folder / f"{i:0{digits}d}.png", frame)
+    for frame, name in zip(frames, names, strict=True):
+        write_png(folder / name, frame)
         progress(1)
 
 

@@ -1,0 +1,174 @@
+"""Outputs for a compositing pipeline: RGBA fill layers that reproduce the full-frame output
+when laid over the plate, and a side-by-side preview written beside the output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidfill.cli.demo import make_clip, write_clip
+from vidfill.cli.main import main
+from vidfill.io.layers import alpha_matte, fill_layers
+
+T = 6
+SIZE = (48, 64)
+DIS = ("--flow", "dis", "--edges", "none", "--refine", "0", "-q")
+
+
+def run(capsys, *args) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def read_folder(folder: Path) -> np.ndarray:
+    """(T, H, W, C) RGB(A) as stored, in file order."""
+    images = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED) for f in sorted(folder.iterdir())]
+    return np.stack([im[..., [2, 1, 0, 3][:im.shape[2]]] for im in images])
+
+
+def over(layer: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """Straight-alpha ``layer`` (..., 4) over ``plate`` (..., 3), as a compositor does it."""
+    full = np.iinfo(layer.dtype).max
+    alpha = layer[..., 3:].astype(np.float64) / full
+    mixed = alpha * layer[..., :3] + (1 - alpha) * plate
+    return np.round(mixed).astype(layer.dtype)
+
+
+@pytest.fixture
+def plate(tmp_path: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
+    """A PNG plate, its masks, its frames (T, H, W, 3) uint8 and masks (T, H, W) bool."""
+    _, frames, masks = make_clip(T, size=SIZE, seed=5)
+    folder, mask_dir = tmp_path / "plate", tmp_path / "masks"
+    folder.mkdir()
+    mask_dir.mkdir()
+    for t, (frame, mask) in enumerate(zip(frames, masks)):
+        cv2.imwrite(str(folder / f"plate.{1001 + t}.png"), frame[..., ::-1])
+        cv2.imwrite(str(mask_dir / f"m.{1001 + t}.png"), mask.astype(np.uint8) * 255)
+    return folder, mask_dir, frames, masks
+
+
+def test_alpha_is_the_hole_or_a_linear_falloff_around_it():
+    hole = torch.zeros(1, 20, 20, dtype=torch.bool)
+    hole[0, 8:12, 8:12] = True
+    assert np.array_equal(alpha_matte(hole, 0), hole[0].numpy().astype(np.float32))
+    soft = alpha_matte(hole, 3)
+    assert (soft[hole[0].numpy()] == 1).all()
+    assert np.allclose(soft[10, 12:17], [0.75, 0.5, 0.25, 0, 0])  # 1..4 px from the hole
+    assert (soft[0] == 0).all()
+
+
+def test_layers_over_the_plate_are_the_filled_frames_for_any_feather():
+    rng = np.random.default_rng(0)
+    plate = torch.from_numpy(rng.integers(0, 256, (2, 3, 16, 16), dtype=np.uint8))
+    holes = torch.zeros(2, 1, 16, 16, dtype=torch.bool)
+    holes[:, :, 4:9, 5:11] = True
+    filled = torch.where(holes, torch.from_numpy(rng.integers(0, 256, (2, 3, 16, 16), dtype=np.uint8)),
+                         plate)
+    for feather in (0, 2, 5):
+        layers = torch.stack(list(fill_layers(filled, holes, feather)))
+        assert layers.shape == (2, 4, 16, 16) and layers.dtype == torch.uint8
+        composite = over(layers.permute(0, 2, 3, 1).numpy(), plate.permute(0, 2, 3, 1).numpy())
+        assert np.array_equal(composite, filled.permute(0, 2, 3, 1).numpy())
+        transparent = layers[:, 3] == 0
+        assert not layers[:, :3].permute(1, 0, 2, 3)[:, transparent].any()  # nothing where alpha is 0
+
+
+def test_fill_only_layers_over_the_plate_reproduce_the_full_frame_output(plate, tmp_path, capsys):
+    folder, masks, frames, holes = plate
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "clean", *DIS)
+    assert code == 0, err
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "layers", "--fill-only", *DIS)
+    assert code == 0, err
+    clean, layers = read_folder(tmp_path / "clean"), read_folder(tmp_path / "layers")
+    assert layers.shape == (T, *SIZE, 4) and layers.dtype == np.uint8
+    assert np.array_equal(layers[..., 3] > 0, holes)  # alpha is the hole, nothing else
+    assert np.array_equal(over(layers, frames), clean)
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "soft", "--fill-only", "--feather", 4, *DIS)
+    assert code == 0, err
+    soft = read_folder(tmp_path / "soft")
+    assert (soft[..., 3] > 0).sum() > holes.sum()  # a feathered edge around the hole
+    assert np.array_equal(over(soft, frames), clean)
+
+
+def test_fill_only_of_a_16_bit_plate_is_16_bit_and_exact(tmp_path, capsys):
+    _, frames, masks = make_clip(T, size=SIZE, seed=9)
+    rng = np.random.default_rng(1)
+    deep = frames.astype(np.uint16) * 257 + rng.integers(0, 257, frames.shape, dtype=np.uint16)
+    folder, mask = tmp_path / "plate16", tmp_path / "m.png"
+    folder.mkdir()
+    for t, image in enumerate(deep):
+        cv2.imwrite(str(folder / f"plate.{1001 + t}.png"), image[..., ::-1])
+    cv2.imwrite(str(mask), masks[0].astype(np.uint8) * 255)
+    assert run(capsys, folder, mask, "-o", tmp_path / "clean", *DIS)[0] == 0
+    assert run(capsys, folder, mask, "-o", tmp_path / "layers", "--fill-only", "--feather", 2, *DIS)[0] == 0
+    clean, layers = read_folder(tmp_path / "clean"), read_folder(tmp_path / "layers")
+    assert layers.dtype == np.uint16 and layers.shape[-1] == 4
+    assert np.array_equal(over(layers, deep), clean)
+
+
+def test_preview_is_the_input_beside_the_result_and_the_hole_outlined(plate, tmp_path, capsys):
+    folder, masks, frames, holes = plate
+    out, preview = tmp_path / "clean", tmp_path / "look.mp4"
+    code, err = run(capsys, folder, masks, "-o", out, "--preview", preview, *DIS)
+    assert code == 0, err
+    with av.open(str(preview)) as container:
+        shown = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(shown) == T and shown[0].shape == (SIZE[0], 2 * SIZE[1], 3)
+    left, right = shown[0][:, :SIZE[1]].astype(int), shown[0][:, SIZE[1]:].astype(int)
+    result = read_folder(out)[0].astype(int)
+    assert np.abs(right - result).mean() < 4  # the result (after lossy coding)
+    edge = cv2.morphologyEx(holes[0].astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3))) > 0
+    assert left[edge][:, 0].mean() > 200 and left[edge][:, 1:].mean() < 80  # red outline
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clean", "look.mp4", "masks", "plate"]
+
+
+def test_compositing_options_that_cannot_work_are_refused_before_any_work(plate, tmp_path, capsys):
+    folder, masks, _, _ = plate
+    for args, needle in [(("-o", tmp_path / "o.mp4", "--fill-only"), "PNG sequence"),
+                         (("-o", tmp_path / "o", "--feather", 3), "needs --fill-only"),
+                         (("-o", tmp_path / "o", "--fill-only", "--feather", -1), "--feather"),
+                         (("-o", tmp_path / "o", "--preview", tmp_path / "p"), "a preview is a video"),
+                         (("-o", tmp_path / "o", "--preview", folder / "plate.1001.png"), "plate.1001.png")]:
+        code, err = run(capsys, folder, masks, *args, *DIS)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and needle in lines[0], (args, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["masks", "plate"]
+
+
+def test_a_failed_output_leaves_no_preview(plate, tmp_path, capsys, monkeypatch):
+    from vidfill.io import media
+
+    folder, masks, _, _ = plate
+
+    def broken(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(media, "write_png", broken)
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "clean", "--preview", tmp_path / "p.mp4", *DIS)
+    assert code == 2 and "No space left on device" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["masks", "plate"]
+
+
+def test_a_sequence_keeps_its_frame_numbers_and_a_video_takes_a_start_number(plate, tmp_path, capsys):
+    folder, masks, frames, _ = plate
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "clean", *DIS)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "clean").iterdir()) == [f"{1001 + t}.png" for t in range(T)]
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "again", "--start-number", 7, *DIS)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "again").iterdir())[:2] == ["0007.png", "0008.png"]
+    video = tmp_path / "clip.mp4"
+    write_clip(video, frames)
+    code, err = run(capsys, video, masks, "-o", tmp_path / "fromvideo", "--start-number", 1001, *DIS)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "fromvideo").iterdir())[0] == "1001.png"
+    # an earlier output with four-digit numbers is replaced whole on the next run
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "clean", "--start-number", 1, *DIS)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "clean").iterdir())[0] == "0001.png"
+    assert len(list((tmp_path / "clean").iterdir())) == T

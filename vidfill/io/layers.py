@@ -1,0 +1,117 @@
+"""Outputs for compositing: a fill layer with alpha, and a side-by-side preview."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidfill.io.media import VideoInfo, write_stream
+
+
+def alpha_matte(hole: torch.Tensor, feather: int) -> np.ndarray:
+    """``(H, W)`` float32 alpha of a fill layer: 1 on ``hole`` (``(1, H, W)`` bool), falling
+    linearly to 0 over ``feather`` pixels around it (0: a hard edge)."""
+    inside = hole[0].numpy()
+    if feather <= 0:
+        return inside.astype(np.float32)
+    distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 5)
+    return np.clip(1 - distance / (feather + 1), 0, 1).astype(np.float32)
+
+
+def fill_layers(frames: Iterable[torch.Tensor], holes: Iterable[torch.Tensor],
+                feather: int = 0) -> Iterator[torch.Tensor]:
+    """The filled frames as RGBA layers to lay over the plate: ``(4, H, W)`` of the frames'
+    dtype (uint8 or uint16), colour and straight (not premultiplied) alpha.
+
+    Alpha is :func:`alpha_matte` at the dtype's full scale; the colour is the filled frame
+    where alpha is above 0 and 0 elsewhere. Outside the hole the filled frame is the plate, so
+    ``alpha * layer + (1 - alpha) * plate`` is the full-frame output, feathered or not.
+    """
+    for frame, hole in zip(frames, holes, strict=True):
+        image = frame.numpy()  # numpy: torch has few operations on uint16
+        alpha = np.round(alpha_matte(hole.cpu(), feather) * np.iinfo(image.dtype).max)
+        alpha = alpha.astype(image.dtype)[None]
+        yield torch.from_numpy(np.concatenate([np.where(alpha > 0, image, 0), alpha]))
+
+
+PREVIEW_WIDTH = 480
+"""Width of each half of a preview (frames narrower than this are not enlarged)."""
+
+
+def preview_frame(source: torch.Tensor, hole: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
+    """Side by side at reduced size: the ``source`` frame with the hole's outline drawn in red,
+    and the ``result``; ``(3, h, 2w)`` uint8 with even sizes (what video encoders need)."""
+    h, w = source.shape[-2:]
+    scale = min(1.0, PREVIEW_WIDTH / w)
+    size = (max(2, round(h * scale / 2) * 2), max(2, round(w * scale / 2) * 2))
+    outline = hole[0].numpy().astype(np.uint8)
+    outline = cv2.morphologyEx(outline, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    outline = cv2.dilate(outline.astype(np.uint8), np.ones((max(1, round(2 / scale)),) * 2,
+                                                          np.uint8)) > 0
+    marked = source.clone()
+    marked[:, torch.from_numpy(outline)] = torch.tensor([255, 0, 0], dtype=torch.uint8)[:, None]
+    both = torch.stack([marked, result]).float()
+    small = F.interpolate(both, size=size, mode="area").round().clamp(0, 255).to(torch.uint8)
+    return torch.cat([small[0], small[1]], dim=2)
+
+
+class PreviewWriter:
+    """Writes a preview video (:func:`preview_frame`) beside the main output, in a thread, from
+    the frames as they pass: ``with PreviewWriter(...) as preview: write(preview.tee(...))``.
+
+    Like every output it appears only when complete; if the main output fails, it is not written.
+    """
+
+    def __init__(self, path: Path, num_frames: int, info: VideoInfo) -> None:
+        # upright and 8-bit, whatever the source
+        self.path, self.num_frames = path, num_frames
+        self.info = replace(info, rotation=0, depth=8)
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, name="vidfill-preview", daemon=True)
+
+    def _frames(self) -> Iterator[torch.Tensor]:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _write(self) -> None:
+        try:
+            write_stream(self.path, self._frames(), self.num_frames, self.info)
+        except BaseException as exc:  # re-raised in the main thread by __exit__
+            self._error = exc
+
+    def _put(self, item: torch.Tensor | BaseException | None) -> None:
+        while self._thread.is_alive():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def tee(self, results: Iterable[torch.Tensor], sources: Iterable[torch.Tensor],
+            holes: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """``results`` (8-bit filled frames), unchanged; each also goes to the preview."""
+        for result, source, hole in zip(results, sources, holes, strict=True):
+            if self._error is None:
+                self._put(preview_frame(source, hole, result))
+            yield result
+
+    def __enter__(self) -> PreviewWriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, exc, _tb) -> None:
+        self._put(RuntimeError("the main output failed") if exc is not None else None)
+        self._thread.join()
+        if exc is None and self._error is not None:
+            raise self._error
