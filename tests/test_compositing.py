@@ -172,3 +172,46 @@ def test_a_sequence_keeps_its_frame_numbers_and_a_video_takes_a_start_number(pla
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "clean").iterdir())[0] == "0001.png"
     assert len(list((tmp_path / "clean").iterdir())) == T
+
+
+def test_a_frame_range_with_handles_writes_only_the_range(plate, tmp_path, capsys):
+    folder, masks, frames, holes = plate
+    out = tmp_path / "shot"
+    code, err = run(capsys, folder, masks, "-o", out, "--frames", "1002:1004", "--handles", 1,
+                    "--flow", "dis", "--edges", "none", "--refine", "0")
+    assert code == 0, err
+    assert "frames 1002 to 1004 (3 of 6), with 1 before and 1 after as context" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["1002.png", "1003.png", "1004.png"]
+    written = read_folder(out)
+    assert np.array_equal(written[~holes[1:4]], frames[1:4][~holes[1:4]])  # the right frames
+    assert not np.array_equal(written[holes[1:4]], frames[1:4][holes[1:4]])  # filled
+
+
+def test_a_video_range_keeps_its_timing(plate, tmp_path, capsys):
+    _, masks, frames, holes = plate
+    video = tmp_path / "clip.mp4"
+    write_clip(video, frames)
+    out = tmp_path / "part.mkv"
+    code, err = run(capsys, video, masks, "-o", out, "--frames", "2:4", "--codec", "ffv1", *DIS)
+    assert code == 0, err
+    with av.open(str(video)) as source, av.open(str(out)) as result:
+        src = [f for f in source.decode(video=0)]
+        got = [f for f in result.decode(video=0)]
+    assert len(got) == 3
+    assert [float(f.time) for f in got] == pytest.approx([float(f.time) for f in src[2:5]], abs=2e-3)
+    decoded = np.stack([f.to_ndarray(format="rgb24") for f in src[2:5]])
+    result = np.stack([f.to_ndarray(format="rgb24") for f in got])
+    assert np.array_equal(result[~holes[2:5]], decoded[~holes[2:5]])
+
+
+def test_frame_ranges_that_cannot_work_are_refused(plate, tmp_path, capsys):
+    folder, masks, _, _ = plate
+    for args, needle in [(("--frames", "900:1002"), "has no frame 900 (its frame numbers are 1001..1006)"),
+                         (("--frames", "1004:1002"), "FIRST <= LAST"),
+                         (("--handles", 2), "need --frames"),
+                         (("--frames", "1001:1002", "--reference", f"5={folder / 'plate.1006.png'}"),
+                          "outside the frames read")]:
+        code, err = run(capsys, folder, masks, "-o", tmp_path / "o", *args, *DIS)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and needle in lines[0], (args, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["masks", "plate"]

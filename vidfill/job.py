@@ -6,6 +6,7 @@ Ray task: a :class:`Job` is a frozen, picklable description of the work).
 
 from __future__ import annotations
 
+import itertools
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -86,6 +87,12 @@ class Job:
     """With ``fill_only``: alpha falls from 1 to 0 over this many pixels around the hole."""
     preview: Path | None = None
     """Also write this video: the input with the hole outlined beside the result, reduced."""
+    frames: tuple[int, int] | None = None
+    """Only these frames, first and last included: frame numbers of an image sequence (1001 in
+    ``plate.1001.png``), indices from 0 of a video. None: all."""
+    handles: int = 0
+    """With ``frames``: this many frames before and after the range are read and filled as
+    context for it, but not written."""
     start_number: int | None = None
     """Number of the first frame of a PNG-sequence output; None: an image sequence's own
     numbers, 0 for a video (:func:`vidfill.io.media.frame_names`)."""
@@ -105,9 +112,14 @@ class Job:
                 raise ConfigError(f"--fps must be positive, got {self.fps}")
             object.__setattr__(self, "fps", fps)
         resolve_device(self.device)
-        for flag, value in (("--feather", self.feather), ("--start-number", self.start_number)):
+        for flag, value in (("--feather", self.feather), ("--start-number", self.start_number),
+                            ("--handles", self.handles)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ConfigError(f"{flag} must be a whole number >= 0, got {value!r}")
+        if self.frames is not None and (len(self.frames) != 2 or self.frames[0] > self.frames[1]):
+            raise ConfigError(f"--frames must be FIRST:LAST with FIRST <= LAST, got {self.frames!r}")
+        if self.handles and self.frames is None:
+            raise ConfigError("--handles are frames around a range: they need --frames")
         if self.feather and not self.fill_only:
             raise ConfigError("--feather shapes the alpha of a fill layer: it needs --fill-only")
 
@@ -162,7 +174,14 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     device = resolve_device(job.device)
     io.check_not_input(job.output, job.input, job.masks)
     check_output_location(job.output)
-    clip = io.open_clip(job.input, fps=job.fps or io.DEFAULT_FPS)
+    source = io.open_clip(job.input, fps=job.fps or io.DEFAULT_FPS)
+    (lo, hi), (first, stop) = frame_range(job, source)
+    clip, shown = io.clip_range(source, lo, hi), io.clip_range(source, first, stop)
+    if (first, stop) != (0, source.num_frames):
+        reporter.note(f"frames {_number(source, first)} to {_number(source, stop - 1)} "
+                      f"({stop - first} of {source.num_frames}), with {first - lo} before and "
+                      f"{hi - stop} after as context" + (
+                          "; the audio is not kept with a range" if source.info.has_audio else ""))
     if job.fps is not None and clip.files is None:
         reporter.warn(f"--fps is ignored: {job.input} keeps its own rate "
                       f"({float(clip.info.fps):g} fps)")
@@ -173,7 +192,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     if job.fill_only and not io.is_png_folder(job.output):
         raise VidfillError(f"{job.output}: --fill-only writes RGBA layers as a PNG sequence; "
                            "give a folder")
-    deep = io.check_output(job.output, clip.info, job.codec, job.crf, overwrite=job.overwrite,
+    deep = io.check_output(job.output, shown.info, job.codec, job.crf, overwrite=job.overwrite,
                            note=reporter.warn) > 8
     if job.start_number is not None and not io.is_png_folder(job.output):
         reporter.warn(f"--start-number is ignored: {job.output} is a video, which has no frame numbers")
@@ -182,18 +201,23 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         check_output_location(job.preview)
         if io.is_png_folder(job.preview):
             raise VidfillError(f"{job.preview}: a preview is a video file (.mp4, .mov, ...)")
-        io.check_output(job.preview, replace(clip.info, depth=8))
-    references = read_references(job.references, clip.num_frames, clip.size, job.input)
+        io.check_output(job.preview, replace(shown.info, depth=8))
+    references = read_references(job.references, source.num_frames, clip.size, job.input)
+    if any(not lo <= t < hi for t in references):
+        raise VidfillError(f"--reference: frame(s) {sorted(t for t in references if not lo <= t < hi)} "
+                           f"are outside the frames read ({lo}..{hi - 1})")
+    references = {t - lo: painted for t, painted in references.items()}
 
-    def masks(note=None):
-        return io.iter_masks(job.masks, clip.num_frames, clip.size, cfg.mask.threshold, note,
-                             invert=cfg.mask.invert)
+    def masks(note=None, part=(lo, hi)):
+        every = io.iter_masks(job.masks, source.num_frames, clip.size, cfg.mask.threshold, note,
+                              invert=cfg.mask.invert)
+        return itertools.islice(every, *part)
 
     full, any_hole = [], False
     for t, mask in enumerate(masks(reporter.note)):
         any_hole = any_hole or bool(mask.any())
         if bool(mask.all()):
-            full.append(t)
+            full.append(_number(source, lo + t))
     if full:
         raise VidfillError(f"{job.masks}: frame(s) {', '.join(map(str, full[:10]))} are entirely "
                            "hole; nothing is left to fill them from")
@@ -217,20 +241,21 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
         out = fill_in_windows(io.iter_frames(clip), masks(), clip.num_frames, cfg, models=models,
                               reporter=reporter, device=device, store=store, references=references)
+    out = itertools.islice(out, first - lo, stop - lo)  # the handles are not written
 
     def holes():
-        return (dilate_holes(mask[None], cfg.mask.dilate)[0] for mask in masks())
+        return (dilate_holes(mask[None], cfg.mask.dilate)[0] for mask in masks(part=(first, stop)))
 
     try:
-        with (PreviewWriter(job.preview, clip.num_frames, clip.info) if job.preview
+        with (PreviewWriter(job.preview, shown.num_frames, shown.info) if job.preview
               else nullcontext()) as preview:
             if preview is not None:
-                out = preview.tee(out, io.iter_frames(clip), holes())
+                out = preview.tee(out, io.iter_frames(shown), holes())
             if deep:  # outside the hole the source at full depth, the fill inside it
-                out = io.composite_deep(out, io.iter_frames(clip, deep=True), holes())
+                out = io.composite_deep(out, io.iter_frames(shown, deep=True), holes())
             if job.fill_only:
                 out = fill_layers(out, holes(), job.feather)
-            io.write_stream(job.output, out, clip.num_frames, clip.info, crf=job.crf,
+            io.write_stream(job.output, out, shown.num_frames, shown.info, crf=job.crf,
                             codec=job.codec, overwrite=job.overwrite, start=job.start_number)
     except BaseException:
         if store is not None and store.finished == 0:  # nothing worth keeping for --resume
@@ -243,12 +268,33 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     reporter.note(f"wrote {job.output}" + (f" and the preview {job.preview}" if job.preview else ""))
 
 
+def frame_range(job: Job, clip: io.ClipSource) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Indices ``(lo, hi)`` of the frames read (the range with its handles) and ``(first, stop)``
+    of those written, for ``job.frames`` (all frames when None)."""
+    if job.frames is None:
+        return (0, clip.num_frames), (0, clip.num_frames)
+    numbers = clip.info.numbers if clip.info.numbers is not None else range(clip.num_frames)
+    kind = "frame numbers" if clip.info.numbers is not None else "frame indices (from 0)"
+    index = {n: i for i, n in enumerate(numbers)}
+    missing = [n for n in job.frames if n not in index]
+    if missing:
+        raise VidfillError(f"--frames {job.frames[0]}:{job.frames[1]}: {job.input} has no frame "
+                           f"{missing[0]} (its {kind} are {numbers[0]}..{numbers[-1]})")
+    first, stop = index[job.frames[0]], index[job.frames[1]] + 1
+    return (max(0, first - job.handles), min(clip.num_frames, stop + job.handles)), (first, stop)
+
+
+def _number(clip: io.ClipSource, index: int) -> int:
+    return clip.info.numbers[index] if clip.info.numbers is not None else index
+
+
 def _work_dir(job: Job, clip: io.ClipSource, flow_method: str) -> WorkDir:
     plan = plan_windows(clip.num_frames, job.cfg.window)
     key = {"input": fingerprint(job.input, clip.files),
            "masks": fingerprint(job.masks, io.mask_files(job.masks)),
            "num_frames": clip.num_frames, "size": list(clip.size),
            "config": config_hash(job.cfg), "flow": flow_method,
-           "plan": [[w.start, w.stop, w.fixed] for w in plan]}
+           "plan": [[w.start, w.stop, w.fixed] for w in plan],
+           "frames": list(job.frames) if job.frames else None, "handles": job.handles}
     return WorkDir(job.work_dir or default_location(job.output), key,
                    protected=(job.input, job.masks, job.output))

@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
                         "on the filled region, transparent elsewhere (8 or 16 bits, as the source)")
     p.add_argument("--feather", type=int, default=0, metavar="N",
                    help="with --fill-only: alpha falls off over N pixels around the hole (default 0)")
+    p.add_argument("--frames", type=_frame_range, metavar="FIRST:LAST",
+                   help="only these frames, both included: an image sequence's frame numbers "
+                        "(e.g. 1001:1100), a video's indices from 0")
+    p.add_argument("--handles", type=int, default=0, metavar="N",
+                   help="with --frames: N frames before and after the range are read and filled "
+                        "as context, but not written (default 0)")
     p.add_argument("--start-number", type=int, metavar="N",
                    help="number of the first frame of a PNG-sequence output (default: an image "
                         "sequence keeps its own numbers, e.g. plate.1001.png gives 1001.png; a video "
@@ -61,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _frame_range(text: str) -> tuple[int, int]:
+    """argparse type of --frames: ``FIRST:LAST`` (or ``FIRST-LAST``), both included."""
+    first, sep, last = text.replace("-", ":", 1).partition(":")
+    try:
+        return int(first), int(last)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIRST:LAST, e.g. 1001:1100") from None
+
+
 def run(args: argparse.Namespace) -> None:
     cfg = config_from(args)
     references = tuple(parse_reference(item) for item in args.reference)  # before any reading
@@ -68,7 +83,7 @@ def run(args: argparse.Namespace) -> None:
                      resume=args.resume or args.work_dir is not None,
                      work_dir=args.work_dir, references=references, fill_only=args.fill_only,
                      feather=args.feather, preview=args.preview,
-                     start_number=args.start_number),
+                     start_number=args.start_number, frames=args.frames, handles=args.handles),
             Reporter(quiet=args.quiet))
 
 

@@ -13,7 +13,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from io import BytesIO
 from pathlib import Path
@@ -102,6 +102,22 @@ class ClipSource:
     """(H, W) of every frame."""
     files: tuple[Path, ...] | None
     """The frame images of a folder or single-image input; None for a video file."""
+    skip: int = 0
+    """Frames of the video file before this clip's first (:func:`clip_range`)."""
+
+
+def clip_range(clip: ClipSource, start: int, stop: int) -> ClipSource:
+    """Frames ``start`` to ``stop - 1`` (indices) of ``clip``, with their timestamps and numbers.
+    A video's audio is not kept with a range (it would need cutting too)."""
+    if (start, stop) == (0, clip.num_frames):
+        return clip
+    info = clip.info
+    info = replace(info, has_audio=False,
+                   pts=None if info.pts is None else info.pts[start:stop],
+                   numbers=None if info.numbers is None else info.numbers[start:stop])
+    if clip.files is not None:
+        return replace(clip, info=info, num_frames=stop - start, files=clip.files[start:stop])
+    return replace(clip, info=info, num_frames=stop - start, skip=clip.skip + start)
 
 
 def numeric_sorted(paths: Iterable[Path]) -> list[Path]:
@@ -186,7 +202,8 @@ def iter_frames(clip: ClipSource, deep: bool = False) -> Iterator[torch.Tensor]:
     """The frames of ``clip``, one ``(3, H, W)`` uint8 RGB tensor at a time, decoded as needed;
     ``deep``: uint16 at the source's full depth (scaled to 0..65535)."""
     images = (_folder_images(list(clip.files), deep) if clip.files is not None
-              else _video_images(clip.info.source, deep))
+              else itertools.islice(_video_images(clip.info.source, deep), clip.skip,
+                                    clip.skip + clip.num_frames))
     for image in images:
         yield torch.from_numpy(np.ascontiguousarray(image))
 
