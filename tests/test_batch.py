@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 T, H, W = 6, 32, 48
 
 
-def _clip(folder: Path, name: str, seed: int, masks: int | None = T) -> None:
-    """Frames NAME/ and, unless ``masks`` is None, that many masks NAME_mask/."""
+def _clip(folder: Path, name: str, seed: int, masks: int | None = T, mask_start: int = 0) -> None:
+    """Frames NAME/ and, unless ``masks`` is None, that many masks NAME_mask/ numbered from
+    ``mask_start`` (the frames from 0: masks whose numbers are all frame numbers go by number)."""
     frames = translating_clip(num_frames=T, h=H, w=W, dx=2, dy=1, seed=seed)
     (folder / name).mkdir(parents=True)
     for t, frame in enumerate(frames):
@@ -33,14 +34,14 @@ def _clip(folder: Path, name: str, seed: int, masks: int | None = T) -> None:
         for t in range(masks):
             mask = np.zeros((H, W), np.uint8)
             mask[10:20, 8 + 2 * t:20 + 2 * t] = 255
-            cv2.imwrite(str(folder / f"{name}_mask" / f"m{t}.png"), mask)
+            cv2.imwrite(str(folder / f"{name}_mask" / f"m{mask_start + t}.png"), mask)
 
 
 def test_failures_do_not_stop_the_batch_and_are_summarised(tmp_path, capsys):
     clips, out = tmp_path / "clips", tmp_path / "out"
     _clip(clips, "a_good", 0)
     _clip(clips, "b_no_masks", 1, masks=None)
-    _clip(clips, "c_short_masks", 2, masks=T - 1)
+    _clip(clips, "c_short_masks", 2, masks=T - 1, mask_start=100)
     _clip(clips, "d_good", 3)
     code = main(["batch", str(clips), "-o", str(out), "--flow", "dis", "-q"])
     lines = capsys.readouterr().out.strip().splitlines()

@@ -187,8 +187,8 @@ def test_bad_references(static_clip, tmp_path, capsys):
     out = tmp_path / "out"
     for value, needles in [(f"3={tmp_path / 'nope.png'}", ["nope.png", "no such file"]),
                            (f"x={painted_file}", ["'x'", "not an integer"]),
-                           (f"8={painted_file}", ["frame 8 is not in 0..7", "8 frames"]),
-                           (f"-1={painted_file}", ["frame -1 is not in 0..7"]),
+                           (f"8={painted_file}", ["has no frame 8", "frame numbers are 0..7"]),
+                           (f"-1={painted_file}", ["has no frame -1"]),
                            (f"2={small}", ["small.png", "40x30", "80x64"]),
                            (str(painted_file), ["expected N=FILE"]),
                            (f"2={tmp_path}", ["a folder, not a painted frame"])]:

@@ -209,9 +209,64 @@ def test_frame_ranges_that_cannot_work_are_refused(plate, tmp_path, capsys):
     for args, needle in [(("--frames", "900:1002"), "has no frame 900 (its frame numbers are 1001..1006)"),
                          (("--frames", "1004:1002"), "FIRST <= LAST"),
                          (("--handles", 2), "need --frames"),
-                         (("--frames", "1001:1002", "--reference", f"5={folder / 'plate.1006.png'}"),
-                          "outside the frames read")]:
+                         (("--frames", "1001:1002", "--reference", f"1006={folder / 'plate.1006.png'}"),
+                          "frame(s) 1006 are outside the frames read (1001..1002)"),
+                         (("--reference", f"5={folder / 'plate.1006.png'}"),
+                          "has no frame 5 (its frame numbers are 1001..1006)")]:
         code, err = run(capsys, folder, masks, "-o", tmp_path / "o", *args, *DIS)
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and needle in lines[0], (args, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["masks", "plate"]
+
+
+def test_masks_with_gaps_in_their_numbers_leave_those_frames_untouched(plate, tmp_path, capsys):
+    folder, masks, frames, holes = plate
+    for number in (1002, 1005):
+        (masks / f"m.{number}.png").unlink()
+    out = tmp_path / "clean"
+    code, err = run(capsys, folder, masks, "-o", out, "--flow", "dis", "--edges", "none", "--refine", "0")
+    assert code == 0, err
+    assert "2 of 6 frames have no mask file (matched by frame number): no hole in them" in err, err
+    written = read_folder(out)
+    for t in (1, 4):  # 1002 and 1005: no mask, the frame as it was
+        assert np.array_equal(written[t], frames[t])
+    assert not np.array_equal(written[2][holes[2]], frames[2][holes[2]])  # 1003 was filled
+    # masks that are not numbered like the frames still go with them in order, one each
+    (masks / "m.1001.png").rename(masks / "m.7.png")
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "o", *DIS)
+    assert code == 2 and "4 masks for 6 frames" in err, err
+
+
+def test_keyframes_round_trip_paint_and_propagate(tmp_path, capsys):
+    """A still camera behind a still hole: vidfill keyframes writes the frame it must invent and
+    the region no frame shows; the frame painted there and given back is carried to every frame."""
+    from conftest import translating_clip
+
+    frames = translating_clip(num_frames=T, h=SIZE[0], w=SIZE[1], dx=0, dy=0)
+    folder, mask = tmp_path / "plate", tmp_path / "m.png"
+    folder.mkdir()
+    for t, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"plate.{1001 + t}.png"), frame.permute(1, 2, 0).numpy()[..., ::-1])
+    hole = np.zeros(SIZE, np.uint8)
+    hole[14:30, 20:40] = 255
+    cv2.imwrite(str(mask), hole)
+    keys = tmp_path / "keys"
+    code, err = run(capsys, "keyframes", folder, mask, "-o", keys, "--flow", "dis", "--edges", "none",
+                    "--refine", "0")
+    assert code == 0, err
+    names = sorted(p.name for p in keys.iterdir())
+    assert len(names) == 2 and names[0].endswith(".mask.png"), names
+    number = int(names[1].removesuffix(".png"))
+    assert 1001 <= number <= 1000 + T and f"--reference {number}=" in err, err
+    unseen = cv2.imread(str(keys / names[0]), cv2.IMREAD_GRAYSCALE) > 0
+    assert np.array_equal(unseen, hole > 0)  # a still camera shows none of it
+    painted = cv2.imread(str(keys / names[1]))
+    painted[unseen] = (40, 200, 90)  # the artist paints the region (BGR)
+    cv2.imwrite(str(keys / names[1]), painted)
+    out = tmp_path / "clean"
+    code, err = run(capsys, folder, mask, "-o", out, "--reference", f"{number}={keys / names[1]}", *DIS)
+    assert code == 0, err
+    result = read_folder(out)
+    assert (np.abs(result[:, hole > 0].astype(int) - [90, 200, 40]) <= 1).all()  # in every frame (RGB)
+    code, err = run(capsys, "keyframes", folder, mask, "-o", keys, *DIS)
+    assert code == 2 and "not an empty folder" in err, err

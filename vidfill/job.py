@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -22,7 +23,7 @@ from vidfill.errors import ConfigError, VidfillError
 from vidfill.models.build import Models, build_models
 from vidfill.stages.holes import dilate_holes
 from vidfill.progress import Reporter
-from vidfill.windows import fill_in_windows, plan_windows
+from vidfill.windows import Keyframe, fill_in_windows, plan_windows
 from vidfill.io.workdir import WorkDir, config_hash, default_location, fingerprint
 
 
@@ -76,7 +77,8 @@ class Job:
     inpainter_weights: Path | None = None
     """Explicit checkpoint of the gated inpainter (else the usual lookup)."""
     references: tuple[tuple[int, Path], ...] = ()
-    """(frame number, image painted by hand): taken as known inside that frame's hole."""
+    """(frame, image painted by hand): taken as known inside that frame's hole. The frame is
+    an image sequence's frame number (1001 for ``plate.1001.png``), a video's index from 0."""
     overwrite: bool = False
     """A PNG-sequence output may go into a folder that holds other files too (its numbered
     frames are replaced, the rest kept); otherwise only an empty folder or an earlier sequence."""
@@ -161,6 +163,97 @@ def check_output_location(output: Path) -> None:
         raise VidfillError(f"{output}: cannot write here (no write permission on {ancestor})")
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """A job's clip, opened: the frames filled (``lo``..``hi``, handles included) and written
+    (``first``..``stop``), as indices of ``source``."""
+
+    job: Job
+    source: io.ClipSource
+    lo: int
+    hi: int
+    first: int
+    stop: int
+
+    @property
+    def clip(self) -> io.ClipSource:
+        return io.clip_range(self.source, self.lo, self.hi)
+
+    @property
+    def shown(self) -> io.ClipSource:
+        return io.clip_range(self.source, self.first, self.stop)
+
+    def masks(self, note=None, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
+        """The masks of the frames filled (``part``: of these frames instead)."""
+        cfg = self.job.cfg
+        every = io.iter_masks(self.job.masks, self.source.num_frames, self.source.size,
+                              cfg.mask.threshold, note, invert=cfg.mask.invert,
+                              numbers=self.source.info.numbers)
+        return itertools.islice(every, *(part or (self.lo, self.hi)))
+
+    def holes(self) -> Iterator[torch.Tensor]:
+        """The (dilated) holes of the frames written."""
+        return (dilate_holes(mask[None], self.job.cfg.mask.dilate)[0]
+                for mask in self.masks(part=(self.first, self.stop)))
+
+
+def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
+    """Open ``job.input`` and place its frame range, with a line for what the user should know."""
+    source = io.open_clip(job.input, fps=job.fps or io.DEFAULT_FPS)
+    (lo, hi), (first, stop) = frame_range(job, source)
+    if (first, stop) != (0, source.num_frames):
+        reporter.note(f"frames {_number(source, first)} to {_number(source, stop - 1)} "
+                      f"({stop - first} of {source.num_frames}), with {first - lo} before and "
+                      f"{hi - stop} after as context" + (
+                          "; the audio is not kept with a range" if source.info.has_audio else ""))
+    if job.fps is not None and source.files is None:
+        reporter.warn(f"--fps is ignored: {job.input} keeps its own rate "
+                      f"({float(source.info.fps):g} fps)")
+    if source.info.rotation:
+        reporter.note(f"{job.input}: stored turned by {abs(source.info.rotation)} degrees "
+                      f"({'counter-' if source.info.rotation > 0 else ''}clockwise display matrix): "
+                      "masks are read as the clip is displayed, and the output keeps the rotation")
+    return _Inputs(job, source, lo, hi, first, stop)
+
+
+def _read_inputs(inputs: _Inputs, reporter: Reporter) -> tuple[dict[int, torch.Tensor], bool]:
+    """The painted references (by index among the frames filled) and whether any frame has a
+    hole; a VidfillError for a reference outside them or a frame that is all hole."""
+    job, source, lo, hi = inputs.job, inputs.source, inputs.lo, inputs.hi
+    numbers = source.info.numbers
+    if numbers is not None:  # a sequence's painted frames are named by their frame numbers
+        index = {n: i for i, n in enumerate(numbers)}
+        for n, file in job.references:
+            if n not in index:
+                raise VidfillError(f"--reference {n}={file}: {job.input} has no frame {n} (its "
+                                   f"frame numbers are {numbers[0]}..{numbers[-1]})")
+        items = tuple((index[n], file) for n, file in job.references)
+    else:
+        items = job.references
+    references = read_references(items, source.num_frames, source.size, job.input)
+    outside = [_number(source, t) for t in sorted(references) if not lo <= t < hi]
+    if outside:
+        raise VidfillError(f"--reference: frame(s) {', '.join(map(str, outside))} are outside the "
+                           f"frames read ({_number(source, lo)}..{_number(source, hi - 1)})")
+    full, any_hole = [], False
+    for t, mask in enumerate(inputs.masks(reporter.note)):
+        any_hole = any_hole or bool(mask.any())
+        if bool(mask.all()):
+            full.append(_number(source, lo + t))
+    if full:
+        raise VidfillError(f"{job.masks}: frame(s) {', '.join(map(str, full[:10]))} are entirely "
+                           "hole; nothing is left to fill them from")
+    if any_hole and hi - lo < 2:
+        raise VidfillError(f"{job.input}: a single frame; video inpainting needs at least 2")
+    return {t - lo: painted for t, painted in references.items()}, any_hole
+
+
+def _models(job: Job, models: Models | None, device: torch.device, reporter: Reporter) -> Models:
+    return models or build_models(job.cfg, raft_weights=job.raft_weights,
+                                  inpainter_weights=job.inpainter_weights, download=job.download,
+                                  device=device, reporter=reporter)
+
+
 def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = None) -> None:
     """Fill ``job.input`` and write ``job.output``; every problem with the files is a VidfillError.
 
@@ -174,21 +267,8 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     device = resolve_device(job.device)
     io.check_not_input(job.output, job.input, job.masks)
     check_output_location(job.output)
-    source = io.open_clip(job.input, fps=job.fps or io.DEFAULT_FPS)
-    (lo, hi), (first, stop) = frame_range(job, source)
-    clip, shown = io.clip_range(source, lo, hi), io.clip_range(source, first, stop)
-    if (first, stop) != (0, source.num_frames):
-        reporter.note(f"frames {_number(source, first)} to {_number(source, stop - 1)} "
-                      f"({stop - first} of {source.num_frames}), with {first - lo} before and "
-                      f"{hi - stop} after as context" + (
-                          "; the audio is not kept with a range" if source.info.has_audio else ""))
-    if job.fps is not None and clip.files is None:
-        reporter.warn(f"--fps is ignored: {job.input} keeps its own rate "
-                      f"({float(clip.info.fps):g} fps)")
-    if clip.info.rotation:
-        reporter.note(f"{job.input}: stored turned by {abs(clip.info.rotation)} degrees "
-                      f"({'counter-' if clip.info.rotation > 0 else ''}clockwise display matrix): "
-                      "masks are read as the clip is displayed, and the output keeps the rotation")
+    inputs = _open_inputs(job, reporter)
+    clip, shown = inputs.clip, inputs.shown
     if job.fill_only and not io.is_png_folder(job.output):
         raise VidfillError(f"{job.output}: --fill-only writes RGBA layers as a PNG sequence; "
                            "give a folder")
@@ -202,59 +282,33 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         if io.is_png_folder(job.preview):
             raise VidfillError(f"{job.preview}: a preview is a video file (.mp4, .mov, ...)")
         io.check_output(job.preview, replace(shown.info, depth=8))
-    references = read_references(job.references, source.num_frames, clip.size, job.input)
-    if any(not lo <= t < hi for t in references):
-        raise VidfillError(f"--reference: frame(s) {sorted(t for t in references if not lo <= t < hi)} "
-                           f"are outside the frames read ({lo}..{hi - 1})")
-    references = {t - lo: painted for t, painted in references.items()}
-
-    def masks(note=None, part=(lo, hi)):
-        every = io.iter_masks(job.masks, source.num_frames, clip.size, cfg.mask.threshold, note,
-                              invert=cfg.mask.invert)
-        return itertools.islice(every, *part)
-
-    full, any_hole = [], False
-    for t, mask in enumerate(masks(reporter.note)):
-        any_hole = any_hole or bool(mask.any())
-        if bool(mask.all()):
-            full.append(_number(source, lo + t))
-    if full:
-        raise VidfillError(f"{job.masks}: frame(s) {', '.join(map(str, full[:10]))} are entirely "
-                           "hole; nothing is left to fill them from")
+    references, any_hole = _read_inputs(inputs, reporter)
     store = None
     if not any_hole:
         reporter.note(f"{job.masks}: no hole in any frame; the output is a copy of the input")
         out = io.iter_frames(clip)
     else:
-        if clip.num_frames < 2:
-            raise VidfillError(f"{job.input}: a single frame; video inpainting needs at least 2")
-        if models is None:
-            models = build_models(cfg, raft_weights=job.raft_weights,
-                                  inpainter_weights=job.inpainter_weights, download=job.download,
-                                  device=device, reporter=reporter)
+        models = _models(job, models, device, reporter)
         if references:
-            reporter.note(f"painted reference frame(s) {', '.join(map(str, sorted(references)))} "
+            reporter.note(f"painted reference frame(s) {', '.join(str(n) for n, _ in job.references)} "
                           "taken as known inside the hole")
         if job.resume:
             store = _work_dir(job, clip, "raft" if models.flow is not None else "dis")
             if store.finished:
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
-        out = fill_in_windows(io.iter_frames(clip), masks(), clip.num_frames, cfg, models=models,
-                              reporter=reporter, device=device, store=store, references=references)
-    out = itertools.islice(out, first - lo, stop - lo)  # the handles are not written
-
-    def holes():
-        return (dilate_holes(mask[None], cfg.mask.dilate)[0] for mask in masks(part=(first, stop)))
-
+        out = fill_in_windows(io.iter_frames(clip), inputs.masks(), clip.num_frames, cfg,
+                              models=models, reporter=reporter, device=device, store=store,
+                              references=references)
+    out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
     try:
         with (PreviewWriter(job.preview, shown.num_frames, shown.info) if job.preview
               else nullcontext()) as preview:
             if preview is not None:
-                out = preview.tee(out, io.iter_frames(shown), holes())
+                out = preview.tee(out, io.iter_frames(shown), inputs.holes())
             if deep:  # outside the hole the source at full depth, the fill inside it
-                out = io.composite_deep(out, io.iter_frames(shown, deep=True), holes())
+                out = io.composite_deep(out, io.iter_frames(shown, deep=True), inputs.holes())
             if job.fill_only:
-                out = fill_layers(out, holes(), job.feather)
+                out = fill_layers(out, inputs.holes(), job.feather)
             io.write_stream(job.output, out, shown.num_frames, shown.info, crf=job.crf,
                             codec=job.codec, overwrite=job.overwrite, start=job.start_number)
     except BaseException:
@@ -266,6 +320,26 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     if store is not None:
         store.remove()
     reporter.note(f"wrote {job.output}" + (f" and the preview {job.preview}" if job.preview else ""))
+
+
+def find_keyframes(job: Job, reporter: Reporter | None = None,
+                   models: Models | None = None) -> tuple[list[Keyframe], _Inputs]:
+    """The keyframes a run of ``job`` fills with the image inpainter (frames of the written
+    range), each with the region no frame showed: what an artist paints for ``--reference``.
+    Runs the whole fill (the regions depend on it) and writes nothing."""
+    reporter = reporter or Reporter(quiet=True)
+    device = resolve_device(job.device)
+    inputs = _open_inputs(job, reporter)
+    references, any_hole = _read_inputs(inputs, reporter)
+    keyframes: list[Keyframe] = []
+    if any_hole:
+        clip = inputs.clip
+        for _ in fill_in_windows(io.iter_frames(clip), inputs.masks(), clip.num_frames, job.cfg,
+                                 models=_models(job, models, device, reporter), reporter=reporter,
+                                 device=device, references=references, keyframes=keyframes):
+            pass
+    written = range(inputs.first - inputs.lo, inputs.stop - inputs.lo)
+    return [replace(k, frame=k.frame + inputs.lo) for k in keyframes if k.frame in written], inputs
 
 
 def frame_range(job: Job, clip: io.ClipSource) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -49,6 +49,9 @@ class Result:
     """"raft", "dis" or "none" (no hole)."""
     keyframes: tuple[int, ...] = ()
     """Frames filled by the image inpainter, in order (in the last pass)."""
+    invented: torch.Tensor | None = None
+    """(T, 1, H, W) bool: the pixels of the keyframes that the image inpainter filled (no frame
+    showed them), in the last pass; None when there was no hole."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage."""
 
@@ -150,8 +153,8 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             count=far_count)
     del flow, far
 
-    work, keyframes = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
-                                      inpainter=inpainter, references=references)
+    work, keyframes, invented = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter,
+                                                far_flow, inpainter=inpainter, references=references)
     del flow_fwd, flow_bwd, far_flow
     refine_passes = cfg.flow.refine_passes
     if refine_passes and flow_model is None:
@@ -164,13 +167,13 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         with reporter.stage("refine flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
             flow = estimate_flow(work, cfg.flow, flow_model, advance)
             far = estimate_flow(work, cfg.flow, flow_model, advance, pairs=far_pairs)
-        work, keyframes = fill_along_flow(
+        work, keyframes, invented = fill_along_flow(
             frames, hole, flow.fwd, flow.bwd, cfg, reporter,
             FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count),
             inpainter=inpainter, references=references)
         del flow, far
     return Result(frames=work, hole=hole, flow_method="raft" if flow_model is not None else "dis",
-                  keyframes=keyframes, timings=dict(reporter.timings))
+                  keyframes=keyframes, invented=invented, timings=dict(reporter.timings))
 
 
 FUSION_CHUNK = 4
@@ -219,7 +222,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
                     flow_bwd: torch.Tensor, cfg: PipelineConfig, reporter: Reporter,
                     far: FarFlow | None = None, *, inpainter: ImageInpainter | None = None,
                     references: dict[int, torch.Tensor] | None = None
-                    ) -> tuple[torch.Tensor, tuple[int, ...]]:
+                    ) -> tuple[torch.Tensor, tuple[int, ...], torch.Tensor]:
     """Propagation, fusion and the keyframe loop, given completed flow.
 
     Keyframes: the frame with the most pixels still unfilled is filled by ``inpainter`` and
@@ -238,7 +241,8 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
             before anything is propagated.
 
     Returns:
-        The filled frames (equal to ``frames`` outside ``hole``) and the keyframes, in order.
+        The filled frames (equal to ``frames`` outside ``hole``), the keyframes, in order, and
+        ``(T, 1, H, W)`` bool: the pixels the image inpainter filled in them.
     """
     num_frames = frames.shape[0]
     if inpainter is None:
@@ -249,6 +253,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
         work[t] = torch.where(hole[t], painted.to(work.device), frames[t])
         remaining[t] = False
     keyframes: list[int] = []
+    invented = torch.zeros_like(hole)
 
     def propagate_and_fill(advance=None, prop_cfg=cfg.propagation) -> None:
         candidates = propagate(work, remaining, flow_fwd, flow_bwd, prop_cfg, advance)
@@ -275,12 +280,14 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
                 for t in range(num_frames):
                     if bool(remaining[t].any()):
                         work[t] = inpainter(work[t], remaining[t])
+                invented |= remaining
                 remaining.zero_()
                 break
             key = int(remaining.flatten(1).sum(1).argmax())
             keyframes.append(key)
+            invented[key] = remaining[key]
             work[key] = inpainter(work[key], remaining[key])
             remaining[key] = False
             propagate_and_fill(prop_cfg=leftover_prop)
             advance(1)
-    return work, tuple(keyframes)
+    return work, tuple(keyframes), invented

@@ -71,11 +71,24 @@ def plan_windows(num_frames: int, cfg: WindowConfig) -> tuple[Window, ...]:
     return tuple(windows)
 
 
+@dataclass(frozen=True)
+class Keyframe:
+    """A frame whose hole no other frame showed all of: the image inpainter filled the rest."""
+
+    frame: int
+    """Its index in the clip."""
+    filled: torch.Tensor
+    """(3, H, W) uint8: the frame as filled."""
+    invented: torch.Tensor
+    """(1, H, W) bool: the pixels that no frame showed, filled by the image inpainter."""
+
+
 def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor], num_frames: int,
                     cfg: PipelineConfig, *, models: Models | None = None,
                     reporter: Reporter | None = None, device: torch.device | None = None,
                     store: WorkDir | None = None,
-                    references: dict[int, torch.Tensor] | None = None) -> Iterator[torch.Tensor]:
+                    references: dict[int, torch.Tensor] | None = None,
+                    keyframes: list[Keyframe] | None = None) -> Iterator[torch.Tensor]:
     """Fill a clip window by window, yielding each output frame as its window finishes.
 
     Args:
@@ -91,6 +104,7 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
             (the first ``store.finished``) are read back from it instead of computed.
         references: frame number -> ``(3, H, W)`` uint8 frame painted by hand, given to the
             window that fills that frame (later windows inherit it through the handover).
+        keyframes: if given, each :class:`Keyframe` of a finished frame is appended to it.
 
     Yields:
         T frames, each ``(3, H, W)`` uint8 on the CPU; outside the (dilated) mask equal to the input.
@@ -119,7 +133,8 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                      if window.new.start <= t < window.stop}
             out = _fill_window(window, list(recent)[len(recent) - window.fixed:],
                                [f for f, _ in waiting], [m for _, m in waiting], cfg, models,
-                               reporter, device, references=local)[:len(window.new)]
+                               reporter, device, references=local,
+                               keyframes=keyframes)[:len(window.new)]
             if store is not None:
                 store.save(index, window.new, out)
             if len(plan) > 1:
@@ -135,7 +150,8 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
 def _fill_window(window: Window, handover: list[torch.Tensor], fresh: list[torch.Tensor],
                  fresh_masks: list[torch.Tensor], cfg: PipelineConfig, models: Models,
                  reporter: Reporter, device: torch.device | None, *,
-                 references: dict[int, torch.Tensor]) -> torch.Tensor:
+                 references: dict[int, torch.Tensor],
+                 keyframes: list[Keyframe] | None = None) -> torch.Tensor:
     """``(stop - start - fixed, 3, H, W)`` uint8: the unfinished frames of ``window`` filled
     (its new frames, then its look-ahead), given the ``window.fixed`` finished frames before
     them (``handover``, known content) and the unfinished frames and masks (each
@@ -147,4 +163,8 @@ def _fill_window(window: Window, handover: list[torch.Tensor], fresh: list[torch
         name = getattr(models.inpainter, "name", cfg.leftover.method)
         reporter.note(f"{len(result.keyframes)} keyframe(s) filled by {name}: "
                       f"{', '.join(str(window.start + k) for k in result.keyframes[:10])}")
+    if keyframes is not None:
+        finished = range(len(handover), len(handover) + len(window.new))
+        keyframes.extend(Keyframe(window.start + k, result.frames[k].cpu(), result.invented[k].cpu())
+                         for k in result.keyframes if k in finished)
     return result.frames[len(handover):].cpu()

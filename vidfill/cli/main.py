@@ -1,4 +1,4 @@
-"""``vidfill``: the sub-commands (fill, batch, demo, train) under one error handler.
+"""``vidfill``: the sub-commands (fill, batch, demo, keyframes, train) under one error handler.
 
 Every sub-command raises :class:`~vidfill.errors.VidfillError` for a problem with its input,
 output or settings; :func:`main` turns it into one line and exit status 2, an unexpected error
@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from vidfill.cli import batch, demo, fill, train
+from vidfill.cli import batch, demo, fill, keyframes, train
 from vidfill.errors import VidfillError
 
 
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "fill": fill.main, "batch": batch.main, "demo": demo.main, "train": train.main}
+    "fill": fill.main, "batch": batch.main, "demo": demo.main, "keyframes": keyframes.main,
+    "train": train.main}
 """The sub-commands; ``vidfill INPUT ...`` without one is ``vidfill fill INPUT ...``."""
 
 

@@ -230,7 +230,8 @@ def output_depth(path: Path, codec: str | None, depth: int) -> int:
 
 def read_masks(path: Path, num_frames: int, size: tuple[int, int],
                threshold: float = MaskConfig.threshold, *,
-               invert: bool = MaskConfig.invert) -> tuple[torch.Tensor, list[str]]:
+               invert: bool = MaskConfig.invert,
+               numbers: tuple[int, ...] | None = None) -> tuple[torch.Tensor, list[str]]:
     """Read the hole masks for ``num_frames`` frames of ``size`` = (H, W).
 
     ``path`` is a folder with one image per frame (numeric order), a single image (the same mask
@@ -238,13 +239,17 @@ def read_masks(path: Path, num_frames: int, size: tuple[int, int],
     the image's sample type (255, 65535 or 1.0): the alpha channel where an image has one that
     varies (an RGBA roto layer: transparent pixels are never holes), else any colour channel;
     ``invert`` swaps hole and keep. Masks of another size are resized (nearest) after thresholding.
+    ``numbers``: the frames' numbers (``VideoInfo.numbers`` of an image sequence): a mask folder
+    whose files all carry frame numbers among them is matched by number, and a frame with no
+    mask file has no hole; otherwise masks go with frames in order, one each.
 
-    Returns ``(num_frames, 1, H, W)`` bool masks and one note per distinct resized mask size.
+    Returns ``(num_frames, 1, H, W)`` bool masks and one note per distinct resized mask size and
+    for frames with no mask file.
     """
     notes: list[str] = []
     masks = torch.empty((num_frames, 1, *size), dtype=torch.bool)
     for t, mask in enumerate(iter_masks(path, num_frames, size, threshold, notes.append,
-                                        invert=invert)):
+                                        invert=invert, numbers=numbers)):
         masks[t] = mask
     return masks, notes
 
@@ -252,7 +257,8 @@ def read_masks(path: Path, num_frames: int, size: tuple[int, int],
 def iter_masks(path: Path, num_frames: int, size: tuple[int, int],
                threshold: float = MaskConfig.threshold,
                note: Callable[[str], None] | None = None, *,
-               invert: bool = MaskConfig.invert) -> Iterator[torch.Tensor]:
+               invert: bool = MaskConfig.invert,
+               numbers: tuple[int, ...] | None = None) -> Iterator[torch.Tensor]:
     """The masks of :func:`read_masks`, one ``(1, H, W)`` bool tensor per frame, read as needed.
 
     Problems with ``path`` as a whole (missing, wrong number of masks) are raised by this call;
@@ -261,9 +267,18 @@ def iter_masks(path: Path, num_frames: int, size: tuple[int, int],
     tensor for every frame.
     """
     _require(path)
-    fit = _hole_fitter(size, path, note or (lambda _line: None))
+    note = note or (lambda _line: None)
+    fit = _hole_fitter(size, path, note)
     if path.is_dir():
         files = _image_files(path)
+        by_number = dict(zip(_numbering(files).get("numbers", ()), files))
+        if (numbers is not None and by_number and len(files) < num_frames
+                and by_number.keys() <= set(numbers)):
+            note(f"{path}: {num_frames - len(files)} of {num_frames} frames have no mask file "
+                 "(matched by frame number): no hole in them")
+            empty = torch.zeros((1, *size), dtype=torch.bool)
+            return (fit(_hole(_read_image(by_number[n]), threshold, by_number[n], invert))
+                    if n in by_number else empty for n in numbers)
         _check_count(path, len(files), num_frames)
         return (fit(_hole(_read_image(file), threshold, file, invert)) for file in files)
     if path.suffix.lower() in IMAGE_EXTENSIONS:
@@ -817,6 +832,24 @@ def frame_names(info: VideoInfo, num_frames: int, start: int | None = None) -> l
         numbers = list(range(start or 0, (start or 0) + num_frames))
     digits = max(info.padding, SEQUENCE_PADDING, *(len(str(n)) for n in numbers[-1:]))
     return [f"{n:0{digits}d}.png" for n in numbers]
+
+
+def write_image_folder(path: Path, images: dict[str, torch.Tensor]) -> None:
+    """Write ``images`` (file name -> ``(3, H, W)`` uint8 RGB) as PNGs into the new or empty
+    folder ``path``, atomically: into a temporary sibling, renamed into place when complete."""
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise VidfillError(f"{path}: exists and is not an empty folder; give a new or empty one")
+    _make_parent(path)
+    with _removed_on_error(_temp_path(path)) as tmp:
+        try:
+            tmp.mkdir()
+            for name, image in images.items():
+                write_png(tmp / name, image)
+            if path.is_dir():
+                path.rmdir()  # empty, checked above
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise VidfillError(f"{path}: cannot write the images ({_reason(exc)})") from exc
 
 
 def _write_pngs(folder: Path, frames: Iterable[torch.Tensor], names: list[str],

@@ -1,0 +1,57 @@
+"""``vidfill keyframes INPUT MASKS -o DIR``: the frames vidfill would have to invent, to paint.
+
+For each keyframe (a frame where some of the hole is shown by no other frame), DIR gets the
+frame as vidfill fills it and a mask of the region no frame shows. Paint that region in any
+editor and give the painted frame back with ``vidfill INPUT MASKS -o OUT --reference N=FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from vidfill.cli.options import add_options, config_from, make_job
+from vidfill.io import media as io
+from vidfill.job import find_keyframes
+from vidfill.progress import Reporter
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vidfill keyframes", description=__doc__.splitlines()[0],
+                                epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", type=Path, help="video file or folder of frames")
+    p.add_argument("masks", type=Path, help="mask folder, single mask image or mask video")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="new or empty folder for N.png (the frame, filled) and N.mask.png")
+    add_options(p)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    reporter = Reporter(quiet=args.quiet)
+    io.check_not_input(args.output, args.input, args.masks)
+    if args.output.exists() and not (args.output.is_dir() and not any(args.output.iterdir())):
+        io.write_image_folder(args.output, {})  # the same refusal, before the long work
+    job = make_job(args, args.input, args.masks, args.output, config_from(args), resume=False)
+    keyframes, inputs = find_keyframes(job, reporter)
+    if not keyframes:
+        reporter.note(f"{args.input}: no keyframes: every hole pixel is shown by some other frame; "
+                      "nothing to paint")
+        return 0
+    numbers = [inputs.source.info.numbers[k.frame] if inputs.source.info.numbers else k.frame
+               for k in keyframes]
+    images: dict[str, torch.Tensor] = {}
+    for number, key in zip(numbers, keyframes):
+        name = f"{number:0{max(4, inputs.source.info.padding)}d}"
+        images[f"{name}.png"] = key.filled
+        images[f"{name}.mask.png"] = (key.invented.expand(3, -1, -1).to(torch.uint8) * 255)
+    io.write_image_folder(args.output, images)
+    reporter.note(f"wrote {len(keyframes)} keyframe(s) to {args.output}: paint inside each "
+                  "N.mask.png, then give them back with "
+                  + " ".join(f"--reference {n}={args.output / f'{n:0{max(4, inputs.source.info.padding)}d}.png'}"
+                             for n in numbers))
+    return 0
