@@ -38,3 +38,23 @@ def translating_clip(num_frames: int = 10, h: int = 48, w: int = 64, dx: int = 2
         x0 = abs(dx) * (num_frames - 1 - t) if dx > 0 else abs(dx) * t
         frames.append(torch.from_numpy(big[y0:y0 + h, x0:x0 + w].copy()).permute(2, 0, 1))
     return torch.stack(frames)
+
+
+def deep_plate(parent: Path, num_frames: int, size: tuple[int, int],
+               seed: int = 9) -> tuple[Path, Path, np.ndarray, np.ndarray]:
+    """A 16-bit PNG plate ``parent/plate16/plate.1001.png``... (the demo scene with noise in the
+    low bits) and one mask image ``parent/m.png``: folder, mask, frames (T, H, W, 3) uint16 and
+    the mask (H, W) bool."""
+    import cv2
+
+    from vidfill.cli.demo import make_clip
+
+    _, frames, masks = make_clip(num_frames, size=size, seed=seed)
+    rng = np.random.default_rng(0)
+    deep = frames.astype(np.uint16) * 257 + rng.integers(0, 257, frames.shape, dtype=np.uint16)
+    folder, mask = parent / "plate16", parent / "m.png"
+    folder.mkdir()
+    for t, image in enumerate(deep):
+        cv2.imwrite(str(folder / f"plate.{1001 + t}.png"), image[..., ::-1])
+    cv2.imwrite(str(mask), masks[0].astype(np.uint8) * 255)
+    return folder, mask, deep, masks[0]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import deep_plate
 from vidfill.cli.demo import make_clip, write_clip
 from vidfill.cli.main import main
 from vidfill.io.layers import alpha_matte, fill_layers
@@ -96,14 +97,7 @@ def test_fill_only_layers_over_the_plate_reproduce_the_full_frame_output(plate, 
 
 
 def test_fill_only_of_a_16_bit_plate_is_16_bit_and_exact(tmp_path, capsys):
-    _, frames, masks = make_clip(T, size=SIZE, seed=9)
-    rng = np.random.default_rng(1)
-    deep = frames.astype(np.uint16) * 257 + rng.integers(0, 257, frames.shape, dtype=np.uint16)
-    folder, mask = tmp_path / "plate16", tmp_path / "m.png"
-    folder.mkdir()
-    for t, image in enumerate(deep):
-        cv2.imwrite(str(folder / f"plate.{1001 + t}.png"), image[..., ::-1])
-    cv2.imwrite(str(mask), masks[0].astype(np.uint8) * 255)
+    folder, mask, deep, _ = deep_plate(tmp_path, T, SIZE)
     assert run(capsys, folder, mask, "-o", tmp_path / "clean", *DIS)[0] == 0
     assert run(capsys, folder, mask, "-o", tmp_path / "layers", "--fill-only", "--feather", 2, *DIS)[0] == 0
     clean, layers = read_folder(tmp_path / "clean"), read_folder(tmp_path / "layers")

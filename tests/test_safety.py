@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import deep_plate
 from vidfill import windows
 from vidfill.io import media as io
 from vidfill.cli.main import main
@@ -515,23 +516,16 @@ def test_a_broken_link_in_the_mask_folder_is_one_line(clip, tmp_path, capsys):
 
 
 def test_16_bit_frames_stay_16_bit_and_exact_outside_the_hole(tmp_path, capsys):
-    _, frames, masks = make_clip(T, size=SIZE, seed=9)
-    rng = np.random.default_rng(0)
-    deep = frames.astype(np.uint16) * 257 + rng.integers(0, 257, frames.shape, dtype=np.uint16)
-    folder, mask = tmp_path / "plate16", tmp_path / "m.png"
-    folder.mkdir()
-    for t, image in enumerate(deep):
-        cv2.imwrite(str(folder / f"plate.{1001 + t}.png"), image[..., ::-1])
-    cv2.imwrite(str(mask), masks[0].astype(np.uint8) * 255)
+    folder, mask, deep, hole = deep_plate(tmp_path, T, SIZE)
     out = tmp_path / "clean16"
     code, err = run(capsys, folder, mask, "-o", out, *DIS)
     assert code == 0, err
     files = sorted(out.iterdir())
     written = np.stack([cv2.imread(str(f), cv2.IMREAD_UNCHANGED)[..., ::-1] for f in files])
     assert written.dtype == np.uint16 and len(files) == T
-    outside = ~masks[0]
+    outside = ~hole
     assert np.array_equal(written[:, outside], deep[:, outside])  # bit-exact at 16 bits
-    assert not np.array_equal(written[:, masks[0]], deep[:, masks[0]])  # the hole was filled
+    assert not np.array_equal(written[:, hole], deep[:, hole])  # the hole was filled
     code, err = run(capsys, folder, mask, "-o", tmp_path / "o.mp4", "--flow", "dis")
     assert code == 0 and "keeps 10 bits of the 16-bit source" in err, err
 
