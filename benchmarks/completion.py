@@ -4,7 +4,8 @@ For every clip in ../shared/data/clips: the first 40 frames at 432x240, a seeded
 random-blob hole, stationary and moving (one run each), filled by vidfill (RAFT-small
 from ../shared/checkpoints, and OpenCV DIS) and by per-frame OpenCV Telea. Printed:
 PSNR over the frame (mean over frames) and inside the hole (pooled), SSIM, E_warp
-(x1e-3, flow of the untouched frames), and seconds per frame of each stage.
+(x1e-3, flow of the untouched frames), the texture ratio (detail in the hole against the
+truth's, :func:`vidfill.metrics.texture_ratio`) and seconds per frame of each stage.
 
     python benchmarks/completion.py [--methods raft,dis,telea] [--dilate 4] [--json out.json]
 
@@ -29,7 +30,8 @@ import torch.nn.functional as F
 from vidfill.io import media as io
 from vidfill.config import PipelineConfig, parse_overrides
 from vidfill.inpainters.registry import inpaint_image
-from vidfill.metrics import psnr_frames, psnr_region, seam_error, ssim_frames, warping_error
+from vidfill.metrics import (psnr_frames, psnr_region, seam_error, ssim_frames, texture_ratio,
+                             warping_error)
 from vidfill.stages.flow import estimate_flow
 from vidfill.models.build import Models, build_edge_model, build_flow_model, build_inpainter
 from vidfill.pipeline import fill_along_flow, inpaint_video
@@ -92,7 +94,7 @@ def truth_flow_fill(truth: torch.Tensor, damaged: torch.Tensor, holes: torch.Ten
 def evaluate(result: torch.Tensor, truth: torch.Tensor, holes: torch.Tensor) -> dict[str, float]:
     return {"psnr": psnr_frames(result, truth), "psnr_hole": psnr_region(result, truth, holes),
             "ssim": ssim_frames(result, truth), "ewarp": warping_error(result, truth),
-            "seam": seam_error(result, truth, holes)}
+            "seam": seam_error(result, truth, holes), "texture": texture_ratio(result, truth, holes)}
 
 
 def main() -> None:
@@ -146,19 +148,21 @@ def main() -> None:
                 rows.append(row)
                 print(f"{row['clip']:<26} {kind:<10} {method:<6} PSNR {row['psnr']:6.2f}  "
                       f"hole {row['psnr_hole']:6.2f}  SSIM {row['ssim']:.4f}  E_warp {row['ewarp']:.3f}  "
-                      f"seam {row['seam']:5.2f}  "
+                      f"seam {row['seam']:5.2f}  texture {row['texture']:.2f}  "
                       f"{row['s_per_frame']:.2f} s/frame", flush=True)
     print(f"\nmean over {len(rows) // len(methods)} cases ({platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads, dilate {args.dilate}, {' '.join(args.set) or 'defaults'}):")
-    print("| method | PSNR | PSNR hole | SSIM | E_warp (1e-3) | seam | s/frame | s/frame by stage |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| method | PSNR | PSNR hole | SSIM | E_warp (1e-3) | seam | texture | s/frame | s/frame by stage |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for method in methods:
         mine = [r for r in rows if r["method"] == method]
-        mean = {k: float(np.mean([r[k] for r in mine])) for k in ("psnr", "psnr_hole", "ssim", "ewarp", "seam", "s_per_frame")}
+        mean = {k: float(np.mean([r[k] for r in mine]))
+                for k in ("psnr", "psnr_hole", "ssim", "ewarp", "seam", "texture", "s_per_frame")}
         stages = sorted({k for r in mine for k in r if k.startswith("s_") and k != "s_per_frame"})
         by_stage = ", ".join(f"{k[2:]} {np.mean([r.get(k, 0.0) for r in mine]):.3f}" for k in stages)
         print(f"| {method} | {mean['psnr']:.2f} | {mean['psnr_hole']:.2f} | {mean['ssim']:.4f} | "
-              f"{mean['ewarp']:.3f} | {mean['seam']:.2f} | {mean['s_per_frame']:.2f} | {by_stage or '-'} |")
+              f"{mean['ewarp']:.3f} | {mean['seam']:.2f} | {mean['texture']:.2f} | "
+              f"{mean['s_per_frame']:.2f} | {by_stage or '-'} |")
     print(f"E_warp of the untouched frames (what a perfect fill would score): {np.mean(truth_ewarp):.3f}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

@@ -1,3 +1,5 @@
+import numpy as np
+import pytest
 import torch
 
 from conftest import translating_clip
@@ -50,3 +52,21 @@ def test_warping_error_in_a_region_sees_only_its_flicker():
     assert warping_error(flicker, truth, region=region) < 1e-6
     flicker[1::2, :, 10:20, 10:20] = 0
     assert warping_error(flicker, truth, region=region) > 10 * warping_error(flicker, truth)
+
+
+def test_texture_ratio_is_one_for_the_scene_and_near_zero_for_a_membrane():
+    from vidfill.metrics import texture_ratio
+
+    rng = np.random.default_rng(0)
+    truth = torch.from_numpy(rng.integers(60, 190, (2, 3, 24, 24), dtype=np.uint8))
+    hole = torch.zeros(2, 1, 24, 24, dtype=torch.bool)
+    hole[:, :, 6:18, 6:18] = True
+    assert texture_ratio(truth, truth, hole) == pytest.approx(1.0)
+    flat = torch.where(hole, torch.full_like(truth, 128), truth)  # a membrane: no detail inside
+    assert texture_ratio(flat, truth, hole) < 0.01
+    stronger = torch.where(hole, ((truth.float() - 125) * 2 + 125).clamp(0, 255).to(torch.uint8), truth)
+    assert 1.5 < texture_ratio(stronger, truth, hole) < 2.1
+    # the step at the hole's edge does not count: only the hole eroded by one pixel
+    edge = torch.where(hole, truth // 2, truth)
+    assert texture_ratio(edge, truth, hole) == pytest.approx(0.5, abs=0.02)
+    assert texture_ratio(truth, truth, torch.zeros_like(hole)) == 0.0

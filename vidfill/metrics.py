@@ -1,4 +1,5 @@
-"""Quality measures of the video-completion setting: PSNR, SSIM and the flow warping error."""
+"""Quality measures of the video-completion setting: PSNR, SSIM, the flow warping error and
+the texture ratio."""
 
 from __future__ import annotations
 
@@ -39,6 +40,23 @@ def seam_error(result: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor) ->
         errors.append((dr - dg).abs()[cross])
     both = torch.cat(errors)
     return float(both.mean()) if both.numel() else 0.0
+
+
+def texture_ratio(result: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor) -> float:
+    """How much detail a fill has against the real scene: the 3x3 Sobel gradient magnitude of
+    the grey image summed over ``hole`` ``(T, 1, H, W)`` eroded by one pixel (so the boundary
+    step does not count) and over all frames, ``result``'s over ``truth``'s (uint8
+    ``(T, 3, H, W)``). 1 = as much texture as the scene; a smooth membrane scores near 0; 0
+    when the eroded hole is empty."""
+    inner = -torch.nn.functional.max_pool2d(-hole.float(), 3, stride=1, padding=1) > 0.5
+    if not bool(inner.any()):
+        return 0.0
+
+    def detail(frames: torch.Tensor) -> torch.Tensor:
+        grey = kornia.color.rgb_to_grayscale(to_float(frames))
+        return kornia.filters.sobel(grey, normalized=False)[inner].sum()
+
+    return float(detail(result) / detail(truth).clamp_min(1e-12))
 
 
 def ssim_frames(result: torch.Tensor, truth: torch.Tensor) -> float:
