@@ -264,3 +264,24 @@ def test_keyframes_round_trip_paint_and_propagate(tmp_path, capsys):
     assert (np.abs(result[:, hole > 0].astype(int) - [90, 200, 40]) <= 1).all()  # in every frame (RGB)
     code, err = run(capsys, "keyframes", folder, mask, "-o", keys, *DIS)
     assert code == 2 and "not an empty folder" in err, err
+
+
+def test_a_proxy_runs_everything_at_a_fraction_of_the_size(plate, tmp_path, capsys):
+    folder, masks, frames, holes = plate
+    out, look = tmp_path / "proxy", tmp_path / "look.mp4"
+    code, err = run(capsys, folder, masks, "-o", out, "--proxy", 0.5, "--preview", look,
+                    "--flow", "dis", "--edges", "none", "--refine", "0")
+    assert code == 0, err
+    assert f"proxy: the whole run at {SIZE[1] // 2}x{SIZE[0] // 2} (0.5 of the frame size)" in err
+    small = read_folder(out)
+    assert small.shape == (T, SIZE[0] // 2, SIZE[1] // 2, 3)
+    reduced = torch.nn.functional.interpolate(torch.from_numpy(frames).permute(0, 3, 1, 2).float(),
+                                              size=small.shape[1:3], mode="area")
+    reduced = reduced.round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    hole = torch.nn.functional.interpolate(torch.from_numpy(holes)[:, None].float(),
+                                           size=small.shape[1:3], mode="area")[:, 0].numpy() > 0
+    assert np.array_equal(small[~hole], reduced[~hole])  # the plate, reduced, outside the hole
+    with av.open(str(look)) as container:
+        assert next(container.decode(video=0)).width == SIZE[1]  # two halves of the reduced size
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "o", "--proxy", 1.5, *DIS)
+    assert code == 2 and "--proxy must be a fraction" in err, err

@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from vidfill.io import media as io
 from vidfill.io.layers import PreviewWriter, fill_layers
@@ -95,6 +96,9 @@ class Job:
     handles: int = 0
     """With ``frames``: this many frames before and after the range are read and filled as
     context for it, but not written."""
+    proxy: float | None = None
+    """Run the whole job at this fraction of the frame size (0 < proxy < 1), with the same
+    settings, and write the result at that size: a quick look before the full run."""
     start_number: int | None = None
     """Number of the first frame of a PNG-sequence output; None: an image sequence's own
     numbers, 0 for a video (:func:`vidfill.io.media.frame_names`)."""
@@ -118,6 +122,10 @@ class Job:
                             ("--handles", self.handles)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ConfigError(f"{flag} must be a whole number >= 0, got {value!r}")
+        if self.proxy is not None and (isinstance(self.proxy, bool) or not isinstance(
+                self.proxy, (int, float)) or not 0 < self.proxy < 1):
+            raise ConfigError(f"--proxy must be a fraction of the frame size between 0 and 1, "
+                              f"got {self.proxy!r}")
         if self.frames is not None and (len(self.frames) != 2 or self.frames[0] > self.frames[1]):
             raise ConfigError(f"--frames must be FIRST:LAST with FIRST <= LAST, got {self.frames!r}")
         if self.handles and self.frames is None:
@@ -183,13 +191,33 @@ class _Inputs:
     def shown(self) -> io.ClipSource:
         return io.clip_range(self.source, self.first, self.stop)
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the frames processed: the source's, or reduced by ``job.proxy`` (even)."""
+        if self.job.proxy is None:
+            return self.source.size
+        return tuple(max(2, round(side * self.job.proxy / 2) * 2) for side in self.source.size)
+
+    def frames(self, part: tuple[int, int] | None = None, deep: bool = False) -> Iterator[torch.Tensor]:
+        """The frames filled (``part``: these instead), at :attr:`size`."""
+        lo, hi = part or (self.lo, self.hi)
+        frames = io.iter_frames(io.clip_range(self.source, lo, hi), deep=deep)
+        if self.size == self.source.size:
+            return frames
+        return (F.interpolate(f[None].float(), size=self.size, mode="area")[0].round().to(f.dtype)
+                for f in frames)
+
     def masks(self, note=None, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
-        """The masks of the frames filled (``part``: of these frames instead)."""
+        """The masks of the frames filled (``part``: of these frames instead), at :attr:`size`:
+        reduced, a pixel is a hole if any pixel under it is."""
         cfg = self.job.cfg
         every = io.iter_masks(self.job.masks, self.source.num_frames, self.source.size,
                               cfg.mask.threshold, note, invert=cfg.mask.invert,
                               numbers=self.source.info.numbers)
-        return itertools.islice(every, *(part or (self.lo, self.hi)))
+        masks = itertools.islice(every, *(part or (self.lo, self.hi)))
+        if self.size == self.source.size:
+            return masks
+        return (F.interpolate(m[None].float(), size=self.size, mode="area")[0] > 0 for m in masks)
 
     def holes(self) -> Iterator[torch.Tensor]:
         """The (dilated) holes of the frames written."""
@@ -245,6 +273,9 @@ def _read_inputs(inputs: _Inputs, reporter: Reporter) -> tuple[dict[int, torch.T
                            "hole; nothing is left to fill them from")
     if any_hole and hi - lo < 2:
         raise VidfillError(f"{job.input}: a single frame; video inpainting needs at least 2")
+    if inputs.size != source.size:  # --proxy
+        references = {t: F.interpolate(painted[None].float(), size=inputs.size, mode="area")[0]
+                      .round().to(torch.uint8) for t, painted in references.items()}
     return {t - lo: painted for t, painted in references.items()}, any_hole
 
 
@@ -274,6 +305,11 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
                            "give a folder")
     deep = io.check_output(job.output, shown.info, job.codec, job.crf, overwrite=job.overwrite,
                            note=reporter.warn) > 8
+    if job.proxy is not None:
+        h, w = inputs.size
+        reporter.note(f"proxy: the whole run at {w}x{h} ({job.proxy:g} of the frame size)"
+                      + (", 8 bits" if deep else ""))
+        deep = False
     if job.start_number is not None and not io.is_png_folder(job.output):
         reporter.warn(f"--start-number is ignored: {job.output} is a video, which has no frame numbers")
     if job.preview is not None:
@@ -286,7 +322,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     store = None
     if not any_hole:
         reporter.note(f"{job.masks}: no hole in any frame; the output is a copy of the input")
-        out = io.iter_frames(clip)
+        out = inputs.frames()
     else:
         models = _models(job, models, device, reporter)
         if references:
@@ -296,17 +332,18 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
             store = _work_dir(job, clip, "raft" if models.flow is not None else "dis")
             if store.finished:
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
-        out = fill_in_windows(io.iter_frames(clip), inputs.masks(), clip.num_frames, cfg,
+        out = fill_in_windows(inputs.frames(), inputs.masks(), clip.num_frames, cfg,
                               models=models, reporter=reporter, device=device, store=store,
                               references=references)
     out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
+    written = (inputs.first, inputs.stop)
     try:
         with (PreviewWriter(job.preview, shown.num_frames, shown.info) if job.preview
               else nullcontext()) as preview:
             if preview is not None:
-                out = preview.tee(out, io.iter_frames(shown), inputs.holes())
+                out = preview.tee(out, inputs.frames(written), inputs.holes())
             if deep:  # outside the hole the source at full depth, the fill inside it
-                out = io.composite_deep(out, io.iter_frames(shown, deep=True), inputs.holes())
+                out = io.composite_deep(out, inputs.frames(written, deep=True), inputs.holes())
             if job.fill_only:
                 out = fill_layers(out, inputs.holes(), job.feather)
             io.write_stream(job.output, out, shown.num_frames, shown.info, crf=job.crf,
@@ -334,7 +371,7 @@ def find_keyframes(job: Job, reporter: Reporter | None = None,
     keyframes: list[Keyframe] = []
     if any_hole:
         clip = inputs.clip
-        for _ in fill_in_windows(io.iter_frames(clip), inputs.masks(), clip.num_frames, job.cfg,
+        for _ in fill_in_windows(inputs.frames(), inputs.masks(), clip.num_frames, job.cfg,
                                  models=_models(job, models, device, reporter), reporter=reporter,
                                  device=device, references=references, keyframes=keyframes):
             pass
@@ -369,6 +406,7 @@ def _work_dir(job: Job, clip: io.ClipSource, flow_method: str) -> WorkDir:
            "num_frames": clip.num_frames, "size": list(clip.size),
            "config": config_hash(job.cfg), "flow": flow_method,
            "plan": [[w.start, w.stop, w.fixed] for w in plan],
-           "frames": list(job.frames) if job.frames else None, "handles": job.handles}
+           "frames": list(job.frames) if job.frames else None, "handles": job.handles,
+           "proxy": job.proxy}
     return WorkDir(job.work_dir or default_location(job.output), key,
                    protected=(job.input, job.masks, job.output))

@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--handles", type=int, default=0, metavar="N",
                    help="with --frames: N frames before and after the range are read and filled "
                         "as context, but not written (default 0)")
+    p.add_argument("--proxy", type=float, metavar="SCALE",
+                   help="a quick look: the whole run at this fraction of the frame size (e.g. 0.5), "
+                        "with the same settings, written at that size")
     p.add_argument("--start-number", type=int, metavar="N",
                    help="number of the first frame of a PNG-sequence output (default: an image "
                         "sequence keeps its own numbers, e.g. plate.1001.png gives 1001.png; a video "
@@ -83,7 +86,8 @@ def run(args: argparse.Namespace) -> None:
                      resume=args.resume or args.work_dir is not None,
                      work_dir=args.work_dir, references=references, fill_only=args.fill_only,
                      feather=args.feather, preview=args.preview,
-                     start_number=args.start_number, frames=args.frames, handles=args.handles),
+                     start_number=args.start_number, frames=args.frames, handles=args.handles,
+                     proxy=args.proxy),
             Reporter(quiet=args.quiet))
 
 
