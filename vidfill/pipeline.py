@@ -165,8 +165,9 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         # estimated on them follows that content there, with no completion; the fill starts
         # again from the known pixels along it.
         with reporter.stage("refine flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
-            flow = estimate_flow(work, cfg.flow, flow_model, advance)
-            far = estimate_flow(work, cfg.flow, flow_model, advance, pairs=far_pairs)
+            refine = replace(cfg.flow, num_updates=cfg.flow.refine_updates)
+            flow = estimate_flow(work, refine, flow_model, advance)
+            far = estimate_flow(work, refine, flow_model, advance, pairs=far_pairs)
         work, keyframes, invented = fill_along_flow(
             frames, hole, flow.fwd, flow.bwd, cfg, reporter,
             FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count),
