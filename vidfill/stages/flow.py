@@ -9,6 +9,7 @@ brings it to another resolution, values scaled.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,8 +102,12 @@ def native_bfloat16(device: torch.device) -> bool:
     with AVX512-BF16 or AMX (read from /proc/cpuinfo; False where there is none)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
+    return device.type == "cpu" and _cpu_bfloat16()
+
+
+@functools.cache
+def _cpu_bfloat16() -> bool:
+    """The CPU flags, read once per process (every flow estimate asks)."""
     try:
         flags = Path("/proc/cpuinfo").read_text().split()
     except OSError:
