@@ -230,7 +230,7 @@ def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
     source = io.open_clip(job.input, fps=job.fps or io.DEFAULT_FPS)
     (lo, hi), (first, stop) = frame_range(job, source)
     if (first, stop) != (0, source.num_frames):
-        reporter.note(f"frames {_number(source, first)} to {_number(source, stop - 1)} "
+        reporter.note(f"frames {frame_number(source, first)} to {frame_number(source, stop - 1)} "
                       f"({stop - first} of {source.num_frames}), with {first - lo} before and "
                       f"{hi - stop} after as context" + (
                           "; the audio is not kept with a range" if source.info.has_audio else ""))
@@ -248,26 +248,18 @@ def _read_inputs(inputs: _Inputs, reporter: Reporter) -> tuple[dict[int, torch.T
     """The painted references (by index among the frames filled) and whether any frame has a
     hole; a VidfillError for a reference outside them or a frame that is all hole."""
     job, source, lo, hi = inputs.job, inputs.source, inputs.lo, inputs.hi
-    numbers = source.info.numbers
-    if numbers is not None:  # a sequence's painted frames are named by their frame numbers
-        index = {n: i for i, n in enumerate(numbers)}
-        for n, file in job.references:
-            if n not in index:
-                raise VidfillError(f"--reference {n}={file}: {job.input} has no frame {n} (its "
-                                   f"frame numbers are {numbers[0]}..{numbers[-1]})")
-        items = tuple((index[n], file) for n, file in job.references)
-    else:
-        items = job.references
+    items = tuple((_frame_index(source, n, f"--reference {n}={file}"), file)
+                  for n, file in job.references)
     references = read_references(items, source.num_frames, source.size, job.input)
-    outside = [_number(source, t) for t in sorted(references) if not lo <= t < hi]
+    outside = [frame_number(source, t) for t in sorted(references) if not lo <= t < hi]
     if outside:
         raise VidfillError(f"--reference: frame(s) {', '.join(map(str, outside))} are outside the "
-                           f"frames read ({_number(source, lo)}..{_number(source, hi - 1)})")
+                           f"frames read ({frame_number(source, lo)}..{frame_number(source, hi - 1)})")
     full, any_hole = [], False
     for t, mask in enumerate(inputs.masks(reporter.note)):
         any_hole = any_hole or bool(mask.any())
         if bool(mask.all()):
-            full.append(_number(source, lo + t))
+            full.append(frame_number(source, lo + t))
     if full:
         raise VidfillError(f"{job.masks}: frame(s) {', '.join(map(str, full[:10]))} are entirely "
                            "hole; nothing is left to fill them from")
@@ -384,19 +376,27 @@ def frame_range(job: Job, clip: io.ClipSource) -> tuple[tuple[int, int], tuple[i
     of those written, for ``job.frames`` (all frames when None)."""
     if job.frames is None:
         return (0, clip.num_frames), (0, clip.num_frames)
-    numbers = clip.info.numbers if clip.info.numbers is not None else range(clip.num_frames)
-    kind = "frame numbers" if clip.info.numbers is not None else "frame indices (from 0)"
-    index = {n: i for i, n in enumerate(numbers)}
-    missing = [n for n in job.frames if n not in index]
-    if missing:
-        raise VidfillError(f"--frames {job.frames[0]}:{job.frames[1]}: {job.input} has no frame "
-                           f"{missing[0]} (its {kind} are {numbers[0]}..{numbers[-1]})")
-    first, stop = index[job.frames[0]], index[job.frames[1]] + 1
+    what = f"--frames {job.frames[0]}:{job.frames[1]}"
+    first, stop = (_frame_index(clip, n, what) for n in job.frames)
+    stop += 1
     return (max(0, first - job.handles), min(clip.num_frames, stop + job.handles)), (first, stop)
 
 
-def _number(clip: io.ClipSource, index: int) -> int:
+def frame_number(clip: io.ClipSource, index: int) -> int:
+    """The number the user gives frame ``index`` of ``clip`` by: an image sequence's frame
+    number (1001 in ``plate.1001.png``), a video's index."""
     return clip.info.numbers[index] if clip.info.numbers is not None else index
+
+
+def _frame_index(clip: io.ClipSource, number: int, what: str) -> int:
+    """The index of the frame the user calls ``number`` (:func:`frame_number`); a VidfillError
+    starting with ``what`` (the option) if there is none."""
+    numbers = clip.info.numbers if clip.info.numbers is not None else range(clip.num_frames)
+    if number not in numbers:
+        kind = "frame numbers" if clip.info.numbers is not None else "frame indices (from 0)"
+        raise VidfillError(f"{what}: {clip.info.source} has no frame {number} (its {kind} are "
+                           f"{numbers[0]}..{numbers[-1]})")
+    return numbers.index(number)
 
 
 def _work_dir(job: Job, clip: io.ClipSource, flow_method: str) -> WorkDir:

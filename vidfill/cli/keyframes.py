@@ -14,7 +14,7 @@ import torch
 
 from vidfill.cli.options import add_options, config_from, make_job
 from vidfill.io import media as io
-from vidfill.job import find_keyframes
+from vidfill.job import find_keyframes, frame_number
 from vidfill.progress import Reporter
 
 
@@ -34,24 +34,23 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     reporter = Reporter(quiet=args.quiet)
     io.check_not_input(args.output, args.input, args.masks)
-    if args.output.exists() and not (args.output.is_dir() and not any(args.output.iterdir())):
-        io.write_image_folder(args.output, {})  # the same refusal, before the long work
+    io.check_image_folder(args.output)  # before the long work
     job = make_job(args, args.input, args.masks, args.output, config_from(args), resume=False)
     keyframes, inputs = find_keyframes(job, reporter)
     if not keyframes:
         reporter.note(f"{args.input}: no keyframes: every hole pixel is shown by some other frame; "
                       "nothing to paint")
         return 0
-    numbers = [inputs.source.info.numbers[k.frame] if inputs.source.info.numbers else k.frame
-               for k in keyframes]
+    # named as a PNG-sequence output names these frames
+    names = io.frame_names(inputs.source.info, inputs.source.num_frames)
     images: dict[str, torch.Tensor] = {}
-    for number, key in zip(numbers, keyframes):
-        name = f"{number:0{max(4, inputs.source.info.padding)}d}"
-        images[f"{name}.png"] = key.filled
-        images[f"{name}.mask.png"] = (key.invented.expand(3, -1, -1).to(torch.uint8) * 255)
+    for key in keyframes:
+        stem = Path(names[key.frame]).stem
+        images[f"{stem}.png"] = key.filled
+        images[f"{stem}.mask.png"] = key.invented.expand(3, -1, -1).to(torch.uint8) * 255
     io.write_image_folder(args.output, images)
     reporter.note(f"wrote {len(keyframes)} keyframe(s) to {args.output}: paint inside each "
-                  "N.mask.png, then give them back with "
-                  + " ".join(f"--reference {n}={args.output / f'{n:0{max(4, inputs.source.info.padding)}d}.png'}"
-                             for n in numbers))
+                  "N.mask.png, then give them back with " + " ".join(
+                      f"--reference {frame_number(inputs.source, k.frame)}={args.output / names[k.frame]}"
+                      for k in keyframes))
     return 0

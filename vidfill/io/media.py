@@ -148,12 +148,13 @@ def read_frames(path: Path, fps: Fraction = DEFAULT_FPS) -> tuple[torch.Tensor, 
     """
     _require(path)
     if path.is_dir():
-        frames = _read_frame_folder(path)
+        files = _image_files(path)
+        frames = _read_frame_folder(files)
     elif path.suffix.lower() in IMAGE_EXTENSIONS:
+        files = [path]
         frames = _rgb8(_read_image(path), path).transpose(2, 0, 1)[None]
     else:
         return _read_video(path, fps)
-    files = _image_files(path) if path.is_dir() else [path]
     info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False,
                      **_numbering(files))
     return torch.from_numpy(np.ascontiguousarray(frames)), info
@@ -553,9 +554,8 @@ def _rgb8(image: np.ndarray, path: Path) -> np.ndarray:
     return (np.clip(rgb / _full_scale(rgb.dtype, path), 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _read_frame_folder(folder: Path) -> np.ndarray:
-    """``(T, 3, H, W)`` uint8 RGB frames of a folder of images."""
-    files = _image_files(folder)
+def _read_frame_folder(files: list[Path]) -> np.ndarray:
+    """``(T, 3, H, W)`` uint8 RGB frames of the image ``files`` of a folder."""
     images = _folder_images(files)
     first = next(images)
     frames = np.empty((len(files), *first.shape), np.uint8)
@@ -834,11 +834,17 @@ def frame_names(info: VideoInfo, num_frames: int, start: int | None = None) -> l
     return [f"{n:0{digits}d}.png" for n in numbers]
 
 
-def write_image_folder(path: Path, images: dict[str, torch.Tensor]) -> None:
-    """Write ``images`` (file name -> ``(3, H, W)`` uint8 RGB) as PNGs into the new or empty
-    folder ``path``, atomically: into a temporary sibling, renamed into place when complete."""
+def check_image_folder(path: Path) -> None:
+    """Refuse ``path`` for :func:`write_image_folder` unless it is new or an empty folder."""
     if path.exists() and not (path.is_dir() and not any(path.iterdir())):
         raise VidfillError(f"{path}: exists and is not an empty folder; give a new or empty one")
+
+
+def write_image_folder(path: Path, images: dict[str, torch.Tensor]) -> None:
+    """Write ``images`` (file name -> ``(3, H, W)`` uint8 RGB) as PNGs into the new or empty
+    folder ``path`` (:func:`check_image_folder`), atomically: into a temporary sibling, renamed
+    into place when complete."""
+    check_image_folder(path)
     _make_parent(path)
     with _removed_on_error(_temp_path(path)) as tmp:
         try:
