@@ -28,7 +28,7 @@ def _clip(folder: Path, name: str, seed: int, masks: int | None = T, mask_start:
     frames = translating_clip(num_frames=T, h=H, w=W, dx=2, dy=1, seed=seed)
     (folder / name).mkdir(parents=True)
     for t, frame in enumerate(frames):
-        io.write_png(folder / name / f"f{t}.png", frame)
+        io.write_image(folder / name / f"f{t}.png", frame)
     if masks is not None:
         (folder / f"{name}_mask").mkdir()
         for t in range(masks):

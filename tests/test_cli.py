@@ -235,7 +235,7 @@ def test_a_bad_frame_found_while_streaming_leaves_nothing(clip, tmp_path, capsys
     folder = tmp_path / "frames"
     folder.mkdir()
     for t, frame in enumerate(io.read_frames(video)[0]):
-        io.write_png(folder / f"f{t}.png", frame)
+        io.write_image(folder / f"f{t}.png", frame)
     (folder / f"f{T - 1}.png").write_bytes(b"not a png")
     preset = tmp_path / "short.toml"
     preset.write_text('[flow]\nmethod = "dis"\n[window]\nlength = 4\noverlap = 1\nlookahead = 1\nstretch = 0\n')

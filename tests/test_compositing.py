@@ -123,7 +123,7 @@ def test_preview_is_the_input_beside_the_result_and_the_hole_outlined(plate, tmp
 
 def test_compositing_options_that_cannot_work_are_refused_before_any_work(plate, tmp_path, capsys):
     folder, masks, _, _ = plate
-    for args, needle in [(("-o", tmp_path / "o.mp4", "--fill-only"), "PNG sequence"),
+    for args, needle in [(("-o", tmp_path / "o.mp4", "--fill-only"), "image sequence"),
                          (("-o", tmp_path / "o", "--feather", 3), "needs --fill-only"),
                          (("-o", tmp_path / "o", "--fill-only", "--feather", -1), "--feather"),
                          (("-o", tmp_path / "o", "--preview", tmp_path / "p"), "a preview is a video"),
@@ -142,7 +142,7 @@ def test_a_failed_output_leaves_no_preview(plate, tmp_path, capsys, monkeypatch)
     def broken(*_args, **_kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(media, "write_png", broken)
+    monkeypatch.setattr(media, "write_image", broken)
     code, err = run(capsys, folder, masks, "-o", tmp_path / "clean", "--preview", tmp_path / "p.mp4", *DIS)
     assert code == 2 and "No space left on device" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["masks", "plate"]

@@ -147,7 +147,7 @@ def test_bad_references_are_refused():
     frames, masks, painted = painted_static_case(num_frames=4)
     with pytest.raises(ValueError, match="reference frame 5 is not in 0..3"):
         inpaint_video(frames, masks, DIS, references={5: painted})
-    with pytest.raises(ValueError, match=r"reference frame 1 must be uint8 of shape \(3, 64, 80\)"):
+    with pytest.raises(ValueError, match=r"reference frame 1 must be torch.uint8 of shape \(3, 64, 80\)"):
         inpaint_video(frames, masks, DIS, references={1: painted[:, :10]})
 
 

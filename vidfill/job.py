@@ -24,6 +24,7 @@ from vidfill.errors import ConfigError, VidfillError
 from vidfill.models.build import Models, build_models
 from vidfill.stages.holes import dilate_holes
 from vidfill.progress import Reporter
+from vidfill.types import to_float
 from vidfill.windows import Keyframe, fill_in_windows, plan_windows
 from vidfill.io.workdir import WorkDir, config_hash, default_location, fingerprint
 
@@ -199,13 +200,20 @@ class _Inputs:
         return tuple(max(2, round(side * self.job.proxy / 2) * 2) for side in self.source.size)
 
     def frames(self, part: tuple[int, int] | None = None, deep: bool = False) -> Iterator[torch.Tensor]:
-        """The frames filled (``part``: these instead), at :attr:`size`."""
+        """The frames filled (``part``: these instead), at :attr:`size`: 8-bit, or with ``deep``
+        at the source's full depth (:func:`vidfill.io.media.native_dtype`)."""
         lo, hi = part or (self.lo, self.hi)
         frames = io.iter_frames(io.clip_range(self.source, lo, hi), deep=deep)
         if self.size == self.source.size:
             return frames
-        return (F.interpolate(f[None].float(), size=self.size, mode="area")[0].round().to(f.dtype)
-                for f in frames)
+        return (_resized(f, self.size) for f in frames)
+
+    def work(self, deep: bool) -> Iterator[torch.Tensor]:
+        """The frames the pipeline fills: :meth:`frames`, or with ``deep`` the float16 frames
+        of :func:`vidfill.io.media.work_frame` (filled in float)."""
+        if not deep:
+            return self.frames()
+        return (io.work_frame(f, self.source.info) for f in self.frames(deep=True))
 
     def masks(self, note=None, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
         """The masks of the frames filled (``part``: of these frames instead), at :attr:`size`:
@@ -223,6 +231,12 @@ class _Inputs:
         """The (dilated) holes of the frames written."""
         return (dilate_holes(mask[None], self.job.cfg.mask.dilate)[0]
                 for mask in self.masks(part=(self.first, self.stop)))
+
+
+def _resized(frame: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A frame (any sample type) reduced to ``size`` by area averaging (:attr:`_Inputs.size`)."""
+    small = F.interpolate(frame[None].float(), size=size, mode="area")[0]
+    return small if frame.is_floating_point() else small.round().to(frame.dtype)
 
 
 def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
@@ -244,9 +258,11 @@ def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
     return _Inputs(job, source, lo, hi, first, stop)
 
 
-def _read_inputs(inputs: _Inputs, reporter: Reporter) -> tuple[dict[int, torch.Tensor], bool]:
-    """The painted references (by index among the frames filled) and whether any frame has a
-    hole; a VidfillError for a reference outside them or a frame that is all hole."""
+def _read_inputs(inputs: _Inputs, reporter: Reporter,
+                 deep: bool = False) -> tuple[dict[int, torch.Tensor], bool]:
+    """The painted references (by index among the frames filled; with ``deep``, as float16
+    frames like :meth:`_Inputs.work`) and whether any frame has a hole; a VidfillError for a
+    reference outside them or a frame that is all hole."""
     job, source, lo, hi = inputs.job, inputs.source, inputs.lo, inputs.hi
     items = tuple((_frame_index(source, n, f"--reference {n}={file}"), file)
                   for n, file in job.references)
@@ -266,8 +282,9 @@ def _read_inputs(inputs: _Inputs, reporter: Reporter) -> tuple[dict[int, torch.T
     if any_hole and hi - lo < 2:
         raise VidfillError(f"{job.input}: a single frame; video inpainting needs at least 2")
     if inputs.size != source.size:  # --proxy
-        references = {t: F.interpolate(painted[None].float(), size=inputs.size, mode="area")[0]
-                      .round().to(torch.uint8) for t, painted in references.items()}
+        references = {t: _resized(painted, inputs.size) for t, painted in references.items()}
+    if deep:  # painted in 8 bits, as the frames are shown: the work frames' encoding
+        references = {t: to_float(painted).half() for t, painted in references.items()}
     return {t - lo: painted for t, painted in references.items()}, any_hole
 
 
@@ -292,39 +309,37 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     check_output_location(job.output)
     inputs = _open_inputs(job, reporter)
     clip, shown = inputs.clip, inputs.shown
-    if job.fill_only and not io.is_png_folder(job.output):
-        raise VidfillError(f"{job.output}: --fill-only writes RGBA layers as a PNG sequence; "
+    if job.fill_only and not io.is_sequence_folder(job.output):
+        raise VidfillError(f"{job.output}: --fill-only writes RGBA layers as an image sequence; "
                            "give a folder")
     deep = io.check_output(job.output, shown.info, job.codec, job.crf, overwrite=job.overwrite,
                            note=reporter.warn) > 8
     if job.proxy is not None:
         h, w = inputs.size
-        reporter.note(f"proxy: the whole run at {w}x{h} ({job.proxy:g} of the frame size)"
-                      + (", 8 bits" if deep else ""))
-        deep = False
-    if job.start_number is not None and not io.is_png_folder(job.output):
+        reporter.note(f"proxy: the whole run at {w}x{h} ({job.proxy:g} of the frame size)")
+    if job.start_number is not None and not io.is_sequence_folder(job.output):
         reporter.warn(f"--start-number is ignored: {job.output} is a video, which has no frame numbers")
     if job.preview is not None:
         io.check_not_input(job.preview, job.input, job.masks, job.output)
         check_output_location(job.preview)
-        if io.is_png_folder(job.preview):
+        if io.is_sequence_folder(job.preview):
             raise VidfillError(f"{job.preview}: a preview is a video file (.mp4, .mov, ...)")
         io.check_output(job.preview, replace(shown.info, depth=8))
-    references, any_hole = _read_inputs(inputs, reporter)
+    references, any_hole = _read_inputs(inputs, reporter, deep)
     store = None
     if not any_hole:
         reporter.note(f"{job.masks}: no hole in any frame; the output is a copy of the input")
-        out = inputs.frames()
+        out = inputs.work(deep)
     else:
         models = _models(job, models, device, reporter)
         if references:
             reporter.note(f"painted reference frame(s) {', '.join(str(n) for n, _ in job.references)} "
                           "taken as known inside the hole")
         if job.resume:
-            store = _work_dir(job, clip, "raft" if models.flow is not None else "dis")
+            store = _work_dir(job, clip, "raft" if models.flow is not None else "dis", deep)
             if store.finished:
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
-        out = fill_in_windows(inputs.frames(), inputs.masks(), clip.num_frames, cfg,
+        out = fill_in_windows(inputs.work(deep), inputs.masks(), clip.num_frames, cfg,
                               models=models, reporter=reporter, device=device, store=store,
                               references=references)
     out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
@@ -335,7 +350,8 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
             if preview is not None:
                 out = preview.tee(out, inputs.frames(written), inputs.holes())
             if deep:  # outside the hole the source at full depth, the fill inside it
-                out = io.composite_deep(out, inputs.frames(written, deep=True), inputs.holes())
+                out = io.composite_deep(out, inputs.frames(written, deep=True), inputs.holes(),
+                                        shown.info)
             if job.fill_only:
                 out = fill_layers(out, inputs.holes(), job.feather)
             io.write_stream(job.output, out, shown.num_frames, shown.info, crf=job.crf,
@@ -399,7 +415,7 @@ def _frame_index(clip: io.ClipSource, number: int, what: str) -> int:
     return numbers.index(number)
 
 
-def _work_dir(job: Job, clip: io.ClipSource, flow_method: str) -> WorkDir:
+def _work_dir(job: Job, clip: io.ClipSource, flow_method: str, deep: bool) -> WorkDir:
     plan = plan_windows(clip.num_frames, job.cfg.window)
     key = {"input": fingerprint(job.input, clip.files),
            "masks": fingerprint(job.masks, io.mask_files(job.masks)),
@@ -407,6 +423,6 @@ def _work_dir(job: Job, clip: io.ClipSource, flow_method: str) -> WorkDir:
            "config": config_hash(job.cfg), "flow": flow_method,
            "plan": [[w.start, w.stop, w.fixed] for w in plan],
            "frames": list(job.frames) if job.frames else None, "handles": job.handles,
-           "proxy": job.proxy}
+           "proxy": job.proxy, "deep": deep}
     return WorkDir(job.work_dir or default_location(job.output), key,
                    protected=(job.input, job.masks, job.output))

@@ -22,7 +22,7 @@ from vidfill.models.build import Models, build_models
 from vidfill.stages.holes import dilate_holes, smooth_fill
 from vidfill.progress import Reporter
 from vidfill.stages.propagation import merge, nonlocal_candidates, propagate
-from vidfill.types import check_masks, to_float, to_uint8
+from vidfill.types import check_masks, stored, to_display, to_float, to_uint8
 
 
 @dataclass(frozen=True)
@@ -63,17 +63,19 @@ def _flow_holes(hole: torch.Tensor, size: tuple[int, int], radius: int) -> torch
 
 
 ImageInpainter = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-"""``(image (3, H, W) uint8, hole (1, H, W) bool) -> (3, H, W) uint8``, equal to image outside the hole."""
+"""``(image (3, H, W), hole (1, H, W) bool) -> (3, H, W)`` of the image's dtype, equal to image
+outside the hole."""
 
 
 def check_references(references: dict[int, torch.Tensor], frames: torch.Tensor) -> None:
-    """Validate painted reference frames: keys are frame numbers, values ``(3, H, W)`` uint8."""
+    """Validate painted reference frames: keys are frame numbers, values ``(3, H, W)`` of the
+    frames' dtype."""
     num_frames, _, h, w = frames.shape
     for t, painted in references.items():
         if not 0 <= t < num_frames:
             raise ValueError(f"reference frame {t} is not in 0..{num_frames - 1}")
-        if painted.dtype != torch.uint8 or tuple(painted.shape) != (3, h, w):
-            raise ValueError(f"reference frame {t} must be uint8 of shape {(3, h, w)}, got "
+        if painted.dtype != frames.dtype or tuple(painted.shape) != (3, h, w):
+            raise ValueError(f"reference frame {t} must be {frames.dtype} of shape {(3, h, w)}, got "
                              f"{painted.dtype} {tuple(painted.shape)}")
 
 
@@ -91,14 +93,15 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     from the known pixels along it.
 
     Args:
-        frames: ``(T, 3, H, W)`` uint8 RGB, T >= 2.
+        frames: ``(T, 3, H, W)`` RGB, T >= 2: uint8, or float16 for a deep source (see
+            :mod:`vidfill.types`; the fill is then computed and stored in float).
         masks: ``(T, 1, H, W)`` bool, True = remove.
         cfg: the pipeline settings: they are the run.
         models: the networks ``cfg`` names (:func:`vidfill.models.build.build_models`); None
             builds them here, on the frames' device (pass them when filling many windows or clips).
         reporter: progress and notes; silent when None.
-        references: frame number -> ``(3, H, W)`` uint8 frame painted by hand; its pixels
-            inside that frame's hole are taken as known and propagated through the clip.
+        references: frame number -> ``(3, H, W)`` frame painted by hand, of the frames' dtype;
+            its pixels inside that frame's hole are taken as known and propagated through the clip.
 
     Returns:
         :class:`Result`; outside ``result.hole`` its frames equal the input exactly.
@@ -166,8 +169,10 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         # again from the known pixels along it.
         with reporter.stage("refine flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
             refine = replace(cfg.flow, num_updates=cfg.flow.refine_updates)
-            flow = estimate_flow(work, refine, flow_model, advance)
-            far = estimate_flow(work, refine, flow_model, advance, pairs=far_pairs)
+            shown = to_display(work)
+            flow = estimate_flow(shown, refine, flow_model, advance)
+            far = estimate_flow(shown, refine, flow_model, advance, pairs=far_pairs)
+            del shown
         work, keyframes, invented = fill_along_flow(
             frames, hole, flow.fwd, flow.bwd, cfg, reporter,
             FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count),
@@ -186,7 +191,7 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
     """Write the newly filled pixels into ``work`` (in place) by gradient-domain fusion.
 
     Args:
-        work: ``(T, 3, H, W)`` uint8, known and earlier-filled pixels set.
+        work: ``(T, 3, H, W)`` stored frames, known and earlier-filled pixels set.
         remaining: ``(T, 1, H, W)`` bool, pixels with no colour yet (before this fill).
         index: ``(M,)`` flat (T, H, W) indices of the newly filled pixels.
         fused: the fusion of the candidates, restricted by ``fused.filled`` to ``index``.
@@ -216,7 +221,7 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
         ok_map = dense(diff_ok[sel][..., None])
         blocked = remaining[chunk] & ~unknown
         solved = reconstruct(values, unknown, blocked, diff_map, ok_map, cfg.fusion, cfg.poisson)
-        work[chunk] = torch.where(unknown, to_uint8(solved.values.clamp(0, 1)), work[chunk])
+        work[chunk] = torch.where(unknown, stored(solved.values, work.dtype), work[chunk])
 
 
 def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
@@ -231,15 +236,16 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
     ``cfg.leftover.consistency_abs_px``); repeat until none is left.
 
     Args:
-        frames: ``(T, 3, H, W)`` uint8; values under ``hole`` are ignored.
+        frames: ``(T, 3, H, W)`` stored frames (:func:`inpaint_video`); values under ``hole``
+            are ignored.
         hole: ``(T, 1, H, W)`` bool.
         flow_fwd, flow_bwd: ``(T-1, 2, h, w)`` completed flow (t -> t+1 and t+1 -> t), at
             the frames' resolution or another (propagation samples it; see
             :func:`vidfill.stages.propagation.propagate`).
         far: completed flow to distant frames, for non-local candidates (None: none).
         inpainter: fills one keyframe's remaining pixels (None: the one ``cfg.leftover`` names).
-        references: frame number -> ``(3, H, W)`` uint8 painted frame, known inside the hole
-            before anything is propagated.
+        references: frame number -> ``(3, H, W)`` painted frame of the frames' dtype, known
+            inside the hole before anything is propagated.
 
     Returns:
         The filled frames (equal to ``frames`` outside ``hole``), the keyframes, in order, and
@@ -268,8 +274,8 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
             rebuild_in_gradient_domain(work, remaining, index, fused, cfg)
         else:
             pixels = frames.shape[-2] * frames.shape[-1]
-            work.view(num_frames, 3, pixels)[index // pixels, :, index % pixels] = to_uint8(
-                fused.colour[fused.filled])
+            work.view(num_frames, 3, pixels)[index // pixels, :, index % pixels] = stored(
+                fused.colour[fused.filled], work.dtype)
         remaining.view(-1)[index] = False
 
     leftover_prop = replace(cfg.propagation, consistency_abs_px=cfg.leftover.consistency_abs_px)

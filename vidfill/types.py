@@ -1,7 +1,9 @@
 """The data contract between stages, checked in one place.
 
 - frames: ``(T, 3, H, W)`` RGB, uint8 on the CPU for storage; float32 in [0, 1]
-  only while being worked on.
+  only while being worked on. A deep source (16-bit, 10-bit video, float TIFF or EXR) is stored
+  as float16 instead, on the same scale (1.0 = white; HDR values may exceed it), so that its fill
+  is computed with no 8-bit round trip.
 - masks / holes: ``(T, 1, H, W)`` bool, True = hole.
 - flow: ``(N, 2, H, W)`` float32 in pixels, channel 0 = x. ``flow_fwd[t]`` maps
   frame t to t+1; ``flow_bwd[t]`` maps frame t+1 to t.
@@ -16,8 +18,8 @@ def check_frames(frames: torch.Tensor, name: str = "frames") -> tuple[int, int, 
     """Validate a ``(T, 3, H, W)`` clip and return ``(T, H, W)``."""
     if frames.ndim != 4 or frames.shape[1] != 3:
         raise ValueError(f"{name} must be (T, 3, H, W), got shape {tuple(frames.shape)}")
-    if frames.dtype not in (torch.uint8, torch.float32):
-        raise ValueError(f"{name} must be uint8 or float32, got {frames.dtype}")
+    if frames.dtype not in (torch.uint8, torch.float16, torch.float32):
+        raise ValueError(f"{name} must be uint8, float16 or float32, got {frames.dtype}")
     t, _, h, w = frames.shape
     return t, h, w
 
@@ -45,10 +47,25 @@ def check_field_mask(mask: torch.Tensor, num: int, h: int, w: int, name: str = "
 
 
 def to_float(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 in [0, 255] -> float32 in [0, 1] (same shape)."""
-    return frames.to(torch.float32) / 255.0
+    """Stored frames -> float32 on the [0, 1] scale (same shape): uint8 divided by 255, float
+    frames (deep sources, already on that scale) only cast."""
+    if frames.dtype == torch.uint8:
+        return frames.to(torch.float32) / 255.0
+    return frames.to(torch.float32)
 
 
 def to_uint8(frames: torch.Tensor) -> torch.Tensor:
     """float in [0, 1] -> uint8, rounded and clamped (same shape)."""
     return (frames * 255.0).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def stored(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """float32 values on the [0, 1] scale -> frames stored as ``dtype`` (:func:`to_float`'s
+    inverse): uint8 rounded and clamped; float cast, values outside [0, 1] kept."""
+    return to_uint8(values) if dtype == torch.uint8 else values.to(dtype)
+
+
+def to_display(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames for what sees images as a person does (flow, the 8-bit-only inpainters):
+    float frames clamped to [0, 1] and rounded, uint8 ones as they are."""
+    return frames if frames.dtype == torch.uint8 else to_uint8(frames.to(torch.float32))

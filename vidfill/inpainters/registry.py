@@ -1,7 +1,9 @@
 """Stage 6: image inpainting for pixels that no frame shows, and a smooth pre-fill.
 
 Every image inpainter maps ``image (3, H, W) uint8, hole (1, H, W) bool`` to
-``(3, H, W) uint8`` equal to ``image`` outside the hole. :data:`INPAINTERS` holds
+``(3, H, W) uint8`` equal to ``image`` outside the hole; the harmonic fill and the Poisson blend
+also take float frames (a deep source) and fill them in float, and :class:`Inpainter` runs the
+others on such frames through 8 bits, inside the hole only. :data:`INPAINTERS` holds
 those that need no weights (the harmonic membrane fill, OpenCV Telea and
 Navier-Stokes, exemplar PatchMatch, Deep Image Prior); ``"gated"`` (a
 DeepFill-v2-shaped network) needs a checkpoint and is set up by
@@ -30,7 +32,7 @@ from vidfill.inpainters import patchmatch
 from vidfill.config import InpainterName, PipelineConfig, PoissonConfig
 from vidfill.stages.holes import smooth_fill
 from vidfill.stages.poisson import poisson_solve
-from vidfill.types import to_float, to_uint8
+from vidfill.types import stored, to_display, to_float
 
 METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -65,9 +67,9 @@ def harmonic_fill(image: torch.Tensor, hole: torch.Tensor, cfg: PoissonConfig) -
     beyond it (zero slope across the border).
 
     Args:
-        image: ``(3, H, W)`` uint8; hole: ``(1, H, W)`` bool.
+        image: ``(3, H, W)`` uint8 or float (:mod:`vidfill.types`); hole: ``(1, H, W)`` bool.
     Returns:
-        ``(3, H, W)`` uint8, equal to ``image`` outside the hole.
+        ``(3, H, W)`` of the image's dtype, equal to ``image`` outside the hole.
     """
     if not bool(hole.any()):
         return image
@@ -79,7 +81,7 @@ def harmonic_fill(image: torch.Tensor, hole: torch.Tensor, cfg: PoissonConfig) -
         tx, ty = start.new_zeros(n, c, h, w - 1), start.new_zeros(n, c, h - 1, w)
         start = poisson_solve(start, unknown, tx, ty, cfg).values
     out = image.clone()
-    out[:, ys, xs] = torch.where(unknown[0], to_uint8(start[0].clamp(0, 1)), image[:, ys, xs])
+    out[:, ys, xs] = torch.where(unknown[0], stored(start[0], image.dtype), image[:, ys, xs])
     return out
 
 
@@ -109,7 +111,12 @@ class Inpainter:
     """The gated generator with its weights, for ``name == "gated"``."""
 
     def __call__(self, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-        """``(3, H, W)`` uint8 and ``(1, H, W)`` bool -> ``(3, H, W)`` uint8, equal outside the hole."""
+        """``(3, H, W)`` frame and ``(1, H, W)`` bool -> ``(3, H, W)`` of the frame's dtype,
+        equal outside the hole. A float frame goes through 8 bits for every method but the
+        harmonic fill (they compute in 8 bits); only its hole takes their result."""
+        if image.dtype != torch.uint8 and self.name != "harmonic":
+            filled = to_float(self(to_display(image), hole))
+            return torch.where(hole, stored(filled, image.dtype), image)
         if self.name == "gated":
             filled = gated.complete(image, hole, self.model, self.cfg.gated)
         else:
@@ -142,17 +149,17 @@ def poisson_blend(filled: torch.Tensor, hole: torch.Tensor, cfg: PoissonConfig) 
     """Rebuild the hole of ``filled`` from its colour differences, with the known pixels as boundary.
 
     Args:
-        filled: ``(3, H, W)`` uint8, an inpainter's output.
+        filled: ``(3, H, W)`` uint8 or float, an inpainter's output.
         hole: ``(1, H, W)`` bool.
     Returns:
-        ``(3, H, W)`` uint8, equal to ``filled`` outside the hole; inside it, the fill's
+        ``(3, H, W)`` of the same dtype, equal to ``filled`` outside the hole; inside it, the fill's
         gradients with its level adjusted to meet the surroundings (see :func:`_slope_targets`).
     """
     if hole.shape[-1] < 2 or hole.shape[-2] < 2 or not bool(hole.any()) or bool(hole.all()):
         return filled
     values, unknown = to_float(filled)[None], hole[None]
     tx, ty = _slope_targets(values, unknown, -1), _slope_targets(values, unknown, -2)
-    solved = poisson_solve(values, unknown, tx, ty, cfg).values[0].clamp(0, 1)
-    return torch.where(hole, to_uint8(solved), filled)
+    solved = poisson_solve(values, unknown, tx, ty, cfg).values[0]
+    return torch.where(hole, stored(solved, filled.dtype), filled)
 
 

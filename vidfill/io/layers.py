@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.io.media import VideoInfo, write_stream
+from vidfill.types import to_display
 
 
 def alpha_matte(hole: torch.Tensor, feather: int) -> np.ndarray:
@@ -29,15 +30,17 @@ def alpha_matte(hole: torch.Tensor, feather: int) -> np.ndarray:
 def fill_layers(frames: Iterable[torch.Tensor], holes: Iterable[torch.Tensor],
                 feather: int = 0) -> Iterator[torch.Tensor]:
     """The filled frames as RGBA layers to lay over the plate: ``(4, H, W)`` of the frames'
-    dtype (uint8 or uint16), colour and straight (not premultiplied) alpha.
+    dtype (uint8, uint16 or float), colour and straight (not premultiplied) alpha.
 
-    Alpha is :func:`alpha_matte` at the dtype's full scale; the colour is the filled frame
+    Alpha is :func:`alpha_matte` at the dtype's full scale (1.0 for floats); the colour is the filled frame
     where alpha is above 0 and 0 elsewhere. Outside the hole the filled frame is the plate, so
     ``alpha * layer + (1 - alpha) * plate`` is the full-frame output, feathered or not.
     """
     for frame, hole in zip(frames, holes, strict=True):
         image = frame.numpy()  # numpy: torch has few operations on uint16
-        alpha = np.round(alpha_matte(hole.cpu(), feather) * np.iinfo(image.dtype).max)
+        alpha = alpha_matte(hole.cpu(), feather)
+        if image.dtype.kind == "u":
+            alpha = np.round(alpha * np.iinfo(image.dtype).max)
         alpha = alpha.astype(image.dtype)[None]
         yield torch.from_numpy(np.concatenate([np.where(alpha > 0, image, 0), alpha]))
 
@@ -100,10 +103,11 @@ class PreviewWriter:
 
     def tee(self, results: Iterable[torch.Tensor], sources: Iterable[torch.Tensor],
             holes: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
-        """``results`` (8-bit filled frames), unchanged; each also goes to the preview."""
+        """``results`` (filled frames, 8-bit or float), unchanged; each also goes to the
+        preview, with ``sources`` (8-bit)."""
         for result, source, hole in zip(results, sources, holes, strict=True):
             if self._error is None:
-                self._put(preview_frame(source, hole, result))
+                self._put(preview_frame(source, hole, to_display(result)))
             yield result
 
     def __enter__(self) -> PreviewWriter:

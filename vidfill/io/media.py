@@ -1,7 +1,10 @@
-"""Reading frames and masks, writing the result: video files (PyAV) and image sequences (OpenCV).
+"""Reading frames and masks, writing the result: video files (PyAV), image sequences (OpenCV;
+OpenEXR for .exr).
 
 Frames are ``(T, 3, H, W)`` uint8 RGB tensors on the CPU, masks ``(T, 1, H, W)`` bool
-tensors (True = hole). Every problem with the user's files is raised as a one-line
+tensors (True = hole). A deep source (16-bit or float images, 10-bit video) is also read at
+full depth (:func:`iter_frames` with ``deep``), converted for the pipeline by
+:func:`work_frame` and back by :func:`native_frame`. Every problem with the user's files is raised as a one-line
 :class:`~vidfill.errors.VidfillError` that names the file.
 """
 
@@ -21,13 +24,16 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import OpenEXR
 import torch
 
 from vidfill.config import MaskConfig
 from vidfill.errors import VidfillError
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr")
+SEQUENCE_FORMATS = (".png", ".tif", ".tiff", ".exr")
+"""Image formats a sequence output is written in: the source sequence's own, else PNG."""
 
 Progress = Callable[[int], None]
 
@@ -43,10 +49,12 @@ _CRF_RANGES = {"libx264": 51, "libx264rgb": 51, "libx265": 51, "libvpx-vp9": 63,
                "libsvtav1": 63}
 """Largest CRF of each codec that has one (0 is the best quality)."""
 MAX_CRF = max(_CRF_RANGES.values())
-_FRAME_NAME = re.compile(r"\d{4,}\.png")
-"""Names of the frames of a PNG-sequence output (``0000.png``, ``1001.png``...)."""
+_FRAME_NAME = re.compile(r"\d{4,}\.(png|tiff?|exr)")
+"""Names of the frames of a sequence output (``0000.png``, ``1001.exr``...)."""
 SEQUENCE_PADDING = 4
-"""Fewest digits in the frame names of a PNG-sequence output."""
+"""Fewest digits in the frame names of a sequence output."""
+GAMMA = 2.2
+"""Exponent of the encoding a scene-linear (EXR) source is filled in (:func:`work_frame`)."""
 _QSCALE = 2
 """Quantiser of lossy codecs without a CRF (mjpeg, mpeg4): 2 is visually lossless."""
 _FF_QP2LAMBDA = 118
@@ -81,11 +89,20 @@ class VideoInfo:
     """The source's streams that the output cannot keep, described for the user (other video
     streams, subtitles, data)."""
     depth: int = 8
-    """Bits per sample of the source (8; 10 or 12 for such video; 16 for 16-bit images):
-    above 8, :func:`iter_frames` with ``deep=True`` reads it at full depth."""
+    """Bits per sample of the source (8; 10 or 12 for such video; 16 for 16-bit or half-float
+    images, 32 for float ones): above 8, :func:`iter_frames` with ``deep=True`` reads it at full
+    depth."""
+    floating: bool = False
+    """Whether the source's samples are floats (EXR, float TIFF): 1.0 is white, values above are
+    kept."""
+    linear: bool = False
+    """Whether the source is scene-linear (EXR, by that format's convention)."""
+    suffix: str = ".png"
+    """File type of a sequence output: the source sequence's own (:data:`SEQUENCE_FORMATS`),
+    else PNG."""
     numbers: tuple[int, ...] | None = None
     """Frame numbers of an image-sequence source (the last number in each file name, e.g. 1001
-    in ``plate.1001.png``), which a PNG-sequence output keeps; None for a video."""
+    in ``plate.1001.png``), which a sequence output keeps; None for a video."""
     padding: int = 0
     """Digits of the source's frame numbers (4 in ``plate.1001.png``; 0 for a video)."""
 
@@ -156,8 +173,17 @@ def read_frames(path: Path, fps: Fraction = DEFAULT_FPS) -> tuple[torch.Tensor, 
     else:
         return _read_video(path, fps)
     info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False,
-                     **_numbering(files))
+                     **_numbering(files), **_format(files[0], _read_image(files[0])))
     return torch.from_numpy(np.ascontiguousarray(frames)), info
+
+
+def _format(file: Path, image: np.ndarray) -> dict:
+    """``depth``, ``floating``, ``linear`` and ``suffix`` of :class:`VideoInfo` for a sequence
+    whose first file ``file`` holds ``image``."""
+    suffix = file.suffix.lower()
+    return {"depth": {np.dtype(np.uint8): 8, np.dtype(np.float32): 32}.get(image.dtype, 16),
+            "floating": image.dtype.kind == "f", "linear": suffix == ".exr",
+            "suffix": suffix if suffix in SEQUENCE_FORMATS else ".png"}
 
 
 def _numbering(files: list[Path]) -> dict:
@@ -183,8 +209,8 @@ def open_clip(path: Path, fps: Fraction = DEFAULT_FPS) -> ClipSource:
         height, width = first_image.shape[:2]
         alpha = first_image.ndim == 3 and first_image.shape[2] == 4
         info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False,
-                         depth=16 if first_image.dtype == np.uint16 else 8,
-                         dropped=("the alpha channel",) if alpha else (), **_numbering(files))
+                         dropped=("the alpha channel",) if alpha else (), **_numbering(files),
+                         **_format(files[0], first_image))
         return ClipSource(info=info, num_frames=len(files), size=(height, width), files=tuple(files))
     pts, first = [], None
     with _open_video(path) as container:
@@ -201,28 +227,67 @@ def open_clip(path: Path, fps: Fraction = DEFAULT_FPS) -> ClipSource:
 
 def iter_frames(clip: ClipSource, deep: bool = False) -> Iterator[torch.Tensor]:
     """The frames of ``clip``, one ``(3, H, W)`` uint8 RGB tensor at a time, decoded as needed;
-    ``deep``: uint16 at the source's full depth (scaled to 0..65535)."""
-    images = (_folder_images(list(clip.files), deep) if clip.files is not None
+    ``deep``: at the source's full depth, as :func:`native_dtype` says."""
+    dtype = native_dtype(clip.info) if deep else np.dtype(np.uint8)
+    images = (_folder_images(list(clip.files), dtype) if clip.files is not None
               else itertools.islice(_video_images(clip.info.source, deep), clip.skip,
                                     clip.skip + clip.num_frames))
     for image in images:
         yield torch.from_numpy(np.ascontiguousarray(image))
 
 
+def native_dtype(info: VideoInfo) -> np.dtype:
+    """The samples of a source read at full depth: uint8 for 8 bits, uint16 for more (a video's
+    10 or 12 bits scaled to 0..65535), float16 or float32 for half or float images."""
+    if info.floating:
+        return np.dtype(np.float16 if info.depth == 16 else np.float32)
+    return np.dtype(np.uint8 if info.depth <= 8 else np.uint16)
+
+
+def _encode_linear(values: np.ndarray) -> np.ndarray:
+    return np.sign(values) * np.abs(values) ** (1 / GAMMA)
+
+
+def work_frame(native: torch.Tensor, info: VideoInfo) -> torch.Tensor:
+    """A frame read at full depth -> the pipeline's float16 frame on the [0, 1] scale (see
+    :mod:`vidfill.types`): integers divided by their full scale; a scene-linear source encoded
+    with a power of 1/:data:`GAMMA` (sign kept, values above 1 too), so that flow, edges and
+    fill see it as a person does."""
+    values = native.numpy()
+    if values.dtype.kind == "u":
+        values = values / np.float32(np.iinfo(values.dtype).max)
+    elif info.linear:
+        values = _encode_linear(values.astype(np.float32))
+    return torch.from_numpy(values.astype(np.float16))
+
+
+def native_frame(work: torch.Tensor, dtype: np.dtype, info: VideoInfo) -> np.ndarray:
+    """:func:`work_frame`'s inverse, to samples of ``dtype`` (integers rounded and clipped)."""
+    values = work.numpy().astype(np.float32)
+    if dtype.kind == "u":
+        scale = np.iinfo(dtype).max
+        return np.clip(np.round(values * scale), 0, scale).astype(dtype)
+    if info.linear:
+        values = np.sign(values) * np.abs(values) ** GAMMA
+    return values.astype(dtype)
+
+
 def composite_deep(filled: Iterable[torch.Tensor], deep: Iterable[torch.Tensor],
-                   holes: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
-    """Each output frame at the source's full depth: ``(3, H, W)`` uint16, the ``deep`` source
-    frame outside the hole (bit-exact) and the 8-bit ``filled`` frame (times 257) inside it."""
+                   holes: Iterable[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:
+    """Each output frame at the source's full depth, of the ``deep`` source frames' dtype: the
+    source outside the hole (bit-exact), the ``filled`` frame (from :func:`work_frame` frames,
+    computed in float) inside it."""
     for fill, source, hole in zip(filled, deep, holes, strict=True):
-        inside = fill.numpy().astype(np.uint16) * np.uint16(257)
-        yield torch.from_numpy(np.where(hole.numpy(), inside, source.numpy()))
+        source = source.numpy()
+        inside = native_frame(fill, source.dtype, info)
+        yield torch.from_numpy(np.where(hole.numpy(), inside, source))
 
 
 def output_depth(path: Path, codec: str | None, depth: int) -> int:
     """Bits per sample that the output ``path`` (with ``codec``) keeps of a ``depth``-bit source."""
     if depth <= 8:
         return 8
-    if is_png_folder(path):
+    if is_sequence_folder(path):
         return 16
     suffix = path.suffix.lower()
     encoder = _encoder(codec or _DEFAULT_CODECS.get(suffix, "libx264"), path)
@@ -317,7 +382,8 @@ def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int 
     the container's default (libx264 for mp4/mov/mkv/m4v, libvpx-vp9 for webm, mjpeg for avi),
     ``crf`` where the codec has one. A video source's time base and frame timestamps are kept
     (except in avi, which has none; mkv/webm store milliseconds), and its audio streams are copied
-    packet for packet. An existing folder or a path without extension gets a lossless PNG sequence
+    packet for packet. An existing folder or a path without extension gets a lossless image
+    sequence in the source sequence's format (PNG, TIFF or OpenEXR; PNG for other sources),
     (:func:`frame_names`: an image sequence's own frame numbers, e.g. ``1001.png``, ...; for a
     video ``0000.png``, ... or from ``start``) into a new or empty folder, or one that holds
     only such an earlier sequence, which it replaces whole (``overwrite``: a folder that holds other files too;
@@ -340,23 +406,23 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
     as soon as ``frames`` yields it, so that memory does not depend on the clip's length.
 
     ``frames`` yields ``num_frames`` CPU ``(3, H, W)`` uint8 RGB tensors (a ValueError otherwise),
-    or uint16 ones (a 16-bit PNG, or a video at the codec's depth), or for a PNG sequence
-    ``(4, H, W)`` RGBA ones.
+    or uint16, float16 or float32 ones (at full depth, see :func:`write_image`; a video takes
+    floats as :func:`native_frame` gives uint16), or for a sequence ``(4, H, W)`` RGBA ones.
     Everything else as in :func:`write_output`: the output appears only when complete, and an
     exception raised by ``frames`` removes the temporary file and propagates.
     """
     frames = iter(frames)
     first = next(frames, None)
-    channels = (3, 4) if is_png_folder(path) else (3,)
-    if first is None or first.dtype not in (torch.uint8, torch.uint16) or first.ndim != 3 \
+    channels = (3, 4) if is_sequence_folder(path) else (3,)
+    if first is None or first.dtype not in _SAMPLE_TYPES or first.ndim != 3 \
             or first.shape[0] not in channels:
-        raise ValueError(f"frames must yield ({' or '.join(map(str, channels))}, H, W) uint8 or "
-                         "uint16 tensors, got "
+        raise ValueError(f"frames must yield ({' or '.join(map(str, channels))}, H, W) uint8, "
+                         "uint16 or float tensors, got "
                          f"{None if first is None else (tuple(first.shape), first.dtype)}")
     checked = _counted(itertools.chain([first], frames), num_frames, first.shape, first.dtype)
     progress = progress or _no_progress
-    if is_png_folder(path):
-        _write_png_folder(path, checked, frame_names(info, num_frames, start), progress,
+    if is_sequence_folder(path):
+        _write_sequence_folder(path, checked, frame_names(info, num_frames, start), progress,
                           overwrite)
     else:
         _check_video_suffix(path)
@@ -364,24 +430,48 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
                           progress)
 
 
-def write_png(file: Path, frame: torch.Tensor) -> None:
-    """Save one ``(3, H, W)`` RGB or ``(4, H, W)`` RGBA frame, uint8 (or uint16: a 16-bit PNG),
-    as a lossless PNG.
+_SAMPLE_TYPES = (torch.uint8, torch.uint16, torch.float16, torch.float32)
+
+
+def write_image(file: Path, frame: torch.Tensor) -> None:
+    """Save one ``(3, H, W)`` RGB or ``(4, H, W)`` RGBA frame, losslessly, as its suffix says:
+    PNG (uint8 or uint16; floats become uint16, clipped to [0, 1]), TIFF (uint8, uint16 or
+    float32; half becomes float32) or OpenEXR (half or float, zip-compressed; integers become
+    half over their full scale).
 
     An OSError with the system's reason (e.g. errno ENOSPC, "No space left on device") if it cannot:
     the image is encoded in memory and written with Python's own file I/O, which keeps the errno
-    that OpenCV's ``imwrite`` would swallow."""
-    bgr = np.ascontiguousarray(frame.permute(1, 2, 0).numpy()[..., [2, 1, 0, 3][:frame.shape[0]]])
-    ok, data = cv2.imencode(".png", bgr)
+    that OpenCV's ``imwrite`` would swallow (OpenEXR writes the file itself)."""
+    pixels = frame.permute(1, 2, 0).numpy()
+    suffix = file.suffix.lower()
+    if suffix == ".exr":
+        if pixels.dtype.kind == "u":
+            pixels = (pixels / np.float32(np.iinfo(pixels.dtype).max)).astype(np.float16)
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        try:
+            with OpenEXR.File(header, {"RGBA"[:len(frame)]: np.ascontiguousarray(pixels)}) as exr:
+                exr.write(str(file))
+        except RuntimeError as exc:
+            raise OSError(f"cannot write {file.name} as OpenEXR ({exc})") from exc
+        return
+    if pixels.dtype.kind == "f" and suffix == ".png":
+        pixels = (np.clip(pixels, 0, 1) * 65535 + 0.5).astype(np.uint16)
+    elif pixels.dtype == np.float16:
+        pixels = pixels.astype(np.float32)
+    bgr = np.ascontiguousarray(pixels[..., [2, 1, 0, 3][:frame.shape[0]]])
+    ok, data = cv2.imencode(suffix, bgr)
     if not ok:
-        raise OSError(f"cannot encode {file.name} as PNG")
+        raise OSError(f"cannot encode {file.name} as {suffix[1:].upper()}")
     with open(file, "wb") as handle:
         handle.write(data.tobytes())
 
 
-def read_png(file: Path) -> torch.Tensor:
-    """One ``(3, H, W)`` uint8 RGB frame from an image file."""
-    return torch.from_numpy(np.ascontiguousarray(_rgb8(_read_image(file), file).transpose(2, 0, 1)))
+def read_image(file: Path) -> torch.Tensor:
+    """One ``(3, H, W)`` RGB frame from an image file, with the samples it stores (as
+    :func:`write_image` wrote them)."""
+    image = _read_image(file)
+    rgb = _rgb_as(image, file, image.dtype)
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
 
 
 def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int | None = None, *,
@@ -398,10 +488,10 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
     for stream in info.dropped:
         note(f"{info.source}: {stream} not kept in the output (vidfill keeps the colour of the "
              "first video stream, and the audio)")
-    if is_png_folder(path):
-        _check_png_folder(path, overwrite)
+    if is_sequence_folder(path):
+        _check_sequence_folder(path, overwrite)
         if crf is not None or codec is not None:
-            note(f"{path}: --crf and --codec are ignored, a PNG sequence is lossless")
+            note(f"{path}: --crf and --codec are ignored, an image sequence is lossless")
         return output_depth(path, codec, info.depth)
     _check_video_suffix(path)
     if path.is_dir():
@@ -419,7 +509,7 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
     kept = output_depth(path, codec, info.depth)
     if kept < info.depth:
         note(f"{path}: {encoder.name} in {suffix} keeps {kept} bits of the {info.depth}-bit source, "
-             "so the output is written at that depth (a PNG folder, or --codec ffv1 in .mkv, keeps "
+             "so the output is written at that depth (an image folder, or --codec ffv1 in .mkv, keeps "
              "them all)")
     if info.time_base is not None and info.pts is None:
         note(f"{info.source}: its frame timestamps are missing or out of order; the output is "
@@ -437,11 +527,11 @@ def _uniform(pts: tuple[int, ...]) -> bool:
     return len({b - a for a, b in zip(pts, pts[1:])}) <= 1
 
 
-def _check_png_folder(path: Path, overwrite: bool) -> None:
-    """The rules of a PNG-sequence output (see :func:`write_output`), checked before any work."""
+def _check_sequence_folder(path: Path, overwrite: bool) -> None:
+    """The rules of a sequence output (see :func:`write_output`), checked before any work."""
     if path.exists() and not path.is_dir():
         raise VidfillError(f"{path}: exists and is not a folder; a path without a video extension "
-                           "is a folder for PNG frames")
+                           "is a folder for image frames")
     if not path.is_dir():
         return
     if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
@@ -449,25 +539,25 @@ def _check_png_folder(path: Path, overwrite: bool) -> None:
     others = _not_frames(path)
     if others and not overwrite:
         shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
-        raise VidfillError(f"{path}: the folder holds files that are not an earlier vidfill PNG "
+        raise VidfillError(f"{path}: the folder holds files that are not an earlier vidfill image "
                            f"sequence ({shown}); give an empty or new folder, or --overwrite to "
                            "replace its numbered images and keep the rest")
 
 
 def _not_frames(folder: Path) -> list[Path]:
-    """The entries of ``folder`` that are not frames of an earlier PNG-sequence output."""
+    """The entries of ``folder`` that are not frames of an earlier sequence output."""
     return sorted(p for p in folder.iterdir() if not (_FRAME_NAME.fullmatch(p.name) and p.is_file()))
 
 
-def is_png_folder(path: Path) -> bool:
-    """Whether an output at ``path`` is a folder of PNG frames (else a video file)."""
+def is_sequence_folder(path: Path) -> bool:
+    """Whether an output at ``path`` is a folder of image frames (else a video file)."""
     return path.is_dir() or not path.suffix
 
 
 def _check_video_suffix(path: Path) -> None:
     if path.suffix.lower() not in VIDEO_EXTENSIONS:
         raise VidfillError(f"{path}: unknown output type; give a video ({', '.join(VIDEO_EXTENSIONS)}) "
-                           "or a folder for PNG frames")
+                           "or a folder for image frames")
 
 
 def check_not_input(output: Path, *inputs: Path) -> None:
@@ -505,11 +595,32 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    """The image as stored: ``(H, W)`` or ``(H, W, C)`` BGR(A), uint8, uint16 or float32."""
+    """The image as stored: ``(H, W)`` or ``(H, W, C)`` BGR(A), uint8, uint16, float16 (half
+    EXR) or float32."""
+    if path.suffix.lower() == ".exr":
+        return _read_exr(path)
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise VidfillError(f"{path}: cannot read image")
     return image
+
+
+def _read_exr(path: Path) -> np.ndarray:
+    """An OpenEXR image's R, G, B (and A) channels, or its Y (luminance) channel, as
+    :func:`_read_image` returns images; half and float samples kept as they are."""
+    try:
+        with OpenEXR.File(str(path), separate_channels=True) as exr:
+            channels = {name: channel.pixels for name, channel in exr.channels().items()}
+    except (RuntimeError, OSError) as exc:
+        raise VidfillError(f"{path}: cannot read as an OpenEXR image ({exc})") from exc
+    names = ["B", "G", "R", "A"] if {"R", "G", "B"} <= channels.keys() else ["Y", "A"]
+    names = [n for n in names if n in channels]
+    if not names or names == ["A"]:
+        raise VidfillError(f"{path}: no R, G, B or Y channel (it has {', '.join(sorted(channels))})")
+    planes = [channels[n] for n in names]
+    if len({p.dtype for p in planes}) > 1 or planes[0].dtype.kind != "f":
+        raise VidfillError(f"{path}: channels of mixed or integer sample types are not supported")
+    return planes[0] if len(planes) == 1 else np.stack(planes, axis=-1)
 
 
 def _bgr_alpha(image: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -534,29 +645,35 @@ def _full_scale(dtype: np.dtype, path: Path) -> float:
     raise VidfillError(f"{path}: {dtype} samples are not supported (8-bit, 16-bit or float only)")
 
 
-def _rgb16(image: np.ndarray, path: Path) -> np.ndarray:
-    """``(H, W, 3)`` uint16 RGB of an image as read by :func:`_read_image` (8-bit times 257)."""
+def _rgb_as(image: np.ndarray, path: Path, dtype: np.dtype) -> np.ndarray:
+    """``(H, W, 3)`` RGB of ``dtype`` of an image as read by :func:`_read_image`, for a sequence
+    whose first image has samples of that type: unchanged when it has too; else 8-bit times 257
+    for uint16, integers over their full scale for floats, floats clipped to [0, 1] for
+    integers (a scene-linear EXR encoded as :func:`work_frame` does)."""
     rgb = _bgr_alpha(image, path)[0]
-    if rgb.dtype == np.uint16:
+    if rgb.dtype == dtype:
         return np.ascontiguousarray(rgb)
-    if rgb.dtype == np.uint8:
+    if rgb.dtype == np.uint8 and dtype == np.uint16:
         return rgb.astype(np.uint16) * 257
-    return (np.clip(rgb / _full_scale(rgb.dtype, path), 0, 1) * 65535 + 0.5).astype(np.uint16)
+    if dtype.kind == "f":
+        return (rgb / np.float32(_full_scale(rgb.dtype, path))).astype(dtype)
+    if rgb.dtype == np.uint16:
+        return (rgb >> 8).astype(np.uint8)
+    values = rgb.astype(np.float32)
+    if path.suffix.lower() == ".exr":
+        values = _encode_linear(values)
+    top = np.iinfo(dtype).max
+    return (np.clip(values / _full_scale(rgb.dtype, path), 0, 1) * top + 0.5).astype(dtype)
 
 
 def _rgb8(image: np.ndarray, path: Path) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB of an image as read by :func:`_read_image`."""
-    rgb = _bgr_alpha(image, path)[0]
-    if rgb.dtype == np.uint8:
-        return rgb
-    if rgb.dtype == np.uint16:
-        return (rgb >> 8).astype(np.uint8)
-    return (np.clip(rgb / _full_scale(rgb.dtype, path), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return _rgb_as(image, path, np.dtype(np.uint8))
 
 
 def _read_frame_folder(files: list[Path]) -> np.ndarray:
     """``(T, 3, H, W)`` uint8 RGB frames of the image ``files`` of a folder."""
-    images = _folder_images(files)
+    images = _folder_images(files, np.dtype(np.uint8))
     first = next(images)
     frames = np.empty((len(files), *first.shape), np.uint8)
     frames[0] = first
@@ -565,12 +682,12 @@ def _read_frame_folder(files: list[Path]) -> np.ndarray:
     return frames
 
 
-def _folder_images(files: list[Path], deep: bool = False) -> Iterator[np.ndarray]:
-    """``(3, H, W)`` uint8 RGB of each image file (``deep``: uint16, 8-bit images times 257); a
-    VidfillError when one's size differs."""
+def _folder_images(files: list[Path], dtype: np.dtype) -> Iterator[np.ndarray]:
+    """``(3, H, W)`` RGB of ``dtype`` of each image file (:func:`_rgb_as`); a VidfillError when
+    one's size differs."""
     first = None
     for file in files:
-        image = (_rgb16 if deep else _rgb8)(_read_image(file), file)
+        image = _rgb_as(_read_image(file), file, dtype)
         first = first if first is not None else image
         if image.shape != first.shape:
             raise VidfillError(f"{file}: {_wxh(image.shape)}, but {files[0].name} is "
@@ -789,7 +906,7 @@ def _counted(frames: Iterator[torch.Tensor], num_frames: int, shape: torch.Size,
         raise ValueError(f"got {count} frames, expected {num_frames}")
 
 
-def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], names: list[str],
+def _write_sequence_folder(path: Path, frames: Iterable[torch.Tensor], names: list[str],
                       progress: Progress, overwrite: bool) -> None:
     """Write the sequence into a temporary sibling folder, then put it in place of ``path``:
     renamed into place if ``path`` does not exist; swapped with it if it holds only an earlier
@@ -799,8 +916,8 @@ def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], names: list[st
     with _removed_on_error(_temp_path(path)) as tmp:
         try:
             tmp.mkdir()
-            _write_pngs(tmp, frames, names, progress)
-            _check_png_folder(path, overwrite)  # again: the folder may have changed meanwhile
+            _write_images(tmp, frames, names, progress)
+            _check_sequence_folder(path, overwrite)  # again: the folder may have changed meanwhile
             if not path.is_dir():
                 os.replace(tmp, path)
             elif not _not_frames(path) and not path.is_symlink():
@@ -823,7 +940,8 @@ def _write_png_folder(path: Path, frames: Iterable[torch.Tensor], names: list[st
 
 
 def frame_names(info: VideoInfo, num_frames: int, start: int | None = None) -> list[str]:
-    """The file names of a PNG-sequence output: an image sequence's own frame numbers, or
+    """The file names of a sequence output (:attr:`VideoInfo.suffix`): an image sequence's own
+    frame numbers, or
     numbers from ``start`` on (default 0; it also renumbers a sequence); padded as the source's,
     to at least :data:`SEQUENCE_PADDING` digits."""
     if info.numbers is not None and len(info.numbers) == num_frames and start is None:
@@ -831,7 +949,7 @@ def frame_names(info: VideoInfo, num_frames: int, start: int | None = None) -> l
     else:
         numbers = list(range(start or 0, (start or 0) + num_frames))
     digits = max(info.padding, SEQUENCE_PADDING, *(len(str(n)) for n in numbers[-1:]))
-    return [f"{n:0{digits}d}.png" for n in numbers]
+    return [f"{n:0{digits}d}{info.suffix}" for n in numbers]
 
 
 def check_image_folder(path: Path) -> None:
@@ -850,7 +968,7 @@ def write_image_folder(path: Path, images: dict[str, torch.Tensor]) -> None:
         try:
             tmp.mkdir()
             for name, image in images.items():
-                write_png(tmp / name, image)
+                write_image(tmp / name, image)
             if path.is_dir():
                 path.rmdir()  # empty, checked above
             os.replace(tmp, path)
@@ -858,10 +976,10 @@ def write_image_folder(path: Path, images: dict[str, torch.Tensor]) -> None:
             raise VidfillError(f"{path}: cannot write the images ({_reason(exc)})") from exc
 
 
-def _write_pngs(folder: Path, frames: Iterable[torch.Tensor], names: list[str],
+def _write_images(folder: Path, frames: Iterable[torch.Tensor], names: list[str],
                 progress: Progress) -> None:
     for frame, name in zip(frames, names, strict=True):
-        write_png(folder / name, frame)
+        write_image(folder / name, frame)
         progress(1)
 
 
@@ -898,6 +1016,9 @@ def _encode_video(tmp: Path, path: Path, frames: Iterable[torch.Tensor], num_fra
                 stream.set_display_rotation(info.rotation)
             audio = _copied_audio(out, source) if source else []
             for frame, t in zip(frames, pts):
+                if frame.is_floating_point():  # a float source: encoded, to 16 bits
+                    frame = torch.from_numpy(native_frame(work_frame(frame, info),
+                                                          np.dtype(np.uint16), info))
                 pixels = np.rot90(frame.permute(1, 2, 0).numpy(), -quarter_turns)
                 image = av.VideoFrame.from_ndarray(
                     np.ascontiguousarray(pixels),

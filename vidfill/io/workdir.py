@@ -5,7 +5,8 @@ Layout (default ``OUTPUT.vidfill-work/`` next to the output)::
     state.json        {"vidfill_work_dir": 1, "key": {...what the run is...}, "finished": N,
                        "created": true if vidfill made the folder}
     lock              held (flock) by the run using the directory; holds its pid
-    frames/000123.png the finished frames, lossless, named by frame number
+    frames/000123.png the finished frames, lossless, named by frame number (.exr, half float:
+                      the float frames of a deep source)
 
 ``key`` names the input and masks (path, size and modification time), the frame count and
 size, a hash of the settings, the flow method and the window plan; a work directory whose key
@@ -40,7 +41,7 @@ STATE = "state.json"
 LOCK = "lock"
 MARK = "vidfill_work_dir"
 """The field of ``state.json`` that says vidfill wrote it (its value: the layout version)."""
-_FRAME = re.compile(r"\d{6}\.png")
+_FRAME = re.compile(r"\d{6}\.(png|exr)")
 
 
 def default_location(output: Path) -> Path:
@@ -113,8 +114,8 @@ class WorkDir:
             raise VidfillError(f"{path}: cannot write the work directory "
                                f"({exc.strerror or exc})") from exc
 
-    def _file(self, frame: int) -> Path:
-        return self.path / "frames" / f"{frame:06d}.png"
+    def _file(self, frame: int, suffix: str = ".png") -> Path:
+        return self.path / "frames" / f"{frame:06d}{suffix}"
 
     def _write_state(self) -> None:
         tmp = self.path / f".{STATE}.tmp"
@@ -124,12 +125,13 @@ class WorkDir:
 
     def save(self, window: int, frames: range, images: torch.Tensor) -> None:
         """Record window number ``window`` as finished: its new ``frames`` (their numbers) and
-        ``images`` ``(len(frames), 3, H, W)`` uint8. Windows must be saved in order."""
+        ``images`` ``(len(frames), 3, H, W)`` uint8 (or float16). Windows must be saved in order."""
         if window != self.finished:
             raise ValueError(f"window {window} saved after {self.finished} finished windows")
         try:
             for frame, image in zip(frames, images):
-                io.write_png(self._file(frame), image)
+                io.write_image(self._file(frame, ".png" if image.dtype == torch.uint8 else ".exr"),
+                               image)
             self.finished = window + 1
             self._write_state()
         except OSError as exc:
@@ -137,8 +139,10 @@ class WorkDir:
                                f"({exc.strerror or exc})") from exc
 
     def load(self, frames: range) -> torch.Tensor:
-        """``(len(frames), 3, H, W)`` uint8: recorded frames, by number."""
-        return torch.stack([io.read_png(self._file(frame)) for frame in frames])
+        """``(len(frames), 3, H, W)`` uint8 (or float16): recorded frames, by number."""
+        files = [self._file(frame, ".exr") for frame in frames]
+        files = [f if f.exists() else f.with_suffix(".png") for f in files]
+        return torch.stack([io.read_image(file) for file in files])
 
     def _remove_frames(self) -> None:
         folder = self.path / "frames"

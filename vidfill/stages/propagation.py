@@ -115,15 +115,17 @@ def _consistency(f: torch.Tensor, b: torch.Tensor,
 
 def _sample(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, t: torch.Tensor, x: torch.Tensor,
             y: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Colour (P, 3), differences to the :data:`OFFSETS` neighbours (P, 4, 3) and their validity (P, 4)."""
-    here = _bilinear(frames_tbl, t, x, y, h, w) / 255.0
+    """Colour (P, 3) on the [0, 1] scale, differences to the :data:`OFFSETS` neighbours (P, 4, 3)
+    and their validity (P, 4)."""
+    scale = 255.0 if frames_tbl.dtype == torch.uint8 else 1.0  # float frames: on that scale
+    here = _bilinear(frames_tbl, t, x, y, h, w) / scale
     diffs, usable = [], []
     for ox, oy in OFFSETS:
         sx, sy = x + ox, y + oy
         inside = (sx >= 0) & (sx <= w - 1) & (sy >= 0) & (sy <= h - 1)
         sx, sy = sx.clamp(0, w - 1), sy.clamp(0, h - 1)
         usable.append(inside & _known(known_tbl, t, sx, sy, h, w))
-        diffs.append(_bilinear(frames_tbl, t, sx, sy, h, w) / 255.0 - here)
+        diffs.append(_bilinear(frames_tbl, t, sx, sy, h, w) / scale - here)
     return here, torch.stack(diffs, 1), torch.stack(usable, 1)
 
 
@@ -193,7 +195,8 @@ def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
     """Candidates for every hole pixel from the nearest known pixel along each flow direction.
 
     Args:
-        frames: ``(T, 3, H, W)`` uint8 RGB; values under ``hole`` are ignored.
+        frames: ``(T, 3, H, W)`` RGB, uint8 or float (:mod:`vidfill.types`); values under
+            ``hole`` are ignored.
         hole: ``(T, 1, H, W)`` bool, True = unknown.
         flow_fwd: ``(T-1, 2, h, w)`` completed flow t -> t+1, at the frames' resolution or
             any other (e.g. the working one: sampled bilinearly, vectors scaled).
@@ -226,7 +229,8 @@ def nonlocal_candidates(frames: torch.Tensor, hole: torch.Tensor, pairs: torch.T
     """Candidates for every hole pixel looked up directly in distant frames.
 
     Args:
-        frames: ``(T, 3, H, W)`` uint8 RGB; values under ``hole`` are ignored.
+        frames: ``(T, 3, H, W)`` RGB, uint8 or float (:mod:`vidfill.types`); values under
+            ``hole`` are ignored.
         hole: ``(T, 1, H, W)`` bool, True = unknown.
         pairs: ``(N, 2)`` long ``(t, r)``: frame t looks into reference frame r; at most
             ``count`` pairs per t, in order of preference (see :func:`vidfill.stages.flow.nonlocal_pairs`).

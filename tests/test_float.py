@@ -1,0 +1,161 @@
+"""High bit depth and float plates: OpenEXR and TIFF sequences in and out, filled in float.
+
+A deep source is filled as float16 frames (no 8-bit round trip); outside the hole the output is
+the source itself, bit for bit, values above 1 included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import OpenEXR
+import pytest
+import torch
+
+from conftest import translating_clip
+from vidfill.cli.main import main
+from vidfill.config import PipelineConfig
+from vidfill.io import media as io
+from vidfill.io.workdir import WorkDir
+from vidfill.pipeline import inpaint_video
+from vidfill.types import to_float
+
+T, H, W = 8, 48, 64
+DIS = ("--flow", "dis", "--edges", "none", "--refine", "0", "-q")
+
+
+def run(capsys, *args) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def write_exr(file: Path, rgb: np.ndarray) -> None:
+    """(H, W, 3|4) RGB(A) half or float, as a compositor writes it."""
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    with OpenEXR.File(header, {"RGBA"[:rgb.shape[-1]]: np.ascontiguousarray(rgb)}) as exr:
+        exr.write(str(file))
+
+
+def read_exr(file: Path) -> np.ndarray:
+    """(H, W, C) RGB(A) as stored."""
+    with OpenEXR.File(str(file), separate_channels=True) as exr:
+        channels = {name: c.pixels for name, c in exr.channels().items()}
+    return np.stack([channels[n] for n in "RGBA" if n in channels], axis=-1)
+
+
+def hdr_clip() -> np.ndarray:
+    """(T, H, W, 3) scene-linear half floats up to 4.0: a texture moving 3 px/frame, so every
+    pixel of the hole is shown by another frame."""
+    frames = translating_clip(num_frames=T, h=H, w=W, dx=3, dy=1).permute(0, 2, 3, 1).numpy()
+    return ((frames / 255.0) ** 2.2 * 4).astype(np.float16)
+
+
+@pytest.fixture
+def exr_plate(tmp_path: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
+    """``plate.1001.exr``... (half, linear, up to 4.0) and one static mask: folder, mask, frames,
+    hole (H, W) bool."""
+    frames = hdr_clip()
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for t, frame in enumerate(frames):
+        write_exr(folder / f"plate.{1001 + t}.exr", frame)
+    hole = np.zeros((H, W), bool)
+    hole[16:32, 20:40] = True
+    cv2.imwrite(str(tmp_path / "m.png"), hole.astype(np.uint8) * 255)
+    return folder, tmp_path / "m.png", frames, hole
+
+
+def test_an_exr_plate_is_filled_in_float_and_keeps_values_above_1(exr_plate, tmp_path, capsys):
+    folder, mask, frames, hole = exr_plate
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "clean", *DIS)
+    assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "clean").iterdir())
+    assert names == [f"{1001 + t}.exr" for t in range(T)]  # the plate's format and numbers
+    out = np.stack([read_exr(tmp_path / "clean" / n) for n in names])
+    assert out.dtype == np.float16 and out.shape == frames.shape
+    grown = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=4) > 0
+    outside = ~grown
+    assert frames[:, outside].max() > 1.5  # the plate has values above 1 there...
+    assert np.array_equal(out[:, outside], frames[:, outside])  # ...kept bit for bit
+    inside = out[:, hole].astype(np.float32)
+    truth = frames[:, hole].astype(np.float32)
+    assert np.isfinite(inside).all()
+    assert inside.max() > 1.5  # propagated from real pixels, not clipped at 1
+    # filled from the other frames: close to the truth in the encoded (perceptual) scale
+    err = np.abs(np.abs(inside) ** (1 / 2.2) - truth ** (1 / 2.2)).mean()
+    assert err < 0.03, err
+
+
+def test_float_fill_matches_the_8_bit_fill_to_within_its_rounding():
+    frames = translating_clip(num_frames=T, h=H, w=W, dx=3, dy=1)
+    masks = torch.zeros(T, 1, H, W, dtype=torch.bool)
+    masks[:, :, 16:32, 20:40] = True
+    cfg = PipelineConfig().replace(flow={"method": "dis"}, edges={"method": "none"})
+    eight = inpaint_video(frames, masks, cfg).frames
+    deep = inpaint_video(to_float(frames).half(), masks, cfg).frames
+    assert deep.dtype == torch.float16
+    # the same fill, computed without rounding to 8 bits at each step
+    assert float((to_float(eight) - deep.float()).abs().max()) < 3 / 255
+
+
+def test_an_exr_fill_layer_over_the_plate_is_the_full_frame_output(exr_plate, tmp_path, capsys):
+    folder, mask, frames, _ = exr_plate
+    assert run(capsys, folder, mask, "-o", tmp_path / "clean", *DIS)[0] == 0
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "layers", "--fill-only", "--feather", 3,
+                    *DIS)
+    assert code == 0, err
+    clean = np.stack([read_exr(f) for f in sorted((tmp_path / "clean").iterdir())])
+    layers = np.stack([read_exr(f) for f in sorted((tmp_path / "layers").iterdir())])
+    assert layers.dtype == np.float16 and layers.shape[-1] == 4
+    alpha = layers[..., 3:].astype(np.float64)
+    assert ((alpha > 0) & (alpha < 1)).any()  # a feathered edge
+    over = alpha * layers[..., :3] + (1 - alpha) * frames
+    assert np.abs(over - clean).max() <= 1e-3 * np.maximum(1, np.abs(clean)).max()
+
+
+def test_tiff_sequences_keep_their_depth_format_and_numbers(tmp_path, capsys):
+    frames = translating_clip(num_frames=T, h=H, w=W, dx=3, dy=1).permute(0, 2, 3, 1).numpy()
+    rng = np.random.default_rng(1)
+    deep = frames.astype(np.uint16) * 257 + rng.integers(0, 257, frames.shape, dtype=np.uint16)
+    bright = (frames / 255.0 * 3).astype(np.float32)  # a display-referred float plate up to 3
+    hole = np.zeros((H, W), np.uint8)
+    hole[16:32, 20:40] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), hole)
+    for name, plate, dtype in [("p16", deep, np.uint16), ("p32", bright, np.float32)]:
+        folder = tmp_path / name
+        folder.mkdir()
+        for t, image in enumerate(plate):
+            assert cv2.imwrite(str(folder / f"shot_{100 + t:04d}.tif"), image[..., ::-1])
+        out = tmp_path / f"{name}_clean"
+        code, err = run(capsys, folder, tmp_path / "m.png", "-o", out, *DIS)
+        assert code == 0, err
+        files = sorted(out.iterdir())
+        assert [f.name for f in files] == [f"{100 + t:04d}.tif" for t in range(T)]
+        result = np.stack([cv2.imread(str(f), cv2.IMREAD_UNCHANGED)[..., ::-1] for f in files])
+        assert result.dtype == dtype
+        grown = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=4) == 0
+        assert np.array_equal(result[:, grown], plate[:, grown])
+        assert not np.array_equal(result[:, hole > 0], plate[:, hole > 0])  # the hole was filled
+    assert result[:, hole > 0].max() > 1.5  # the float plate's fill keeps values above 1
+
+
+def test_an_exr_plate_to_a_video_and_a_broken_exr(exr_plate, tmp_path, capsys):
+    folder, mask, _, _ = exr_plate
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "look.mp4", *DIS)
+    assert code == 0, err
+    assert len(list(io.iter_frames(io.open_clip(tmp_path / "look.mp4")))) == T
+    (folder / f"plate.{1001 + T}.exr").write_bytes(b"not an exr")
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "x", *DIS)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and f"plate.{1001 + T}.exr" in lines[0], err
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_work_directory_keeps_float_frames_exactly(tmp_path):
+    store = WorkDir(tmp_path / "work", {"run": 1}, protected=())
+    images = torch.from_numpy(hdr_clip()[:3]).permute(0, 3, 1, 2).contiguous()
+    store.save(0, range(3), images)
+    assert torch.equal(store.load(range(3)), images)
+    store.remove()
+    assert not (tmp_path / "work").exists()
