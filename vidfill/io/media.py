@@ -507,7 +507,12 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
         if encoder.name not in _CRF_RANGES:
             note(f"{path}: --crf is ignored by {encoder.name}, which has no CRF")
     kept = output_depth(path, codec, info.depth)
-    if kept < info.depth:
+    if info.floating:
+        kind = "half-float" if info.depth == 16 else "float"
+        note(f"{path}: a video keeps {kept} bits of the {kind} source, encoded"
+             + (f" with a 1/{GAMMA} power" if info.linear else "") + " and clipped to 0..1 "
+             "(an image folder keeps it all, values above 1 included)")
+    elif kept < info.depth:
         note(f"{path}: {encoder.name} in {suffix} keeps {kept} bits of the {info.depth}-bit source, "
              "so the output is written at that depth (an image folder, or --codec ffv1 in .mkv, keeps "
              "them all)")
