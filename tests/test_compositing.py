@@ -123,7 +123,7 @@ def test_preview_is_the_input_beside_the_result_and_the_hole_outlined(plate, tmp
 
 def test_compositing_options_that_cannot_work_are_refused_before_any_work(plate, tmp_path, capsys):
     folder, masks, _, _ = plate
-    for args, needle in [(("-o", tmp_path / "o.mp4", "--fill-only"), "image sequence"),
+    for args, needle in [(("-o", tmp_path / "o.mp4", "--fill-only"), "image-sequence output"),
                          (("-o", tmp_path / "o", "--feather", 3), "needs --fill-only"),
                          (("-o", tmp_path / "o", "--fill-only", "--feather", -1), "--feather"),
                          (("-o", tmp_path / "o", "--preview", tmp_path / "p"), "a preview is a video"),

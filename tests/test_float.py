@@ -161,3 +161,30 @@ def test_a_work_directory_keeps_float_frames_exactly(tmp_path):
     assert torch.equal(store.load(range(3)), images)
     store.remove()
     assert not (tmp_path / "work").exists()
+
+
+def test_format_converts_between_display_and_scene_linear_sequences(exr_plate, tmp_path, capsys):
+    folder, mask, frames, hole = exr_plate
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "tif", "--format", "tiff", *DIS)
+    assert code == 0, err
+    tif = np.stack([cv2.imread(str(f), cv2.IMREAD_UNCHANGED)[..., ::-1]
+                    for f in sorted((tmp_path / "tif").iterdir())])
+    assert tif.dtype == np.float32 and sorted(p.suffix for p in (tmp_path / "tif").iterdir())[0] == ".tif"
+    outside = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=4) == 0
+    # display-referred: the linear plate encoded with the 1/2.2 power, values above 1 kept
+    encoded = frames[:, outside].astype(np.float32) ** (1 / io.GAMMA)
+    assert np.abs(tif[:, outside] - encoded).max() < 1e-5 and tif.max() > 1.2
+
+    layers = tmp_path / "layers"
+    code, err = run(capsys, tmp_path / "tif", mask, "-o", layers, "--format", "exr", "--fill-only",
+                    "--feather", 2, *DIS)
+    assert code == 0, err
+    rgba = np.stack([read_exr(f) for f in sorted(layers.iterdir())])
+    alpha = rgba[..., 3]
+    assert alpha.dtype == np.float32 and set(np.unique(alpha[:, hole])) == {1.0}  # as the plate
+    assert ((alpha > 0) & (alpha < 1)).any()  # the feathered edge: alpha is not gamma-converted
+    ring = (alpha > 0) & (alpha < 1)  # outside the hole: the plate, back to linear
+    assert np.abs(rgba[..., :3][ring] - frames[ring].astype(np.float32)).max() < 4e-3
+
+    code, err = run(capsys, folder, mask, "-o", tmp_path / "v.mp4", "--format", "exr", *DIS)
+    assert code == 2 and "--format is for an image-sequence output" in err

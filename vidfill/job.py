@@ -82,10 +82,10 @@ class Job:
     """(frame, image painted by hand): taken as known inside that frame's hole. The frame is
     an image sequence's frame number (1001 for ``plate.1001.png``), a video's index from 0."""
     overwrite: bool = False
-    """A PNG-sequence output may go into a folder that holds other files too (its numbered
+    """A sequence output may go into a folder that holds other files too (its numbered
     frames are replaced, the rest kept); otherwise only an empty folder or an earlier sequence."""
     fill_only: bool = False
-    """Write only the fill, as RGBA layers to lay over the plate (a PNG sequence): colour and
+    """Write only the fill, as RGBA layers to lay over the plate (an image sequence): colour and
     alpha on the filled region, transparent elsewhere (:func:`vidfill.io.layers.fill_layers`)."""
     feather: int = 0
     """With ``fill_only``: alpha falls from 1 to 0 over this many pixels around the hole."""
@@ -101,8 +101,12 @@ class Job:
     """Run the whole job at this fraction of the frame size (0 < proxy < 1), with the same
     settings, and write the result at that size: a quick look before the full run."""
     start_number: int | None = None
-    """Number of the first frame of a PNG-sequence output; None: an image sequence's own
+    """Number of the first frame of a sequence output; None: an image sequence's own
     numbers, 0 for a video (:func:`vidfill.io.media.frame_names`)."""
+    image_format: str | None = None
+    """File type of a sequence output: "png", "tiff" or "exr"; None: the source sequence's own
+    (PNG for a video). EXR holds scene-linear values, the others display ones: crossing from one
+    to the other converts with :data:`vidfill.io.media.GAMMA`."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.cfg, PipelineConfig):
@@ -133,6 +137,9 @@ class Job:
             raise ConfigError("--handles are frames around a range: they need --frames")
         if self.feather and not self.fill_only:
             raise ConfigError("--feather shapes the alpha of a fill layer: it needs --fill-only")
+        if self.image_format is not None and self.image_format not in io.IMAGE_FORMATS:
+            raise ConfigError(f"--format must be one of {', '.join(io.IMAGE_FORMATS)}, got "
+                              f"{self.image_format!r}")
 
 
 def parse_reference(item: str) -> tuple[int, Path]:
@@ -309,10 +316,12 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     check_output_location(job.output)
     inputs = _open_inputs(job, reporter)
     clip, shown = inputs.clip, inputs.shown
-    if job.fill_only and not io.is_sequence_folder(job.output):
-        raise VidfillError(f"{job.output}: --fill-only writes RGBA layers as an image sequence; "
-                           "give a folder")
-    deep = io.check_output(job.output, shown.info, job.codec, job.crf, overwrite=job.overwrite,
+    for flag, wanted in (("--fill-only", job.fill_only), ("--format", job.image_format)):
+        if wanted and not io.is_sequence_folder(job.output):
+            raise VidfillError(f"{job.output}: {flag} is for an image-sequence output; give a folder")
+    target = shown.info if job.image_format is None else replace(
+        shown.info, suffix=io.IMAGE_FORMATS[job.image_format])
+    deep = io.check_output(job.output, target, job.codec, job.crf, overwrite=job.overwrite,
                            note=reporter.warn) > 8
     if job.proxy is not None:
         h, w = inputs.size
@@ -354,7 +363,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
                                         shown.info)
             if job.fill_only:
                 out = fill_layers(out, inputs.holes(), job.feather)
-            io.write_stream(job.output, out, shown.num_frames, shown.info, crf=job.crf,
+            io.write_stream(job.output, out, shown.num_frames, target, crf=job.crf,
                             codec=job.codec, overwrite=job.overwrite, start=job.start_number)
     except BaseException:
         if store is not None and store.finished == 0:  # nothing worth keeping for --resume

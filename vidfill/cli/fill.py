@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from vidfill.cli.options import add_options, config_from, make_job
+from vidfill.io.media import IMAGE_FORMATS
 from vidfill.job import parse_reference, run_job
 from vidfill.progress import Reporter
 
@@ -14,8 +15,9 @@ masks: a folder with one image per frame (numeric order), one image for every
 frame (logos, watermarks) or a mask video. Hole = any channel above
 --mask-threshold of full scale; masks of another size are resized (nearest).
 output: a video file (container and codec from the extension; fps, time base
-and audio kept) or a folder for a PNG sequence. Outside the (dilated) mask the
-output equals the input.
+and audio kept) or a folder for an image sequence (the plate's PNG, TIFF or EXR;
+PNG for a video; --format to choose). Outside the (dilated) mask the output
+equals the input.
 
 long clips are processed in overlapping windows ([window] in a preset) and
 written as each window finishes: memory does not grow with the clip's length.
@@ -32,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path, help="video file or folder of frames")
     p.add_argument("masks", type=Path, help="mask folder, single mask image or mask video")
     p.add_argument("-o", "--output", type=Path, required=True,
-                   help="output video (.mp4 .mov .mkv .avi .webm) or folder for PNG frames")
+                   help="output video (.mp4 .mov .mkv .avi .webm) or folder for image frames")
     add_options(p)
     p.add_argument("--resume", action="store_true",
                    help="record each finished window in a work directory and continue a killed "
@@ -41,11 +43,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="work directory for --resume, which it implies (default: OUTPUT.vidfill-work "
                         "next to the output); new, empty or vidfill's own")
     p.add_argument("--overwrite", action="store_true",
-                   help="let a PNG-sequence output replace the numbered frames in a folder that "
+                   help="let a sequence output replace the numbered frames in a folder that "
                         "holds other files too (they are kept); without it such a folder is refused")
     p.add_argument("--fill-only", action="store_true",
-                   help="write only the fill, as an RGBA PNG sequence to lay over the plate: alpha "
-                        "on the filled region, transparent elsewhere (8 or 16 bits, as the source)")
+                   help="write only the fill, as an RGBA image sequence to lay over the plate: alpha "
+                        "on the filled region, transparent elsewhere (at the source's depth)")
+    p.add_argument("--format", choices=list(IMAGE_FORMATS), dest="image_format",
+                   help="file type of a sequence output (default: the plate's own; PNG for a "
+                        "video); EXR is written scene-linear, the others display-referred")
     p.add_argument("--feather", type=int, default=0, metavar="N",
                    help="with --fill-only: alpha falls off over N pixels around the hole (default 0)")
     p.add_argument("--frames", type=_frame_range, metavar="FIRST:LAST",
@@ -58,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="a quick look: the whole run at this fraction of the frame size (e.g. 0.5), "
                         "with the same settings, written at that size")
     p.add_argument("--start-number", type=int, metavar="N",
-                   help="number of the first frame of a PNG-sequence output (default: an image "
+                   help="number of the first frame of a sequence output (default: an image "
                         "sequence keeps its own numbers, e.g. plate.1001.png gives 1001.png; a video "
                         "starts at 0)")
     p.add_argument("--preview", type=Path, metavar="FILE",
@@ -87,7 +92,7 @@ def run(args: argparse.Namespace) -> None:
                      work_dir=args.work_dir, references=references, fill_only=args.fill_only,
                      feather=args.feather, preview=args.preview,
                      start_number=args.start_number, frames=args.frames, handles=args.handles,
-                     proxy=args.proxy),
+                     proxy=args.proxy, image_format=args.image_format),
             Reporter(quiet=args.quiet))
 
 

@@ -34,6 +34,8 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr")
 SEQUENCE_FORMATS = (".png", ".tif", ".tiff", ".exr")
 """Image formats a sequence output is written in: the source sequence's own, else PNG."""
+IMAGE_FORMATS = {"png": ".png", "tiff": ".tif", "exr": ".exr"}
+"""The formats a sequence output may be asked for (``--format``), and their suffixes."""
 
 Progress = Callable[[int], None]
 
@@ -422,8 +424,9 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
     checked = _counted(itertools.chain([first], frames), num_frames, first.shape, first.dtype)
     progress = progress or _no_progress
     if is_sequence_folder(path):
-        _write_sequence_folder(path, checked, frame_names(info, num_frames, start), progress,
-                          overwrite)
+        stored = (_for_format(frame, info.suffix, info.linear) for frame in checked)
+        _write_sequence_folder(path, stored, frame_names(info, num_frames, start), progress,
+                               overwrite)
     else:
         _check_video_suffix(path)
         _write_video_file(path, checked, num_frames, tuple(first.shape[1:]), info, crf, codec,
@@ -431,6 +434,22 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
 
 
 _SAMPLE_TYPES = (torch.uint8, torch.uint16, torch.float16, torch.float32)
+
+
+def _for_format(frame: torch.Tensor, suffix: str, linear: bool) -> torch.Tensor:
+    """A frame (RGB or RGBA, ``linear``: scene-linear colour) as a sequence of type ``suffix``
+    holds it: EXR scene-linear values (half, float for float32 frames), the others display
+    ones, converted with :data:`GAMMA` where the two differ; alpha is left as it is."""
+    exr = suffix == ".exr"
+    if exr == linear:
+        return frame
+    values = frame.numpy().astype(np.float32)
+    if frame.dtype in (torch.uint8, torch.uint16):
+        values /= np.float32(np.iinfo(frame.numpy().dtype).max)
+    power = GAMMA if exr else 1 / GAMMA
+    values[:3] = np.sign(values[:3]) * np.abs(values[:3]) ** power
+    return torch.from_numpy(values.astype(np.float16 if exr and frame.dtype != torch.float32
+                                          else np.float32))
 
 
 def write_image(file: Path, frame: torch.Tensor) -> None:
@@ -492,6 +511,10 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
         _check_sequence_folder(path, overwrite)
         if crf is not None or codec is not None:
             note(f"{path}: --crf and --codec are ignored, an image sequence is lossless")
+        if info.floating and info.suffix == ".png":
+            note(f"{path}: PNG keeps 16 bits of the float source, "
+                 + (f"encoded with a 1/{GAMMA} power and " if info.linear else "")
+                 + "clipped to 0..1 (TIFF or EXR keep it all)")
         return output_depth(path, codec, info.depth)
     _check_video_suffix(path)
     if path.is_dir():
