@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidfill.stages.completion import complete_flow, laplace_fill
+from vidfill.stages.completion import complete_flow
 
 
 def irregular_hole(h, w, seed=0):
@@ -37,11 +37,45 @@ def test_known_flow_is_untouched_and_hole_is_smooth():
 
 
 def test_hole_touching_the_border_and_all_hole_frame():
-    values = np.ones((2, 10, 10), np.float32)
-    hole = np.zeros((10, 10), bool)
-    hole[:, :4] = True  # touches three borders: zero normal derivative there
-    np.testing.assert_allclose(laplace_fill(values * ~hole, hole), values, atol=1e-9)
-    assert not laplace_fill(values, np.ones((10, 10), bool)).any()
+    flow = torch.ones(2, 2, 10, 10)
+    hole = torch.zeros(2, 1, 10, 10, dtype=torch.bool)
+    hole[0, :, :, :4] = True  # touches three borders: zero normal derivative there
+    hole[1] = True  # nothing known: zero
+    done = complete_flow(flow * ~hole, hole).flow
+    assert float((done[0] - 1).abs().max()) < 1e-5
+    assert not done[1].any()
+
+
+def test_edge_guided_completion_matches_an_exact_sparse_solve():
+    """The CG solve against a direct sparse LU of the same weighted Laplace equation."""
+    sp = pytest.importorskip("scipy.sparse")
+    spla = pytest.importorskip("scipy.sparse.linalg")
+    h, w, cut = 40, 56, 0.05
+    rng = np.random.default_rng(3)
+    known = rng.normal(size=(2, h, w)).cumsum(1).cumsum(2) / 20  # smooth-ish, far from linear
+    hole = irregular_hole(h, w, 5)
+    edges = np.zeros((h, w), bool)
+    edges[:, 27] = True  # a motion boundary through the hole
+    index = np.full((h, w), -1)
+    ys, xs = np.nonzero(hole)
+    index[ys, xs] = np.arange(len(ys))
+    rows, cols, data, rhs = [], [], [], np.zeros((len(ys), 2))
+    for i, (y, x) in enumerate(zip(ys, xs)):
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            ny, nx = y + dy, x + dx
+            if not (0 <= ny < h and 0 <= nx < w):
+                continue
+            weight = cut if edges[y, x] or edges[ny, nx] else 1.0
+            rows.append(i), cols.append(i), data.append(weight)
+            if index[ny, nx] >= 0:
+                rows.append(i), cols.append(index[ny, nx]), data.append(-weight)
+            else:
+                rhs[i] += weight * known[:, ny, nx]
+    exact = spla.spsolve(sp.csc_matrix((data, (rows, cols)), shape=(len(ys),) * 2), rhs)
+    flow = torch.from_numpy(known).float()[None]
+    done = complete_flow(flow, torch.from_numpy(hole)[None, None],
+                         edges=torch.from_numpy(edges)[None, None], cut_weight=cut).flow
+    assert float(np.abs(done[0][:, ys, xs].numpy().T - exact).max()) < 2e-3
 
 
 def test_shape_validation_message():
