@@ -6,9 +6,10 @@ propagation carrying that fill to the other frames without flicker. For each
 static shared clip (the first frames at 432x240, a seeded stationary random blob
 from benchmarks/completion.py, zeroed before anything runs), vidfill runs once per
 inpainter and is compared with per-frame OpenCV Telea. Printed: PSNR and SSIM
-inside the hole, E_warp (x1e-3) over the frame and inside the hole only (the
-flicker of the fill, without the motion around it), keyframes per case and the
-inpainter's seconds per keyframe.
+inside the hole, the texture ratio (detail in the hole against the truth's,
+:func:`vidfill.metrics.texture_ratio`), E_warp (x1e-3) over the frame and inside the hole
+only (the flicker of the fill, without the motion around it; the untouched frames' own for
+reference), keyframes per case and the inpainter's seconds per keyframe.
 
     python benchmarks/inpainters.py [--methods harmonic,telea,patchmatch,dip] [--frames 20] [--json out.json]
     python benchmarks/inpainters.py --summarise run1.json run2.json
@@ -30,7 +31,7 @@ import torch
 from completion import SHARED, blob_holes, load_clip, telea
 from vidfill.config import parse_overrides, PipelineConfig
 from vidfill.models.build import Models, build_inpainter
-from vidfill.metrics import psnr_region, ssim_region, warping_error
+from vidfill.metrics import psnr_region, ssim_region, texture_ratio, warping_error
 from vidfill.pipeline import inpaint_video
 
 STATIC_CLIPS = ("davis480p_breakdance", "sttn240p_dogs-jump")
@@ -63,17 +64,22 @@ def summarise(rows: list[dict]) -> None:
     methods = list(dict.fromkeys(r["method"] for r in rows))
     floor = {(r["clip"], r["seed"]): r["ewarp_hole"] for r in rows if r["method"] == "per-frame telea"}
     print(f"{len(floor)} cases")
-    print("| method | PSNR hole | SSIM hole | E_warp (1e-3) | E_warp hole (1e-3) | E_warp hole / "
-          "per-frame Telea's | keyframes | s/keyframe |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| method | PSNR hole | SSIM hole | texture | E_warp (1e-3) | E_warp hole (1e-3) | "
+          "E_warp hole / per-frame Telea's | keyframes | s/keyframe |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for method in methods:
         mine = [r for r in rows if r["method"] == method]
-        mean = {k: float(np.mean([r[k] for r in mine]))
-                for k in ("psnr_hole", "ssim_hole", "ewarp", "ewarp_hole", "keyframes", "s_per_keyframe")}
+        mean = {k: float(np.mean([r.get(k, np.nan) for r in mine]))
+                for k in ("psnr_hole", "ssim_hole", "texture", "ewarp", "ewarp_hole", "keyframes",
+                          "s_per_keyframe")}
         ratio = float(np.mean([r["ewarp_hole"] / floor[r["clip"], r["seed"]] for r in mine]))
         print(f"| {method} ({len(mine)}) | {mean['psnr_hole']:.2f} | {mean['ssim_hole']:.4f} | "
-              f"{mean['ewarp']:.3f} | {mean['ewarp_hole']:.3f} | {ratio:.2f} | "
+              f"{mean['texture']:.2f} | {mean['ewarp']:.3f} | {mean['ewarp_hole']:.3f} | {ratio:.2f} | "
               f"{mean['keyframes']:.1f} | {mean['s_per_keyframe']:.2f} |")
+    truth = [r["ewarp_hole_truth"] for r in rows if r["method"] == "per-frame telea" and
+             "ewarp_hole_truth" in r]
+    if truth:
+        print(f"E_warp in the hole of the untouched frames: {np.mean(truth):.3f}")
 
 
 def main() -> None:
@@ -104,6 +110,7 @@ def main() -> None:
         for seed in seeds:
             holes = blob_holes(truth.shape[0], False, seed)
             damaged = torch.where(holes, torch.zeros_like(truth), truth)
+            truth_flicker = warping_error(truth, truth, region=holes)
             for method in ["per-frame telea", *args.methods.split(",")]:
                 start = time.perf_counter()
                 if method == "per-frame telea":
@@ -116,12 +123,14 @@ def main() -> None:
                 row = {"clip": clip, "seed": seed, "method": method,
                        "psnr_hole": psnr_region(result, truth, holes),
                        "ssim_hole": ssim_region(result, truth, holes),
+                       "texture": texture_ratio(result, truth, holes),
                        "ewarp": warping_error(result, truth),
-                       "ewarp_hole": warping_error(result, truth, region=holes), "keyframes": keys,
+                       "ewarp_hole": warping_error(result, truth, region=holes),
+                       "ewarp_hole_truth": truth_flicker, "keyframes": keys,
                        "s_per_keyframe": per_key, "s_total": time.perf_counter() - start}
                 rows.append(row)
                 print(f"{clip:<22} seed {seed} {method:<17} hole PSNR {row['psnr_hole']:6.2f}  "
-                      f"SSIM {row['ssim_hole']:.4f}  E_warp {row['ewarp']:.3f} hole {row['ewarp_hole']:.3f}  keyframes {keys:3d}  "
+                      f"SSIM {row['ssim_hole']:.4f}  texture {row['texture']:.2f}  E_warp {row['ewarp']:.3f} hole {row['ewarp_hole']:.3f}  keyframes {keys:3d}  "
                       f"{per_key:6.2f} s/keyframe  {row['s_total']:6.1f} s", flush=True)
     print(f"\nmean over the cases ({platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads, DIS flow, {args.frames} frames, "

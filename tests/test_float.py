@@ -188,3 +188,18 @@ def test_format_converts_between_display_and_scene_linear_sequences(exr_plate, t
 
     code, err = run(capsys, folder, mask, "-o", tmp_path / "v.mp4", "--format", "exr", *DIS)
     assert code == 2 and "--format is for an image-sequence output" in err
+
+
+def test_the_library_fills_float16_frames_in_float():
+    from vidfill import fill
+
+    frames = torch.from_numpy(hdr_clip()).permute(0, 3, 1, 2).contiguous()  # up to 4.0
+    masks = torch.zeros(T, 1, H, W, dtype=torch.bool)
+    masks[:, :, 16:32, 20:40] = True
+    cfg = PipelineConfig().replace(flow={"method": "dis"}, edges={"method": "none"})
+    out = fill(frames, masks, cfg)
+    assert out.dtype == torch.float16 and torch.equal(out[~masks.expand_as(out)],
+                                                      frames[~masks.expand_as(frames)])
+    assert float(out[masks.expand_as(out)].max()) > 1.5
+    with pytest.raises(ValueError, match="uint8 \\(or float16 for a deep clip\\)"):
+        fill(frames.float(), masks, cfg)

@@ -17,7 +17,8 @@ from vidfill.errors import VidfillError
 from vidfill.models.build import GATED_WEIGHTS, build_inpainter
 from vidfill.inpainters.registry import (NAMES, Inpainter, harmonic_fill, inpaint_image,
                              poisson_blend)
-from vidfill.metrics import psnr_region
+from vidfill.metrics import psnr_region, texture_ratio
+from vidfill.types import to_float, to_uint8
 from vidfill.progress import Reporter
 
 TINY_DIP = {"iterations": 20, "channels": 8, "levels": 2, "input_channels": 4, "max_side": 32}
@@ -59,6 +60,38 @@ def test_patchmatch_reproduces_a_periodic_texture_that_telea_blurs():
     telea = inpaint_image(damaged, hole)
     ours, theirs = psnr_region(filled[None], image[None], hole[None]), psnr_region(telea[None], image[None], hole[None])
     assert ours > 35 and ours > theirs + 15, (ours, theirs)
+
+
+def noisy_ramp(h: int = 80, w: int = 112, seed: int = 0) -> torch.Tensor:
+    """(3, H, W) uint8: a left-to-right brightness ramp under fine random grain (a crowd, a
+    lawn: detail with no structure to continue)."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(60, 180, w)[None, :].repeat(h, 0)
+    grain = rng.normal(0, 18, (3, h, w))
+    return torch.from_numpy(np.clip(ramp + grain, 0, 255).round().astype(np.uint8))
+
+
+def test_texture_fill_puts_the_grain_back_on_the_membrane():
+    image = noisy_ramp()
+    hole = box_hole(80, 112, 24, 56, 36, 76)
+    damaged = torch.where(hole, torch.zeros_like(image), image)
+    cfg = PipelineConfig()
+    membrane = Inpainter("harmonic", cfg)(damaged, hole)
+    textured = Inpainter("texture", cfg)(damaged, hole)
+    assert torch.equal(textured[~hole.expand_as(image)], image[~hole.expand_as(image)])
+    clip = lambda x: x[None]  # noqa: E731
+    assert texture_ratio(clip(membrane), clip(image), hole[None]) < 0.2  # a smooth smudge
+    assert texture_ratio(clip(textured), clip(image), hole[None]) > 0.8  # grain as strong as the truth's
+    # the level stays the membrane's: the ramp is not shifted by the copied detail
+    inside = hole.expand_as(image)
+    mean_error = (textured.float() - image.float())[inside].mean()
+    assert abs(float(mean_error)) < 3, float(mean_error)
+    assert torch.equal(textured, Inpainter("texture", cfg)(damaged, hole))  # seeded
+    deep = Inpainter("texture", cfg)(to_float(damaged).half(), hole)  # float frames, in float
+    assert deep.dtype == torch.float16
+    assert texture_ratio(clip(to_uint8(deep.float())), clip(image), hole[None]) > 0.8
+    plain = Inpainter("texture", cfg.replace(texture={"gain": 0.0}))(damaged, hole)
+    assert torch.equal(plain, membrane)  # gain 0 is the membrane alone
 
 
 def test_patchmatch_is_seeded():

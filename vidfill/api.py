@@ -23,7 +23,8 @@ def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None =
     """Remove the masked regions of a clip.
 
     Args:
-        frames: ``(T, 3, H, W)`` uint8 RGB on any device.
+        frames: ``(T, 3, H, W)`` uint8 RGB on any device, or float16 on the [0, 1] scale for a
+            deep or HDR clip (values above 1 kept; filled in float, see :mod:`vidfill.types`).
         masks: ``(T, 1, H, W)`` bool, True = remove (grown by ``cfg.mask.dilate``).
         cfg: the settings (default: the "default" preset).
         models: the networks ``cfg`` names; None builds them once
@@ -31,15 +32,16 @@ def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None =
             one-line notes on any fallback).
         device: where to work (default: the frames' device).
         reporter: progress and notes; silent when None.
-        references: frame number -> ``(3, H, W)`` uint8 frame painted by hand.
+        references: frame number -> ``(3, H, W)`` frame painted by hand, of the frames' dtype.
 
     Returns:
-        ``(T, 3, H, W)`` uint8 on the CPU; outside the (dilated) mask equal to ``frames``.
+        ``(T, 3, H, W)`` of the frames' dtype on the CPU; outside the (dilated) mask equal to
+        ``frames``.
     """
     cfg = cfg if cfg is not None else load_preset("default")
     check_masks(masks, frames)
-    if frames.dtype != torch.uint8:
-        raise ValueError(f"frames must be uint8, got {frames.dtype}")
+    if frames.dtype not in (torch.uint8, torch.float16):
+        raise ValueError(f"frames must be uint8 (or float16 for a deep clip), got {frames.dtype}")
     device = torch.device(device) if device is not None else frames.device
     out = fill_in_windows(iter(frames.cpu()), iter(masks.cpu()), len(frames), cfg, models=models,
                           reporter=reporter, device=device, references=references)

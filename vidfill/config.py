@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 
 from vidfill.errors import ConfigError
 
-InpainterName = Literal["harmonic", "telea", "ns", "patchmatch", "dip", "gated"]
+InpainterName = Literal["harmonic", "texture", "telea", "ns", "patchmatch", "dip", "gated"]
 """Every value of ``leftover.method`` (the registry of :mod:`vidfill.inpainters.registry` must match it)."""
 
 
@@ -205,7 +205,7 @@ class LeftoverConfig(Checked):
     SECTION: ClassVar[str] = "leftover"
 
     method: InpainterName = "harmonic"
-    """Image inpainter for pixels no frame shows: "harmonic" (the smoothest membrane through the surroundings), "telea", "ns" (OpenCV), "patchmatch", "dip" or "gated" (see vidfill/inpaint.py). Harmonic measured best on static-camera stationary holes (benchmarks/inpainters.py, 8 cases, hole PSNR against per-frame Telea's 19.21 dB: harmonic 20.78 with 0.50x its flicker, telea 19.49 with 0.69x, ns 19.52, patchmatch 17.90; dip 13.70 against telea 14.35 on 2 cases at 24 s per keyframe, before keyframe content was propagated unchecked): on content no frame shows, a guess that invents no structure errs least."""
+    """Image inpainter for pixels no frame shows: "harmonic" (the smoothest membrane through the surroundings), "texture" (that membrane with the detail of similar known places copied on top, vidfill/inpainters/texture.py), "telea", "ns" (OpenCV), "patchmatch", "dip" or "gated" (see vidfill/inpainters/). Harmonic measured best on static-camera stationary holes (benchmarks/inpainters.py, 8 cases, hole PSNR against per-frame Telea's 19.21 dB: harmonic 20.78 with 0.50x its flicker, telea 19.49 with 0.69x, ns 19.52, patchmatch 17.90; dip 13.70 against telea 14.35 on 2 cases at 24 s per keyframe, before keyframe content was propagated unchecked): on content no frame shows, a guess that invents no structure errs least."""
     radius: int = setting(5, ge=1)
     """Neighbourhood radius of the OpenCV inpainters, in pixels."""
     poisson_blend: bool = False
@@ -236,6 +236,16 @@ class PatchMatchConfig(Checked):
     """Votes are weighted exp(-distance / (2 sigma^2 * patch pixels)) in colour units of [0, 1]; 0 = the mean distance of the level (adaptive, as in Wexler et al.)."""
     seed: int = 0
     """Seed of the random initial field and random search: the same input gives the same fill."""
+
+
+@dataclass(frozen=True)
+class TextureConfig(Checked):
+    SECTION: ClassVar[str] = "texture"
+
+    sigma: float = setting(2.0, gt=0.0)
+    """Gaussian blur (px) that splits the image into a smooth layer, matched against the membrane, and the detail above it, which is copied."""
+    gain: float = setting(1.0, ge=0.0)
+    """Amplitude of the copied detail (0: the membrane alone; 1: the sources' own)."""
 
 
 @dataclass(frozen=True)
@@ -304,6 +314,7 @@ class PipelineConfig:
     poisson: PoissonConfig = field(default_factory=PoissonConfig)
     leftover: LeftoverConfig = field(default_factory=LeftoverConfig)
     patchmatch: PatchMatchConfig = field(default_factory=PatchMatchConfig)
+    texture: TextureConfig = field(default_factory=TextureConfig)
     dip: DipConfig = field(default_factory=DipConfig)
     gated: GatedConfig = field(default_factory=GatedConfig)
     window: WindowConfig = field(default_factory=WindowConfig)

@@ -29,6 +29,7 @@ from vidfill.stages import crops
 from vidfill.inpainters import dip
 from vidfill.inpainters import gated
 from vidfill.inpainters import patchmatch
+from vidfill.inpainters import texture
 from vidfill.config import InpainterName, PipelineConfig, PoissonConfig
 from vidfill.stages.holes import smooth_fill
 from vidfill.stages.poisson import poisson_solve
@@ -87,6 +88,8 @@ def harmonic_fill(image: torch.Tensor, hole: torch.Tensor, cfg: PoissonConfig) -
 
 INPAINTERS: dict[str, Callable[[torch.Tensor, torch.Tensor, PipelineConfig], torch.Tensor]] = {
     "harmonic": lambda image, hole, cfg: harmonic_fill(image, hole, cfg.poisson),
+    "texture": lambda image, hole, cfg: texture.complete(
+        image, hole, harmonic_fill(image, hole, cfg.poisson), cfg.texture, cfg.patchmatch),
     "telea": lambda image, hole, cfg: inpaint_image(image, hole, "telea", cfg.leftover.radius),
     "ns": lambda image, hole, cfg: inpaint_image(image, hole, "ns", cfg.leftover.radius),
     "patchmatch": lambda image, hole, cfg: patchmatch.complete(image, hole, cfg.patchmatch),
@@ -114,7 +117,7 @@ class Inpainter:
         """``(3, H, W)`` frame and ``(1, H, W)`` bool -> ``(3, H, W)`` of the frame's dtype,
         equal outside the hole. A float frame goes through 8 bits for every method but the
         harmonic fill (they compute in 8 bits); only its hole takes their result."""
-        if image.dtype != torch.uint8 and self.name != "harmonic":
+        if image.dtype != torch.uint8 and self.name not in ("harmonic", "texture"):
             filled = to_float(self(to_display(image), hole))
             return torch.where(hole, stored(filled, image.dtype), image)
         if self.name == "gated":
