@@ -478,7 +478,9 @@ def write_image(file: Path, frame: torch.Tensor) -> None:
     elif pixels.dtype == np.float16:
         pixels = pixels.astype(np.float32)
     bgr = np.ascontiguousarray(pixels[..., [2, 1, 0, 3][:frame.shape[0]]])
-    ok, data = cv2.imencode(suffix, bgr)
+    # TIFF: deflate, lossless; OpenCV before 5 writes 3-channel float as lossy LogLuv by default
+    params = [cv2.IMWRITE_TIFF_COMPRESSION, 8] if suffix in (".tif", ".tiff") else []
+    ok, data = cv2.imencode(suffix, bgr, params)
     if not ok:
         raise OSError(f"cannot encode {file.name} as {suffix[1:].upper()}")
     with open(file, "wb") as handle:
