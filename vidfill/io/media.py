@@ -4,8 +4,8 @@ OpenEXR for .exr).
 Frames are ``(T, 3, H, W)`` uint8 RGB tensors on the CPU, masks ``(T, 1, H, W)`` bool
 tensors (True = hole). A deep source (16-bit or float images, 10-bit video) is also read at
 full depth (:func:`iter_frames` with ``deep``), converted for the pipeline by
-:func:`work_frame` and back by :func:`native_frame`. Every problem with the user's files is raised as a one-line
-:class:`~vidfill.errors.VidfillError` that names the file.
+:func:`work_frame` and back by :func:`native_frame`. Every problem with the user's files is
+raised as a one-line :class:`~vidfill.errors.VidfillError` that names the file.
 """
 
 from __future__ import annotations
@@ -166,17 +166,10 @@ def read_frames(path: Path, fps: Fraction = DEFAULT_FPS) -> tuple[torch.Tensor, 
     ``fps`` is the frame rate of a folder or image; a video keeps its own.
     """
     _require(path)
-    if path.is_dir():
-        files = _image_files(path)
-        frames = _read_frame_folder(files)
-    elif path.suffix.lower() in IMAGE_EXTENSIONS:
-        files = [path]
-        frames = _rgb8(_read_image(path), path).transpose(2, 0, 1)[None]
-    else:
+    if not (path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS):
         return _read_video(path, fps)
-    info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False,
-                     **_numbering(files), **_format(files[0], _read_image(files[0])))
-    return torch.from_numpy(np.ascontiguousarray(frames)), info
+    clip = open_clip(path, fps)
+    return torch.from_numpy(_read_frame_folder(list(clip.files))), clip.info
 
 
 def _format(file: Path, image: np.ndarray) -> dict:
@@ -246,8 +239,22 @@ def native_dtype(info: VideoInfo) -> np.dtype:
     return np.dtype(np.uint8 if info.depth <= 8 else np.uint16)
 
 
-def _encode_linear(values: np.ndarray) -> np.ndarray:
-    return np.sign(values) * np.abs(values) ** (1 / GAMMA)
+def _unit(values: np.ndarray) -> np.ndarray:
+    """float32 samples on the [0, 1] scale: integers over their full scale, floats as they are."""
+    if values.dtype.kind == "u":
+        return values / np.float32(np.iinfo(values.dtype).max)
+    return values.astype(np.float32)
+
+
+def _power(values: np.ndarray, exponent: float) -> np.ndarray:
+    """``values ** exponent`` with the sign kept: the 1/:data:`GAMMA` encoding of scene-linear
+    values (negative ones and those above 1 included) and its inverse."""
+    return np.sign(values) * np.abs(values) ** exponent
+
+
+def _uint16(values: np.ndarray) -> np.ndarray:
+    """Float samples clipped to [0, 1] and rounded to 16 bits."""
+    return (np.clip(values, 0, 1) * 65535 + 0.5).astype(np.uint16)
 
 
 def work_frame(native: torch.Tensor, info: VideoInfo) -> torch.Tensor:
@@ -255,11 +262,9 @@ def work_frame(native: torch.Tensor, info: VideoInfo) -> torch.Tensor:
     :mod:`vidfill.types`): integers divided by their full scale; a scene-linear source encoded
     with a power of 1/:data:`GAMMA` (sign kept, values above 1 too), so that flow, edges and
     fill see it as a person does."""
-    values = native.numpy()
-    if values.dtype.kind == "u":
-        values = values / np.float32(np.iinfo(values.dtype).max)
-    elif info.linear:
-        values = _encode_linear(values.astype(np.float32))
+    values = _unit(native.numpy())
+    if info.linear:
+        values = _power(values, 1 / GAMMA)
     return torch.from_numpy(values.astype(np.float16))
 
 
@@ -270,7 +275,7 @@ def native_frame(work: torch.Tensor, dtype: np.dtype, info: VideoInfo) -> np.nda
         scale = np.iinfo(dtype).max
         return np.clip(np.round(values * scale), 0, scale).astype(dtype)
     if info.linear:
-        values = np.sign(values) * np.abs(values) ** GAMMA
+        values = _power(values, GAMMA)
     return values.astype(dtype)
 
 
@@ -388,8 +393,8 @@ def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int 
     sequence in the source sequence's format (PNG, TIFF or OpenEXR; PNG for other sources),
     (:func:`frame_names`: an image sequence's own frame numbers, e.g. ``1001.png``, ...; for a
     video ``0000.png``, ... or from ``start``) into a new or empty folder, or one that holds
-    only such an earlier sequence, which it replaces whole (``overwrite``: a folder that holds other files too;
-    its numbered images are replaced and the rest kept). The output appears only when complete: it
+    only such an earlier sequence, which it replaces whole (``overwrite``: a folder that holds
+    other files too; its numbered images are replaced and the rest kept). The output appears only when complete: it
     is written under a temporary name next to it, which is removed on any failure. ``progress(1)``
     follows every frame.
     """
@@ -443,11 +448,8 @@ def _for_format(frame: torch.Tensor, suffix: str, linear: bool) -> torch.Tensor:
     exr = suffix == ".exr"
     if exr == linear:
         return frame
-    values = frame.numpy().astype(np.float32)
-    if frame.dtype in (torch.uint8, torch.uint16):
-        values /= np.float32(np.iinfo(frame.numpy().dtype).max)
-    power = GAMMA if exr else 1 / GAMMA
-    values[:3] = np.sign(values[:3]) * np.abs(values[:3]) ** power
+    values = _unit(frame.numpy())
+    values[:3] = _power(values[:3], GAMMA if exr else 1 / GAMMA)
     return torch.from_numpy(values.astype(np.float16 if exr and frame.dtype != torch.float32
                                           else np.float32))
 
@@ -465,7 +467,7 @@ def write_image(file: Path, frame: torch.Tensor) -> None:
     suffix = file.suffix.lower()
     if suffix == ".exr":
         if pixels.dtype.kind == "u":
-            pixels = (pixels / np.float32(np.iinfo(pixels.dtype).max)).astype(np.float16)
+            pixels = _unit(pixels).astype(np.float16)
         header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
         try:
             with OpenEXR.File(header, {"RGBA"[:len(frame)]: np.ascontiguousarray(pixels)}) as exr:
@@ -474,7 +476,7 @@ def write_image(file: Path, frame: torch.Tensor) -> None:
             raise OSError(f"cannot write {file.name} as OpenEXR ({exc})") from exc
         return
     if pixels.dtype.kind == "f" and suffix == ".png":
-        pixels = (np.clip(pixels, 0, 1) * 65535 + 0.5).astype(np.uint16)
+        pixels = _uint16(pixels)
     elif pixels.dtype == np.float16:
         pixels = pixels.astype(np.float32)
     bgr = np.ascontiguousarray(pixels[..., [2, 1, 0, 3][:frame.shape[0]]])
@@ -691,7 +693,7 @@ def _rgb_as(image: np.ndarray, path: Path, dtype: np.dtype) -> np.ndarray:
         return (rgb >> 8).astype(np.uint8)
     values = rgb.astype(np.float32)
     if path.suffix.lower() == ".exr":
-        values = _encode_linear(values)
+        values = _power(values, 1 / GAMMA)
     top = np.iinfo(dtype).max
     return (np.clip(values / _full_scale(rgb.dtype, path), 0, 1) * top + 0.5).astype(dtype)
 
@@ -702,7 +704,7 @@ def _rgb8(image: np.ndarray, path: Path) -> np.ndarray:
 
 
 def _read_frame_folder(files: list[Path]) -> np.ndarray:
-    """``(T, 3, H, W)`` uint8 RGB frames of the image ``files`` of a folder."""
+    """``(T, 3, H, W)`` uint8 RGB frames of the image ``files`` (a folder's, or one image)."""
     images = _folder_images(files, np.dtype(np.uint8))
     first = next(images)
     frames = np.empty((len(files), *first.shape), np.uint8)
@@ -937,7 +939,7 @@ def _counted(frames: Iterator[torch.Tensor], num_frames: int, shape: torch.Size,
 
 
 def _write_sequence_folder(path: Path, frames: Iterable[torch.Tensor], names: list[str],
-                      progress: Progress, overwrite: bool) -> None:
+                           progress: Progress, overwrite: bool) -> None:
     """Write the sequence into a temporary sibling folder, then put it in place of ``path``:
     renamed into place if ``path`` does not exist; swapped with it if it holds only an earlier
     sequence (which is then deleted); with ``overwrite``, moved in after deleting ``path``'s
@@ -971,9 +973,8 @@ def _write_sequence_folder(path: Path, frames: Iterable[torch.Tensor], names: li
 
 def frame_names(info: VideoInfo, num_frames: int, start: int | None = None) -> list[str]:
     """The file names of a sequence output (:attr:`VideoInfo.suffix`): an image sequence's own
-    frame numbers, or
-    numbers from ``start`` on (default 0; it also renumbers a sequence); padded as the source's,
-    to at least :data:`SEQUENCE_PADDING` digits."""
+    frame numbers, or numbers from ``start`` on (default 0; it also renumbers a sequence); padded
+    as the source's, to at least :data:`SEQUENCE_PADDING` digits."""
     if info.numbers is not None and len(info.numbers) == num_frames and start is None:
         numbers = list(info.numbers)
     else:
@@ -1007,7 +1008,7 @@ def write_image_folder(path: Path, images: dict[str, torch.Tensor]) -> None:
 
 
 def _write_images(folder: Path, frames: Iterable[torch.Tensor], names: list[str],
-                progress: Progress) -> None:
+                  progress: Progress) -> None:
     for frame, name in zip(frames, names, strict=True):
         write_image(folder / name, frame)
         progress(1)
@@ -1046,9 +1047,8 @@ def _encode_video(tmp: Path, path: Path, frames: Iterable[torch.Tensor], num_fra
                 stream.set_display_rotation(info.rotation)
             audio = _copied_audio(out, source) if source else []
             for frame, t in zip(frames, pts):
-                if frame.is_floating_point():  # a float source: encoded, to 16 bits
-                    frame = torch.from_numpy(native_frame(work_frame(frame, info),
-                                                          np.dtype(np.uint16), info))
+                if frame.is_floating_point():  # a float source: display-referred, to 16 bits
+                    frame = torch.from_numpy(_uint16(_for_format(frame, ".png", info.linear).numpy()))
                 pixels = np.rot90(frame.permute(1, 2, 0).numpy(), -quarter_turns)
                 image = av.VideoFrame.from_ndarray(
                     np.ascontiguousarray(pixels),
