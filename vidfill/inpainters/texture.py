@@ -17,8 +17,7 @@ import torch
 
 from vidfill.config import PatchMatchConfig, TextureConfig
 from vidfill.inpainters.patchmatch import _Level, _search
-from vidfill.stages.crops import crop_around
-from vidfill.types import stored
+from vidfill.stages.crops import crop_around, paste
 
 
 def complete(image: torch.Tensor, hole: torch.Tensor, membrane: torch.Tensor,
@@ -49,10 +48,4 @@ def complete(image: torch.Tensor, hole: torch.Tensor, membrane: torch.Tensor,
     sy, sx, _ = _search(level, sy, sx, search, gen)
     source_y, source_x = level.dense(sy, sx)
     detail = values - smooth
-    copied = detail[:, source_y, source_x]
-    filled = torch.where(inside, values + cfg.gain * copied, values)
-    ys, xs = crop.box
-    out = membrane.clone()
-    region = out[:, ys, xs]
-    out[:, ys, xs] = torch.where(hole[:, ys, xs], stored(filled, image.dtype), region)
-    return torch.where(hole, out, image)
+    return paste(membrane, hole, crop, values + cfg.gain * detail[:, source_y, source_x])

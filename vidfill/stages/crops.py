@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vidfill.types import to_float, to_uint8
+from vidfill.types import stored, to_float
 
 
 def hole_box(hole: torch.Tensor, margin: int) -> tuple[slice, slice]:
@@ -56,11 +56,12 @@ def crop_around(image: torch.Tensor, hole: torch.Tensor, margin: int, max_side: 
 
 
 def paste(image: torch.Tensor, hole: torch.Tensor, crop: Crop, fill: torch.Tensor) -> torch.Tensor:
-    """``image`` ``(3, H, W)`` uint8 with its hole pixels taken from ``fill`` ``(3, h, w)`` float at working size."""
+    """``image`` ``(3, H, W)`` (uint8 or float, :mod:`vidfill.types`) with its hole pixels taken
+    from ``fill`` ``(3, h, w)`` float at working size, stored as the image's dtype."""
     ys, xs = crop.box
     out = image.cpu().clone()
     region = out[:, ys, xs]
     if fill.shape[-2:] != region.shape[-2:]:
         fill = F.interpolate(fill[None], size=region.shape[-2:], mode="bilinear", align_corners=False)[0]
-    out[:, ys, xs] = torch.where(hole.cpu()[:, ys, xs], to_uint8(fill.clamp(0, 1)), region)
+    out[:, ys, xs] = torch.where(hole.cpu()[:, ys, xs], stored(fill, image.dtype), region)
     return out.to(image.device)
