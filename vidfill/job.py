@@ -353,16 +353,19 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
                               references=references)
     out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
     written = (inputs.first, inputs.stop)
+    # the masks are read once for the steps below that need the holes; they take them in step
+    users = (job.preview is not None) + deep + job.fill_only
+    holes = iter(itertools.tee(inputs.holes(), users) if users else ())
     try:
         with (PreviewWriter(job.preview, shown.num_frames, shown.info) if job.preview
               else nullcontext()) as preview:
             if preview is not None:
-                out = preview.tee(out, inputs.frames(written), inputs.holes())
+                out = preview.tee(out, inputs.frames(written), next(holes))
             if deep:  # outside the hole the source at full depth, the fill inside it
-                out = io.composite_deep(out, inputs.frames(written, deep=True), inputs.holes(),
+                out = io.composite_deep(out, inputs.frames(written, deep=True), next(holes),
                                         shown.info)
             if job.fill_only:
-                out = fill_layers(out, inputs.holes(), job.feather)
+                out = fill_layers(out, next(holes), job.feather)
             io.write_stream(job.output, out, shown.num_frames, target, crf=job.crf,
                             codec=job.codec, overwrite=job.overwrite, start=job.start_number)
     except BaseException:
