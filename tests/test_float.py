@@ -204,3 +204,20 @@ def test_the_library_fills_float16_frames_in_float():
     assert float(out[masks.expand_as(out)].max()) > 1.5
     with pytest.raises(ValueError, match="uint8 \\(or float16 for a deep clip\\)"):
         fill(frames.float(), masks, cfg)
+
+
+def test_keyframes_of_an_exr_plate_are_pngs_to_paint_and_the_note_names_them(tmp_path, capsys):
+    still = translating_clip(num_frames=6, h=H, w=W, dx=0, dy=0).permute(0, 2, 3, 1).numpy()
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for t, frame in enumerate(((still / 255.0) ** 2.2).astype(np.float16)):
+        write_exr(folder / f"plate.{1001 + t}.exr", frame)
+    hole = np.zeros((H, W), np.uint8)
+    hole[16:32, 20:40] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), hole)
+    code, err = run(capsys, "keyframes", folder, tmp_path / "m.png", "-o", tmp_path / "keys",
+                    *DIS[:-1])
+    assert code == 0, err
+    written = sorted(p.name for p in (tmp_path / "keys").iterdir())
+    assert written == ["1001.mask.png", "1001.png"]
+    assert f"--reference 1001={tmp_path / 'keys' / '1001.png'}" in err

@@ -41,16 +41,16 @@ def main(argv: list[str]) -> int:
         reporter.note(f"{args.input}: no keyframes: every hole pixel is shown by some other frame; "
                       "nothing to paint")
         return 0
-    # named as a PNG-sequence output names these frames
+    # numbered as a sequence output numbers these frames, always PNG (8-bit, to paint)
     names = io.frame_names(inputs.source.info, inputs.source.num_frames)
+    stems = {key.frame: Path(names[key.frame]).stem for key in keyframes}
     images: dict[str, torch.Tensor] = {}
     for key in keyframes:
-        stem = Path(names[key.frame]).stem
-        images[f"{stem}.png"] = key.filled
-        images[f"{stem}.mask.png"] = key.invented.expand(3, -1, -1).to(torch.uint8) * 255
+        images[f"{stems[key.frame]}.png"] = key.filled
+        images[f"{stems[key.frame]}.mask.png"] = key.invented.expand(3, -1, -1).to(torch.uint8) * 255
     io.write_image_folder(args.output, images)
     reporter.note(f"wrote {len(keyframes)} keyframe(s) to {args.output}: paint inside each "
                   "N.mask.png, then give them back with " + " ".join(
-                      f"--reference {frame_number(inputs.source, k.frame)}={args.output / names[k.frame]}"
-                      for k in keyframes))
+                      f"--reference {frame_number(inputs.source, k.frame)}="
+                      f"{args.output / (stems[k.frame] + '.png')}" for k in keyframes))
     return 0
