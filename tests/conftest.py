@@ -40,6 +40,18 @@ def translating_clip(num_frames: int = 10, h: int = 48, w: int = 64, dx: int = 2
     return torch.stack(frames)
 
 
+def write_pngs(folder: Path, images: np.ndarray, name: str, first: int = 0) -> Path:
+    """Save RGB images ``(T, H, W, 3)`` (uint8 or uint16) or bool masks ``(T, H, W)`` (as 0/255)
+    into the new ``folder`` as ``name.format(first + t)``; return the folder."""
+    import cv2
+
+    folder.mkdir()
+    for t, image in enumerate(images):
+        image = image.astype(np.uint8) * 255 if image.dtype == bool else image[..., ::-1]
+        cv2.imwrite(str(folder / name.format(first + t)), image)
+    return folder
+
+
 def deep_plate(parent: Path, num_frames: int, size: tuple[int, int],
                seed: int = 9) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     """A 16-bit PNG plate ``parent/plate16/plate.1001.png``... (the demo scene with noise in the
@@ -52,9 +64,6 @@ def deep_plate(parent: Path, num_frames: int, size: tuple[int, int],
     _, frames, masks = make_clip(num_frames, size=size, seed=seed)
     rng = np.random.default_rng(0)
     deep = frames.astype(np.uint16) * 257 + rng.integers(0, 257, frames.shape, dtype=np.uint16)
-    folder, mask = parent / "plate16", parent / "m.png"
-    folder.mkdir()
-    for t, image in enumerate(deep):
-        cv2.imwrite(str(folder / f"plate.{1001 + t}.png"), image[..., ::-1])
+    folder, mask = write_pngs(parent / "plate16", deep, "plate.{}.png", 1001), parent / "m.png"
     cv2.imwrite(str(mask), masks[0].astype(np.uint8) * 255)
     return folder, mask, deep, masks[0]

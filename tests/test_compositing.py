@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import deep_plate
+from conftest import deep_plate, write_pngs
 from vidfill.cli.demo import make_clip, write_clip
 from vidfill.cli.main import main
 from vidfill.io.layers import alpha_matte, fill_layers
@@ -44,13 +44,8 @@ def over(layer: np.ndarray, plate: np.ndarray) -> np.ndarray:
 def plate(tmp_path: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     """A PNG plate, its masks, its frames (T, H, W, 3) uint8 and masks (T, H, W) bool."""
     _, frames, masks = make_clip(T, size=SIZE, seed=5)
-    folder, mask_dir = tmp_path / "plate", tmp_path / "masks"
-    folder.mkdir()
-    mask_dir.mkdir()
-    for t, (frame, mask) in enumerate(zip(frames, masks)):
-        cv2.imwrite(str(folder / f"plate.{1001 + t}.png"), frame[..., ::-1])
-        cv2.imwrite(str(mask_dir / f"m.{1001 + t}.png"), mask.astype(np.uint8) * 255)
-    return folder, mask_dir, frames, masks
+    return (write_pngs(tmp_path / "plate", frames, "plate.{}.png", 1001),
+            write_pngs(tmp_path / "masks", masks, "m.{}.png", 1001), frames, masks)
 
 
 def test_alpha_is_the_hole_or_a_linear_falloff_around_it():

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import deep_plate
+from conftest import deep_plate, write_pngs
 from vidfill import windows
 from vidfill.io import media as io
 from vidfill.cli.main import main
@@ -52,13 +52,8 @@ def clip(tmp_path: Path) -> tuple[Path, Path]:
 def frame_folder(tmp_path: Path) -> tuple[Path, Path]:
     """A folder of PNG frames and its mask folder."""
     _, frames, masks = make_clip(T, size=SIZE, seed=4)
-    folder, mask_dir = tmp_path / "frames", tmp_path / "fmasks"
-    folder.mkdir()
-    mask_dir.mkdir()
-    for t, (frame, mask) in enumerate(zip(frames, masks)):
-        cv2.imwrite(str(folder / f"f{t:03d}.png"), frame[..., ::-1])
-        cv2.imwrite(str(mask_dir / f"m{t}.png"), mask.astype(np.uint8) * 255)
-    return folder, mask_dir
+    return (write_pngs(tmp_path / "frames", frames, "f{:03d}.png"),
+            write_pngs(tmp_path / "fmasks", masks, "m{}.png"))
 
 
 def run(capsys, *args) -> tuple[int, str]:
