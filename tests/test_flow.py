@@ -109,3 +109,57 @@ def test_raft_flows_is_torchvision_raft_with_each_frame_encoded_once():
         ref_bwd = model(x[pairs[:, 1]], x[pairs[:, 0]], num_flow_updates=3)[-1][..., :64, :80]
     torch.testing.assert_close(fwd, ref_fwd, atol=1e-5, rtol=0)
     torch.testing.assert_close(bwd, ref_bwd, atol=1e-5, rtol=0)
+
+
+def _hole(t: int, h: int, w: int, boxes: dict[int, tuple[int, int, int, int]]) -> torch.Tensor:
+    holes = torch.zeros(t, 1, h, w, dtype=torch.bool)
+    for i, (y0, y1, x0, x1) in boxes.items():
+        holes[i, 0, y0:y1, x0:x1] = True
+    return holes
+
+
+def test_crops_cover_both_holes_with_margin_in_raft_sizes():
+    from vidfill.stages.flow import RAFT_MIN_SIDE, _crop, _hole_boxes
+
+    holes = _hole(4, 240, 432, {0: (100, 120, 200, 230), 1: (104, 124, 210, 240), 3: (0, 240, 0, 300)})
+    boxes = _hole_boxes(holes, torch.tensor([[0, 1], [1, 2], [2, 2], [2, 3]]))
+    assert boxes == [(100, 124, 200, 240), (104, 124, 210, 240), None, (0, 240, 0, 300)]
+    y0, y1, x0, x1 = _crop(boxes[0], 48, 240, 432)
+    assert y0 <= 100 - 48 and y1 >= 124 + 48 and x0 <= 200 - 48 and x1 >= 240 + 48
+    assert (y1 - y0) % 8 == 0 and (x1 - x0) % 8 == 0 and min(y1 - y0, x1 - x0) >= RAFT_MIN_SIDE
+    assert y1 <= 240 and x1 <= 432 and (x1 - x0) * (y1 - y0) < 0.4 * 240 * 432
+    # a small hole in a corner: widened to RAFT's minimum inside the frame
+    assert _crop((0, 4, 428, 432), 8, 240, 432) == (0, 128, 432 - 128, 432)
+    assert _crop(boxes[3], 48, 240, 432) == (0, 240, 0, 432)  # most of the frame: all of it
+
+
+def test_flow_near_holes_is_raft_on_the_crop_and_the_base_elsewhere():
+    from vidfill.stages.flow import FlowResult, _raft_flows, estimate_flow_near
+
+    model = _random_raft()
+    frames = translating_clip(num_frames=4, h=240, w=320)
+    holes = _hole(4, 240, 320, {t: (100, 130, 150, 190) for t in range(4)})  # stationary: one crop
+    cfg = FlowConfig(num_updates=2, precision="float32")
+    base = FlowResult(torch.full((3, 2, 240, 320), 3.0), torch.full((3, 2, 240, 320), -4.0), "raft", (240, 320))
+    got = estimate_flow_near(frames, holes, base, cfg, model, margin=44)
+    # the crop: holes plus 44 and the largest motion there (6 px), snapped to 32
+    y0, y1, x0, x1 = 32, 192, 96, 256
+    fwd, bwd = _raft_flows(model, frames[..., y0:y1, x0:x1], torch.tensor([[0, 1], [1, 2], [2, 3]]), 2, 4)
+    keep = (slice(None), slice(None), slice(100 - 22, 130 + 22), slice(150 - 22, 190 + 22))
+    crop_keep = (slice(None), slice(None), slice(100 - 22 - y0, 130 + 22 - y0), slice(150 - 22 - x0, 190 + 22 - x0))
+    torch.testing.assert_close(got.fwd[keep], fwd[crop_keep])
+    torch.testing.assert_close(got.bwd[keep], bwd[crop_keep])
+    outside = torch.ones(240, 320, dtype=torch.bool)
+    outside[keep[2:]] = False
+    assert bool((got.fwd[..., outside] == 3).all()) and bool((got.bwd[..., outside] == -4).all())
+    # faster motion (20 px) widens the crop
+    fast = FlowResult(torch.full_like(base.fwd, 14.0), torch.full_like(base.bwd, 14.0), "raft", (240, 320))
+    fwd, _ = _raft_flows(model, frames[..., 32:224, 64:256], torch.tensor([[0, 1], [1, 2], [2, 3]]), 2, 4)
+    got = estimate_flow_near(frames, holes, fast, cfg, model, margin=44)
+    torch.testing.assert_close(got.fwd[keep], fwd[..., 100 - 22 - 32:130 + 22 - 32, 150 - 22 - 64:190 + 22 - 64])
+    # a hole over most of the frame: whole frames, as estimate_flow gives them
+    holes = _hole(4, 240, 320, {t: (10, 230, 10, 310) for t in range(4)})
+    whole = estimate_flow(frames, cfg, model)
+    got = estimate_flow_near(frames, holes, base, cfg, model, margin=44)
+    torch.testing.assert_close(got.fwd, whole.fwd)
+    torch.testing.assert_close(got.bwd, whole.bwd)

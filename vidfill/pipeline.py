@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from vidfill.stages.completion import complete_flow
 from vidfill.config import PipelineConfig
 from vidfill.stages.edges import complete_edges, flow_edges
-from vidfill.stages.flow import estimate_flow, nonlocal_pairs, unmatched
+from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
+                                 nonlocal_pairs, unmatched)
 from vidfill.stages.fusion import Fused, fuse, reconstruct
 from vidfill.models.build import build_inpainter
 from vidfill.models.build import Models, build_models
@@ -154,30 +155,38 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             to=completed(far.fwd, far_pairs[:, 0], far_pairs[:, 1]),
             back=completed(far.bwd, far_pairs[:, 1], far_pairs[:, 0]),
             count=far_count)
+    size = flow.working_size
     del flow, far
 
     work, keyframes, invented = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter,
                                                 far_flow, inpainter=inpainter, references=references)
-    del flow_fwd, flow_bwd, far_flow
     refine_passes = cfg.flow.refine_passes
     if refine_passes and flow_model is None:
         reporter.warn("flow refinement passes need RAFT (DIS measured no gain): skipped with DIS")
         refine_passes = 0
+    refine, margin = replace(cfg.flow, num_updates=cfg.flow.refine_updates), cfg.flow.refine_margin
+
+    def flow_again(shown: torch.Tensor, fwd: torch.Tensor, bwd: torch.Tensor, pairs: torch.Tensor,
+                   advance) -> FlowResult:
+        if margin == 0:
+            return estimate_flow(shown, refine, flow_model, advance, pairs=pairs)
+        return estimate_flow_near(shown, small_hole, FlowResult(fwd, bwd, "raft", size), refine,
+                                  flow_model, margin, advance, pairs)
+
     for _ in range(refine_passes):
         # The filled frames have content in the hole that matches across frames, so the flow
         # estimated on them follows that content there, with no completion; the fill starts
-        # again from the known pixels along it.
+        # again from the known pixels along it. Elsewhere the frames did not change.
         with reporter.stage("refine flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
-            refine = replace(cfg.flow, num_updates=cfg.flow.refine_updates)
             shown = to_display(work)
-            flow = estimate_flow(shown, refine, flow_model, advance)
-            far = estimate_flow(shown, refine, flow_model, advance, pairs=far_pairs)
+            near = flow_again(shown, flow_fwd, flow_bwd, adjacent_pairs(num_frames), advance)
+            far = flow_again(shown, far_flow.to, far_flow.back, far_pairs, advance)
             del shown
-        work, keyframes, invented = fill_along_flow(
-            frames, hole, flow.fwd, flow.bwd, cfg, reporter,
-            FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count),
-            inpainter=inpainter, references=references)
-        del flow, far
+        flow_fwd, flow_bwd = near.fwd, near.bwd
+        far_flow = FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count)
+        del near, far
+        work, keyframes, invented = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
+                                                    inpainter=inpainter, references=references)
     return Result(frames=work, hole=hole, flow_method="raft" if flow_model is not None else "dis",
                   keyframes=keyframes, invented=invented, timings=dict(reporter.timings))
 

@@ -10,6 +10,7 @@ brings it to another resolution, values scaled.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,6 +231,104 @@ def estimate_flow(frames: torch.Tensor, cfg: FlowConfig, model: torch.nn.Module 
         method=method,
         working_size=size,
     )
+
+
+CROP_GRID = 32
+"""Crop edges snap outwards to this many working pixels, so that pairs whose holes barely move
+share one crop and are estimated together (each frame encoded once)."""
+
+CROP_MAX_AREA = 0.6
+"""A crop covering more of the frame than this is replaced by the whole frame: the gain is small
+and the whole frame has no crop border."""
+
+
+def _hole_boxes(holes: torch.Tensor, pairs: torch.Tensor) -> list[tuple[int, int, int, int] | None]:
+    """For each pair ``(a, b)``: the box ``(y0, y1, x0, x1)`` around the holes of both frames
+    (``(T, 1, h, w)`` bool), or None where neither has one. One transfer from the device."""
+    rows, cols = holes.any(-1)[:, 0], holes.any(-2)[:, 0]  # (T, h), (T, w)
+    rows = (rows[pairs[:, 0]] | rows[pairs[:, 1]]).cpu()
+    cols = (cols[pairs[:, 0]] | cols[pairs[:, 1]]).cpu()
+    boxes = []
+    for r, c in zip(rows, cols):
+        ys, xs = torch.nonzero(r)[:, 0], torch.nonzero(c)[:, 0]
+        boxes.append((int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1) if len(ys) else None)
+    return boxes
+
+
+def _grow(box: tuple[int, int, int, int], pad: int, h: int, w: int) -> tuple[int, int, int, int]:
+    """``box`` grown by ``pad`` on every side, within the frame."""
+    return max(0, box[0] - pad), min(h, box[1] + pad), max(0, box[2] - pad), min(w, box[3] + pad)
+
+
+def _crop(box: tuple[int, int, int, int], pad: int, h: int, w: int) -> tuple[int, int, int, int]:
+    """A RAFT crop around ``box`` grown by ``pad``: snapped outwards to :data:`CROP_GRID`, at
+    least :data:`RAFT_MIN_SIDE` where the frame allows (widened around the centre), sides
+    multiples of 8; the whole frame where that would cover more than :data:`CROP_MAX_AREA`."""
+    def side(lo: int, hi: int, size: int) -> tuple[int, int]:
+        lo, hi = lo // CROP_GRID * CROP_GRID, min(size, -(-hi // CROP_GRID) * CROP_GRID)
+        need = min(size, RAFT_MIN_SIDE)
+        if hi - lo < need:
+            lo = max(0, min(lo - (need - (hi - lo)) // 2 // 8 * 8, size - need))
+            hi = lo + need
+        return lo, hi
+
+    y0, y1, x0, x1 = _grow(box, pad, h, w)
+    (y0, y1), (x0, x1) = side(y0, y1, h), side(x0, x1, w)
+    if (y1 - y0) * (x1 - x0) > CROP_MAX_AREA * h * w:
+        return 0, h, 0, w
+    return y0, y1, x0, x1
+
+
+def estimate_flow_near(frames: torch.Tensor, holes: torch.Tensor, base: FlowResult, cfg: FlowConfig,
+                       model: torch.nn.Module, margin: int, progress: Progress | None = None,
+                       pairs: torch.Tensor | None = None) -> FlowResult:
+    """RAFT flow of pairs of frames, estimated only around their holes.
+
+    For a refinement pass, where only the holes' content changed. Each pair's flow is
+    estimated on a crop around the holes of both frames, grown by ``margin`` working pixels
+    plus the largest motion of ``base`` near the holes (so that the matches lie in the crop),
+    and replaces ``base`` (the same pairs' flow from before) inside the holes grown by half
+    the margin; elsewhere ``base`` stands. Pairs with the same crop are estimated together;
+    a crop over most of the frame becomes the whole frame.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8 RGB.
+        holes: ``(T, 1, h, w)`` bool at ``base.working_size``.
+        base: flow of ``pairs`` at the working size, used outside the crops.
+        margin: working pixels around the holes; the crop's border, where RAFT sees less
+            context, is not kept.
+    """
+    t, h, w = check_frames(frames)
+    if pairs is None:
+        pairs = adjacent_pairs(t)
+    size = base.working_size
+    small = F.interpolate(frames.float(), size=size, mode="area" if size[0] <= h else "bilinear")
+    small = small.round().clamp(0, 255).to(torch.uint8)
+    fwd, bwd = base.fwd.clone(), base.bwd.clone()
+    boxes = _hole_boxes(holes, pairs)
+    keeps = [None if box is None else _grow(box, margin // 2, *size) for box in boxes]
+    motion = [torch.zeros((), device=fwd.device) if k is None else torch.maximum(
+        fwd[i, :, k[0]:k[1], k[2]:k[3]].norm(dim=0).max(), bwd[i, :, k[0]:k[1], k[2]:k[3]].norm(dim=0).max())
+        for i, k in enumerate(keeps)]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (box, move) in enumerate(zip(boxes, torch.stack(motion).tolist() if motion else [])):
+        if box is None:
+            if progress:
+                progress(1)
+            continue
+        groups.setdefault(_crop(box, margin + math.ceil(move), *size), []).append(i)
+    bfloat16 = cfg.precision == "bfloat16" or (cfg.precision == "auto" and native_bfloat16(small.device))
+    whole = (0, size[0], 0, size[1])
+    for (y0, y1, x0, x1), members in groups.items():
+        got = _raft_flows(model, small[..., y0:y1, x0:x1], pairs[members], cfg.num_updates,
+                          cfg.batch_size, progress, bfloat16=bfloat16)
+        for k, i in enumerate(members):
+            ky0, ky1, kx0, kx1 = whole if (y0, y1, x0, x1) == whole else keeps[i]
+            inner = (slice(None), slice(ky0, ky1), slice(kx0, kx1))
+            crop_inner = (slice(None), slice(ky0 - y0, ky1 - y0), slice(kx0 - x0, kx1 - x0))
+            fwd[i][inner] = got[0][k][crop_inner]
+            bwd[i][inner] = got[1][k][crop_inner]
+    return FlowResult(fwd=fwd, bwd=bwd, method="raft", working_size=size)
 
 
 def adjacent_pairs(num_frames: int) -> torch.Tensor:
