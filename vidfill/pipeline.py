@@ -205,10 +205,9 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
         index: ``(M,)`` flat (T, H, W) indices of the newly filled pixels.
         fused: the fusion of the candidates, restricted by ``fused.filled`` to ``index``.
     """
-    _, _, h, w = work.shape
-    pixels = h * w
+    _, _, height, width = work.shape
     colour, diff, diff_ok = (x[fused.filled] for x in (fused.colour, fused.diff, fused.diff_ok))
-    frame_of = index // pixels
+    frame_of, rows, cols = index // (height * width), index % (height * width) // width, index % width
     touched = torch.unique(frame_of)
     for start in range(0, touched.numel(), FUSION_CHUNK):
         chunk = touched[start:start + FUSION_CHUNK]
@@ -216,11 +215,18 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
         local = torch.full((int(work.shape[0]),), -1, dtype=torch.long, device=work.device)
         local[chunk] = torch.arange(n, device=work.device)
         sel = local[frame_of] >= 0
-        flat = local[frame_of[sel]] * pixels + index[sel] % pixels  # in the (n, H, W) chunk
-        values = to_float(work[chunk]).permute(0, 2, 3, 1).contiguous()  # (n, H, W, 3)
+        # the solve needs the new pixels and a one-pixel border: work on that box only
+        y0, y1 = max(int(rows[sel].min()) - 1, 0), min(int(rows[sel].max()) + 2, height)
+        x0, x1 = max(int(cols[sel].min()) - 1, 0), min(int(cols[sel].max()) + 2, width)
+        h, w = y1 - y0, x1 - x0
+        pixels = h * w
+        flat = local[frame_of[sel]] * pixels + (rows[sel] - y0) * w + cols[sel] - x0  # in the box
+        box = (chunk, slice(None), slice(y0, y1), slice(x0, x1))
+        values = to_float(work[box]).permute(0, 2, 3, 1).contiguous()  # (n, h, w, 3)
         values.view(-1, 3)[flat] = colour[sel]
         values = values.permute(0, 3, 1, 2)
-        def dense(per_pixel: torch.Tensor) -> torch.Tensor:  # (M, ...) -> (n, ..., H, W), 0 elsewhere
+
+        def dense(per_pixel: torch.Tensor) -> torch.Tensor:  # (M, ...) -> (n, ..., h, w), 0 elsewhere
             out = per_pixel.new_zeros(n * pixels, *per_pixel.shape[1:])
             out[flat] = per_pixel
             return out.view(n, h, w, *per_pixel.shape[1:]).permute(0, 3, 4, 1, 2)
@@ -228,9 +234,9 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
         unknown = dense(torch.ones(len(flat), 1, 1, dtype=torch.bool, device=work.device))[:, 0]
         diff_map = dense(diff[sel])
         ok_map = dense(diff_ok[sel][..., None])
-        blocked = remaining[chunk] & ~unknown
+        blocked = remaining[box] & ~unknown
         solved = reconstruct(values, unknown, blocked, diff_map, ok_map, cfg.fusion, cfg.poisson)
-        work[chunk] = torch.where(unknown, stored(solved.values, work.dtype), work[chunk])
+        work[box] = torch.where(unknown, stored(solved.values, work.dtype), work[box])
 
 
 def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
