@@ -188,3 +188,16 @@ def test_the_shipped_edge_network_loads_with_no_flags(monkeypatch):
     truth = flow_edges(flow, torch.zeros_like(hole), EdgeConfig()) & hole
     assert drawn.sum() > 0.5 * truth.sum()
     assert (drawn & (F.max_pool2d(truth.float(), 5, 1, 2) > 0)).sum() > 0.8 * drawn.sum()
+
+
+def test_connectivity_off_the_host_is_opencvs(monkeypatch):
+    from vidfill.stages import edges
+
+    torch.manual_seed(0)
+    pixels = torch.rand(4, 60, 70) > 0.45  # near the percolation threshold: long winding paths
+    seeds = torch.rand(4, 60, 70) > 0.995
+    seeds[3] = False
+    host = edges.connected_to(pixels, seeds)
+    monkeypatch.setattr(edges, "on_host", lambda x: False)
+    assert torch.equal(edges.connected_to(pixels, seeds), host)
+    assert host[:3].any() and not host[3].any()

@@ -274,3 +274,58 @@ def test_a_library_call_logs_its_fallbacks(caplog):
         inpaint_video(frames, masks, DIS.replace(flow={"refine_passes": 2}))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("refinement passes need RAFT" in w for w in warnings), caplog.records
+
+
+def _off_host(monkeypatch) -> list[int]:
+    """From here on the stages take their device (non-OpenCV) paths on CPU tensors, as on a
+    GPU, and what is copied to host memory is recorded: ``numpy()`` raises, ``cpu()`` counts
+    bytes."""
+    from vidfill.stages import edges, holes
+
+    monkeypatch.setattr(holes, "on_host", lambda x: False)
+    monkeypatch.setattr(edges, "on_host", lambda x: False)
+    copied = []
+    cpu = torch.Tensor.cpu
+
+    def counted_cpu(self, *args, **kwargs):
+        copied.append(self.numel() * self.element_size())
+        return cpu(self, *args, **kwargs)
+
+    def no_numpy(self, *args, **kwargs):
+        raise AssertionError("a host round trip: Tensor.numpy() in the fill")
+
+    monkeypatch.setattr(torch.Tensor, "cpu", counted_cpu)
+    monkeypatch.setattr(torch.Tensor, "numpy", no_numpy)
+    return copied
+
+
+def test_default_pipeline_makes_no_host_round_trip_off_the_host(monkeypatch):
+    """The default stages (RAFT, edges, completion, propagation, fusion, harmonic keyframes,
+    refinement) on a pretend device: nothing goes through numpy/OpenCV, and what is copied to
+    the host (hole boxes) is a small fraction of the clip; the output is the host path's."""
+    from torchvision.models.optical_flow import raft_small
+
+    from vidfill.models.build import build_edge_model
+
+    cfg = PipelineConfig().replace(mask={"dilate": 2}, flow={"num_updates": 2, "refine_updates": 2})
+    torch.manual_seed(0)
+    models = Models(flow=raft_small().eval(), edges=build_edge_model(cfg.edges), inpainter=build_inpainter(cfg))
+    frames = translating_clip(num_frames=5, h=128, w=160, dx=3, dy=1)
+    masks = torch.zeros(5, 1, 128, 160, dtype=torch.bool)
+    masks[:, :, 40:80, 50:100] = True
+    on_host = inpaint_video(frames, masks, cfg, models=models)
+    copied = _off_host(monkeypatch)
+    result = inpaint_video(frames, masks, cfg, models=models)
+    assert sum(copied) < 0.01 * frames.numel()
+    assert torch.equal(result.frames, on_host.frames)
+
+
+def test_dilation_off_the_host_is_opencvs():
+    from vidfill.stages import holes
+
+    masks = torch.rand(3, 1, 40, 50) > 0.97
+    for radius in (1, 2, 4, 7):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(holes, "on_host", lambda x: False)
+            device_path = dilate_holes(masks, radius)
+        assert torch.equal(device_path, dilate_holes(masks, radius)), radius

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from vidfill.config import EdgeConfig
+from vidfill.stages.holes import on_host
 from vidfill.types import check_field_mask, check_flow
 
 Progress = Callable[[int], None]
@@ -68,12 +69,27 @@ def hysteresis(graded: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(N, h, w)`` bool.
     """
-    strong = (graded >= 1).cpu().numpy()
-    candidates = (graded > 0).cpu().numpy()
-    out = np.zeros(candidates.shape, bool)
-    for i, (c, s) in enumerate(zip(candidates, strong)):
-        out[i] = _connected_to(c, s)
-    return torch.from_numpy(out).to(graded.device)
+    return connected_to(graded > 0, graded >= 1)
+
+
+def connected_to(pixels: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
+    """The ``(N, h, w)`` bool ``pixels`` 8-connected (through ``pixels``) to a ``seeds`` pixel,
+    on their device: OpenCV's connected components in host memory, elsewhere a geodesic
+    dilation (3x3 max-pooling within ``pixels`` until nothing changes)."""
+    if on_host(pixels):
+        return torch.from_numpy(np.stack([_connected_to(p, s) for p, s in zip(pixels.numpy(), seeds.numpy())]))
+    inside = pixels[:, None].to(torch.float32)
+    reached = (seeds[:, None] & pixels[:, None]).to(torch.float32)
+    while True:
+        before = reached
+        for _ in range(CONNECT_STEPS):
+            reached = F.max_pool2d(reached, 3, stride=1, padding=1) * inside
+        if torch.equal(reached, before):
+            return reached[:, 0] > 0
+
+
+CONNECT_STEPS = 16
+"""Dilation steps between the convergence checks of :func:`connected_to` off the host."""
 
 
 def _connected_to(pixels: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -166,8 +182,7 @@ def _crop_box(hole: torch.Tensor, margin: int) -> tuple[int, int, int, int]:
 
 def _continuing(drawn: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     """The ``(h, w)`` bool ``drawn`` edge pixels 8-connected (through drawn or known edges) to a known one."""
-    both = _connected_to((drawn | known).cpu().numpy(), known.cpu().numpy())
-    return drawn & torch.from_numpy(both).to(drawn.device)
+    return drawn & connected_to((drawn | known)[None], known[None])[0]
 
 
 def complete_edges(model: nn.Module, flow: torch.Tensor, edges: torch.Tensor, hole: torch.Tensor,

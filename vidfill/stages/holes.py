@@ -8,13 +8,23 @@ import torch
 import torch.nn.functional as F
 
 
+def on_host(x: torch.Tensor) -> bool:
+    """Whether ``x`` lives in host memory, where OpenCV's routines read it without a copy
+    (and are the fastest there); elsewhere the torch equivalents run on its device."""
+    return x.device.type == "cpu"
+
+
 def dilate_holes(masks: torch.Tensor, radius: int) -> torch.Tensor:
-    """Grow ``(T, 1, H, W)`` bool masks by a disk of ``radius`` pixels."""
+    """Grow ``(T, 1, H, W)`` bool masks by a disk of ``radius`` pixels (OpenCV's elliptic
+    structuring element), on the masks' device."""
     if radius <= 0:
         return masks
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    grown = [cv2.dilate(m[0].cpu().numpy().astype(np.uint8), kernel) for m in masks]
-    return torch.from_numpy(np.stack(grown)[:, None] > 0).to(masks.device)
+    if on_host(masks):
+        grown = [cv2.dilate(m[0].numpy().astype(np.uint8), kernel) for m in masks]
+        return torch.from_numpy(np.stack(grown)[:, None] > 0)
+    weights = torch.from_numpy(kernel).to(masks.device, torch.float32)[None, None]
+    return F.conv2d(masks.to(torch.float32), weights, padding=radius) > 0.5
 
 
 def smooth_fill(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
