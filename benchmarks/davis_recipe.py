@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from completion import SHARED, load_clip, telea
+from completion import SHARED, load_clip, telea, truth_flow_fill
 from vidfill import fill, load_preset
 from vidfill.config import parse_overrides
 from vidfill.metrics import psnr_region, texture_ratio, warping_error
@@ -87,7 +87,8 @@ def main() -> None:
     logging.getLogger("vidfill").setLevel(logging.ERROR)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", default="telea,fast,default",
-                   help="telea and preset names, comma-separated")
+                   help="telea, preset names, and truth-flow (a bound: the default preset's "
+                        "propagation given RAFT's flow of the untouched frames), comma-separated")
     p.add_argument("--clips", default=",".join(CLIPS))
     p.add_argument("--seed", type=int, default=0, help="stroke seed of the first clip")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
@@ -107,6 +108,9 @@ def main() -> None:
             start = time.perf_counter()
             if method == "telea":
                 result = telea(damaged, holes)
+            elif method == "truth-flow":
+                cfg = load_preset("default").replace(**parse_overrides(args.set))
+                result = truth_flow_fill(truth, damaged, holes, cfg, build_models(cfg, raft_weights=raft).flow)
             else:
                 cfg = load_preset(method).replace(**parse_overrides(args.set))
                 models = build_models(cfg, raft_weights=raft)
