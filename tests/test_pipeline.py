@@ -299,20 +299,27 @@ def _off_host(monkeypatch) -> list[int]:
     return copied
 
 
-def test_default_pipeline_makes_no_host_round_trip_off_the_host(monkeypatch):
-    """The default stages (RAFT, edges, completion, propagation, fusion, harmonic keyframes,
-    refinement) on a pretend device: nothing goes through numpy/OpenCV, and what is copied to
-    the host (hole boxes) is a small fraction of the clip; the output is the host path's."""
+def _default_stages_case(cfg: PipelineConfig, num_frames: int):
+    """The default stages with a seeded untrained RAFT-small and the shipped edge network, and a
+    textured clip with a hole: (models, frames, masks)."""
     from torchvision.models.optical_flow import raft_small
 
     from vidfill.models.build import build_edge_model
 
-    cfg = PipelineConfig().replace(mask={"dilate": 2}, flow={"num_updates": 2, "refine_updates": 2})
     torch.manual_seed(0)
     models = Models(flow=raft_small().eval(), edges=build_edge_model(cfg.edges), inpainter=build_inpainter(cfg))
-    frames = translating_clip(num_frames=5, h=128, w=160, dx=3, dy=1)
-    masks = torch.zeros(5, 1, 128, 160, dtype=torch.bool)
+    frames = translating_clip(num_frames=num_frames, h=128, w=160, dx=3, dy=1)
+    masks = torch.zeros(num_frames, 1, 128, 160, dtype=torch.bool)
     masks[:, :, 40:80, 50:100] = True
+    return models, frames, masks
+
+
+def test_default_pipeline_makes_no_host_round_trip_off_the_host(monkeypatch):
+    """The default stages (RAFT, edges, completion, propagation, fusion, harmonic keyframes,
+    refinement) on a pretend device: nothing goes through numpy/OpenCV, and what is copied to
+    the host (hole boxes) is a small fraction of the clip; the output is the host path's."""
+    cfg = PipelineConfig().replace(mask={"dilate": 2}, flow={"num_updates": 2, "refine_updates": 2})
+    models, frames, masks = _default_stages_case(cfg, 5)
     on_host = inpaint_video(frames, masks, cfg, models=models)
     copied = _off_host(monkeypatch)
     result = inpaint_video(frames, masks, cfg, models=models)
@@ -337,16 +344,8 @@ def test_cpu_and_cuda_give_the_same_fill():
     differs): outside the hole identical, inside within 35 dB of the CPU's fill."""
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
-    from torchvision.models.optical_flow import raft_small
-
-    from vidfill.models.build import build_edge_model
-
     cfg = PipelineConfig().replace(flow={"precision": "float32"})
-    torch.manual_seed(0)
-    models = Models(flow=raft_small().eval(), edges=build_edge_model(cfg.edges), inpainter=build_inpainter(cfg))
-    frames = translating_clip(num_frames=8, h=128, w=160, dx=3, dy=1)
-    masks = torch.zeros(8, 1, 128, 160, dtype=torch.bool)
-    masks[:, :, 40:80, 50:100] = True
+    models, frames, masks = _default_stages_case(cfg, 8)
     cpu = inpaint_video(frames, masks, cfg, models=models)
     cuda = inpaint_video(frames.cuda(), masks.cuda(), cfg, models=models.to(torch.device("cuda")))
     assert cuda.frames.is_cuda
