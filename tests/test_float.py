@@ -221,3 +221,24 @@ def test_keyframes_of_an_exr_plate_are_pngs_to_paint_and_the_note_names_them(tmp
     written = sorted(p.name for p in (tmp_path / "keys").iterdir())
     assert written == ["1001.mask.png", "1001.png"]
     assert f"--reference 1001={tmp_path / 'keys' / '1001.png'}" in err
+
+
+def test_a_deep_run_with_a_preview_decodes_the_written_frames_once_more(exr_plate, tmp_path, capsys,
+                                                                        monkeypatch):
+    """The pipeline reads the plate once; the composite and the preview share one more read."""
+    import av
+
+    from vidfill.io import media
+
+    reads = []
+    iter_frames = media.iter_frames
+    monkeypatch.setattr(media, "iter_frames", lambda *a, **k: reads.append(k) or iter_frames(*a, **k))
+    folder, mask, frames, hole = exr_plate
+    out, preview = tmp_path / "clean", tmp_path / "look.mp4"
+    code, err = run(capsys, folder, mask, "-o", out, "--preview", preview, *DIS)
+    assert code == 0, err
+    assert len(reads) == 2 and all(k.get("deep") for k in reads), reads
+    written = read_exr(out / "1001.exr")
+    np.testing.assert_array_equal(written[~hole], frames[0][~hole])  # the composite: the plate outside
+    with av.open(str(preview)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == T

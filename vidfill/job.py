@@ -24,7 +24,7 @@ from vidfill.errors import ConfigError, VidfillError
 from vidfill.models.build import Models, build_models
 from vidfill.stages.holes import dilate_holes
 from vidfill.progress import Reporter
-from vidfill.types import to_float
+from vidfill.types import to_display, to_float
 from vidfill.windows import Keyframe, fill_in_windows, plan_windows
 from vidfill.io.workdir import WorkDir, config_hash, default_location, fingerprint
 
@@ -359,11 +359,18 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     try:
         with (PreviewWriter(job.preview, shown.num_frames, shown.info) if job.preview
               else nullcontext()) as preview:
-            if preview is not None:
-                out = preview.tee(out, inputs.frames(written), next(holes))
+            # the written frames are decoded once more: at full depth for the composite, and
+            # shown in 8 bits from those for the preview
+            sources = inputs.frames(written, deep=deep)
+            if preview is not None and deep:
+                sources, deep_sources = itertools.tee(sources)
+                shown_8bit = (to_display(io.work_frame(f, shown.info)) for f in sources)
+                out = preview.tee(out, shown_8bit, next(holes))
+                sources = deep_sources
+            elif preview is not None:
+                out = preview.tee(out, sources, next(holes))
             if deep:  # outside the hole the source at full depth, the fill inside it
-                out = io.composite_deep(out, inputs.frames(written, deep=True), next(holes),
-                                        shown.info)
+                out = io.composite_deep(out, sources, next(holes), shown.info)
             if job.fill_only:
                 out = fill_layers(out, next(holes), job.feather)
             io.write_stream(job.output, out, shown.num_frames, target, crf=job.crf,
