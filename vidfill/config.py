@@ -119,9 +119,10 @@ class FlowConfig(Checked):
     flow, and the hole filled again from the known pixels along it (0 = one pass on the completed
     flow). Benchmark hole PSNR with 0/1/2: 18.45/18.88/19.19 dB; with DIS 1 pass lost 0.09 dB."""
     refine_margin: int = setting(48, ge=0)
-    """Refinement passes estimate each pair's flow on a crop around the two frames' holes plus
-    this many working pixels, and keep the flow from before elsewhere (only the holes' content
-    changed); 0 = whole frames."""
+    """Refinement passes estimate each pair's flow on a crop around the two frames' holes grown
+    by this many working pixels plus the largest motion there, keep it inside the holes plus
+    half of this, and the flow from before elsewhere (only the holes' content changed); 0 =
+    whole frames. Completion benchmark: hole PSNR 19.10 either way, 1.06 against 1.44 s/frame."""
 
 
 @dataclass(frozen=True)
