@@ -177,6 +177,18 @@ def _dis_flow(dis: cv2.DISOpticalFlow, first: np.ndarray, second: np.ndarray) ->
     return torch.from_numpy(dis.calc(first, second, None)).permute(2, 0, 1)[None]
 
 
+def _at_working_size(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(T, 3, H, W)`` uint8 frames resized to the working ``size``: area-averaged when
+    reduced, bilinear when enlarged."""
+    mode = "area" if size[0] <= frames.shape[-2] else "bilinear"
+    return F.interpolate(frames.float(), size=size, mode=mode).round().clamp(0, 255).to(torch.uint8)
+
+
+def _bfloat16(cfg: FlowConfig, device: torch.device) -> bool:
+    """Whether RAFT runs under bfloat16 autocast: asked for, or "auto" where it is native."""
+    return cfg.precision == "bfloat16" or (cfg.precision == "auto" and native_bfloat16(device))
+
+
 def estimate_flow(frames: torch.Tensor, cfg: FlowConfig, model: torch.nn.Module | None = None,
                   progress: Progress | None = None,
                   pairs: torch.Tensor | None = None) -> FlowResult:
@@ -204,15 +216,12 @@ def estimate_flow(frames: torch.Tensor, cfg: FlowConfig, model: torch.nn.Module 
     if pairs.ndim != 2 or pairs.shape[1] != 2 or (pairs.numel() and not 0 <= int(pairs.min()) <= int(pairs.max()) < t):
         raise ValueError(f"pairs must be (N, 2) frame indices in [0, {t}), got {tuple(pairs.shape)}")
     size = working_size(h, w, cfg.max_side, cfg.raft_min_side if model is not None else 0)
-    mode = "area" if size[0] <= h else "bilinear"
-    small = F.interpolate(frames.float(), size=size, mode=mode).round().clamp(0, 255).to(torch.uint8)
+    small = _at_working_size(frames, size)
     fwd, bwd = [], []
     if model is not None:
         if len(pairs):
-            bfloat16 = cfg.precision == "bfloat16" or (
-                cfg.precision == "auto" and native_bfloat16(small.device))
             flows = _raft_flows(model, small, pairs, cfg.num_updates, cfg.batch_size, progress,
-                                bfloat16=bfloat16)
+                                bfloat16=_bfloat16(cfg, small.device))
             fwd, bwd = [flows[0]], [flows[1]]
         method = "raft"
     else:
@@ -298,12 +307,11 @@ def estimate_flow_near(frames: torch.Tensor, holes: torch.Tensor, base: FlowResu
         margin: working pixels around the holes; the crop's border, where RAFT sees less
             context, is not kept.
     """
-    t, h, w = check_frames(frames)
+    t, _, _ = check_frames(frames)
     if pairs is None:
         pairs = adjacent_pairs(t)
     size = base.working_size
-    small = F.interpolate(frames.float(), size=size, mode="area" if size[0] <= h else "bilinear")
-    small = small.round().clamp(0, 255).to(torch.uint8)
+    small = _at_working_size(frames, size)
     fwd, bwd = base.fwd.clone(), base.bwd.clone()
     boxes = _hole_boxes(holes, pairs)
     keeps = [None if box is None else _grow(box, margin // 2, *size) for box in boxes]
@@ -317,7 +325,7 @@ def estimate_flow_near(frames: torch.Tensor, holes: torch.Tensor, base: FlowResu
                 progress(1)
             continue
         groups.setdefault(_crop(box, margin + math.ceil(move), *size), []).append(i)
-    bfloat16 = cfg.precision == "bfloat16" or (cfg.precision == "auto" and native_bfloat16(small.device))
+    bfloat16 = _bfloat16(cfg, small.device)
     whole = (0, size[0], 0, size[1])
     for (y0, y1, x0, x1), members in groups.items():
         got = _raft_flows(model, small[..., y0:y1, x0:x1], pairs[members], cfg.num_updates,
