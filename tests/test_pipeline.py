@@ -75,8 +75,8 @@ def test_nonlocal_frames_recover_what_adjacent_chains_lose():
     far = FarFlow(pairs=pairs, to=zero, back=zero, count=2)
     region = torch.zeros_like(hole)
     region[10] = hole[10]
-    without, keys_without, _ = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True))
-    with_far, keys_with, _ = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True), far)
+    without, keys_without, *_ = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True))
+    with_far, keys_with, *_ = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True), far)
     assert 10 in keys_without or psnr_region(without, frames, region) < 30
     assert psnr_region(with_far, frames, region) > 40 and not keys_with
 
@@ -97,7 +97,7 @@ def test_gradient_fusion_removes_the_seam_of_an_exposure_change():
     results = {}
     for method in ("colour", "gradient"):
         cfg = DIS.replace(fusion={"method": method})
-        out, _, _ = fill_along_flow(frames, hole, fwd, bwd, cfg, Reporter(quiet=True))
+        out = fill_along_flow(frames, hole, fwd, bwd, cfg, Reporter(quiet=True)).frames
         results[method] = (seam_error(out, frames, hole), psnr_region(out, frames, hole))
     assert results["colour"][0] > 2.5  # a step of several levels
     assert results["gradient"][0] < 0.4 * results["colour"][0]
@@ -187,7 +187,7 @@ def test_keyframe_content_crosses_inconsistent_flow_with_the_leftover_limit():
     jumps = {}
     for limit in (DIS.propagation.consistency_abs_px, 5.0):
         cfg = DIS.replace(leftover={"consistency_abs_px": limit})
-        out, keys, _ = fill_along_flow(frames, hole, fwd, bwd, cfg, Reporter(quiet=True),
+        out, keys, *_ = fill_along_flow(frames, hole, fwd, bwd, cfg, Reporter(quiet=True),
                                     inpainter=fill_with_a_new_grey)
         assert torch.equal(out[~hole.expand_as(out)], frames[~hole.expand_as(frames)])
         inside = out[:, :, 16:32, 24:40].float()

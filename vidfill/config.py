@@ -254,6 +254,27 @@ class TextureConfig(Checked):
 
 
 @dataclass(frozen=True)
+class DetailConfig(Checked):
+    SECTION: ClassVar[str] = "detail"
+
+    enabled: bool = False
+    """Add detail to the pixels no frame shows where the camera holds still
+    (vidfill/inpainters/detail.py): each takes, in every frame, the detail of one fixed still place
+    around the hole whose smooth surroundings match the fill's."""
+    sigma: float = setting(2.0, gt=0.0)
+    """Gaussian blur (px) that splits each frame into a smooth layer, matched, and the detail above it, which is copied."""
+    gain: float = setting(1.0, ge=0.0)
+    """Amplitude of the copied detail (1: the sources' own)."""
+    still_px: float = setting(2.0, ge=0.0)
+    """The camera holds still between two frames when the median flow outside the holes is
+    below this many pixels. A slow drift is still: the detail of a place drifts with the scene."""
+    moving_px: float = setting(1.0, gt=0.0)
+    """Flow that differs from the camera's (the median) by more than this many pixels is motion:
+    a place with it in any pair of the run is no source, and an invented pixel with it in the
+    pairs next to its frame gets no detail there (something crosses the hole)."""
+
+
+@dataclass(frozen=True)
 class DipConfig(Checked):
     SECTION: ClassVar[str] = "dip"
 
@@ -320,6 +341,7 @@ class PipelineConfig:
     leftover: LeftoverConfig = field(default_factory=LeftoverConfig)
     patchmatch: PatchMatchConfig = field(default_factory=PatchMatchConfig)
     texture: TextureConfig = field(default_factory=TextureConfig)
+    detail: DetailConfig = field(default_factory=DetailConfig)
     dip: DipConfig = field(default_factory=DipConfig)
     gated: GatedConfig = field(default_factory=GatedConfig)
     window: WindowConfig = field(default_factory=WindowConfig)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,7 @@ from vidfill.stages.edges import complete_edges, flow_edges
 from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
                                  nonlocal_pairs, unmatched)
 from vidfill.stages.fusion import Fused, fuse, reconstruct
+from vidfill.inpainters.detail import detail_where_still
 from vidfill.models.build import build_inpainter
 from vidfill.models.build import Models, build_models
 from vidfill.stages.holes import dilate_holes, smooth_fill
@@ -158,8 +160,8 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     size = flow.working_size
     del flow, far
 
-    work, keyframes, invented = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter,
-                                                far_flow, inpainter=inpainter, references=references)
+    filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
+                             inpainter=inpainter, references=references)
     refine_passes = cfg.flow.refine_passes
     if refine_passes and flow_model is None:
         reporter.warn("flow refinement passes need RAFT (DIS measured no gain): skipped with DIS")
@@ -178,17 +180,23 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         # estimated on them follows that content there, with no completion; the fill starts
         # again from the known pixels along it. Elsewhere the frames did not change.
         with reporter.stage("refine flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
-            shown = to_display(work)
+            shown = to_display(filled.frames)
             near = flow_again(shown, flow_fwd, flow_bwd, adjacent_pairs(num_frames), advance)
             far = flow_again(shown, far_flow.to, far_flow.back, far_pairs, advance)
             del shown
         flow_fwd, flow_bwd = near.fwd, near.bwd
         far_flow = FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count)
         del near, far
-        work, keyframes, invented = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
-                                                    inpainter=inpainter, references=references)
-    return Result(frames=work, hole=hole, flow_method="raft" if flow_model is not None else "dis",
-                  keyframes=keyframes, invented=invented, timings=dict(reporter.timings))
+        filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
+                                 inpainter=inpainter, references=references)
+    work = filled.frames
+    if cfg.detail.enabled:
+        with reporter.stage("detail", None, "runs"):
+            work = detail_where_still(work, filled.unreached, hole, flow_fwd, small_hole,
+                                      cfg.detail, cfg.patchmatch)
+    return Result(frames=work, hole=hole,
+                  flow_method="raft" if flow_model is not None else "dis",
+                  keyframes=filled.keyframes, invented=filled.invented, timings=dict(reporter.timings))
 
 
 FUSION_CHUNK = 4
@@ -239,11 +247,23 @@ def rebuild_in_gradient_domain(work: torch.Tensor, remaining: torch.Tensor, inde
         work[box] = torch.where(unknown, stored(solved.values, work.dtype), work[box])
 
 
+class Filled(NamedTuple):
+    """What :func:`fill_along_flow` made."""
+    frames: torch.Tensor
+    """The filled frames, equal to the input outside the hole."""
+    keyframes: tuple[int, ...]
+    """The keyframes, in order."""
+    invented: torch.Tensor
+    """``(T, 1, H, W)`` bool: the pixels the image inpainter filled in the keyframes."""
+    unreached: torch.Tensor
+    """``(T, 1, H, W)`` bool: the hole pixels that propagation from the shown pixels did not
+    reach (filled from the keyframes, directly or along the flow)."""
+
+
 def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
                     flow_bwd: torch.Tensor, cfg: PipelineConfig, reporter: Reporter,
                     far: FarFlow | None = None, *, inpainter: ImageInpainter | None = None,
-                    references: dict[int, torch.Tensor] | None = None
-                    ) -> tuple[torch.Tensor, tuple[int, ...], torch.Tensor]:
+                    references: dict[int, torch.Tensor] | None = None) -> Filled:
     """Propagation, fusion and the keyframe loop, given completed flow.
 
     Keyframes: the frame with the most pixels still unfilled is filled by ``inpainter`` and
@@ -263,8 +283,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
             inside the hole before anything is propagated.
 
     Returns:
-        The filled frames (equal to ``frames`` outside ``hole``), the keyframes, in order, and
-        ``(T, 1, H, W)`` bool: the pixels the image inpainter filled in them.
+        :class:`Filled`.
     """
     num_frames = frames.shape[0]
     if inpainter is None:
@@ -296,6 +315,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
     leftover_prop = replace(cfg.propagation, consistency_abs_px=cfg.leftover.consistency_abs_px)
     with reporter.stage("propagation", 2 * (num_frames - 1), "steps") as advance:
         propagate_and_fill(advance)
+    unreached = remaining.clone()
     with reporter.stage("leftovers", None, "keyframes") as advance:
         while bool(remaining.any()):
             if len(keyframes) >= cfg.leftover.max_rounds:  # safety net: finish frame by frame
@@ -312,4 +332,4 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
             remaining[key] = False
             propagate_and_fill(prop_cfg=leftover_prop)
             advance(1)
-    return work, tuple(keyframes), invented
+    return Filled(work, tuple(keyframes), invented, unreached)

@@ -54,12 +54,15 @@ def _telea(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
 class _Level:
     """One pyramid level: patches of the current estimate, valid sources, the target set."""
 
-    def __init__(self, estimate: torch.Tensor, hole: torch.Tensor, patch: int):
+    def __init__(self, estimate: torch.Tensor, hole: torch.Tensor, patch: int,
+                 blocked: torch.Tensor | None = None):
+        """``blocked``: ``(h, w)`` bool, known pixels that no source patch may cover either."""
         self.h, self.w = hole.shape
         self.patch, self.r = patch, patch // 2
         self.hole = hole
         # A source patch lies entirely in the known region and inside the image.
-        outside = F.pad(hole.float()[None, None], [self.r] * 4, value=1.0)
+        unusable = hole if blocked is None else hole | blocked
+        outside = F.pad(unusable.float()[None, None], [self.r] * 4, value=1.0)
         self.valid = F.max_pool2d(outside, patch, stride=1)[0, 0] == 0  # (h, w)
         self.valid_index = self.valid.flatten().nonzero().flatten()
         # Targets: every patch centre whose patch overlaps the hole.
@@ -85,13 +88,15 @@ class _Level:
     def dense(self, sy: torch.Tensor, sx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(h, w) maps of every pixel's source row and column: the targets' matches, and
         themselves elsewhere (a known patch is its own best match)."""
-        field_y = torch.arange(self.h).view(-1, 1).expand(self.h, self.w).clone()
-        field_x = torch.arange(self.w).view(1, -1).expand(self.h, self.w).clone()
+        device = self.hole.device
+        field_y = torch.arange(self.h, device=device).view(-1, 1).expand(self.h, self.w).clone()
+        field_x = torch.arange(self.w, device=device).view(1, -1).expand(self.h, self.w).clone()
         field_y.view(-1)[self.targets], field_x.view(-1)[self.targets] = sy, sx
         return field_y, field_x
 
     def random_sources(self, count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        pick = self.valid_index[torch.randint(len(self.valid_index), (count,), generator=gen)]
+        draw = torch.randint(len(self.valid_index), (count,), generator=gen)  # gen is the host's
+        pick = self.valid_index[draw.to(self.valid_index.device)]
         return pick // self.w, pick % self.w
 
 
@@ -124,7 +129,7 @@ def _search(level: _Level, sy: torch.Tensor, sx: torch.Tensor, cfg: PatchMatchCo
                 sy, sx, dist = _improve(level, sy, sx, dist, field_y[ny, nx] + dy, field_x[ny, nx] + dx)
         radius = max(h, w)
         while radius >= 1:
-            jitter = (torch.rand(2, len(sy), generator=gen) * 2 - 1) * radius
+            jitter = ((torch.rand(2, len(sy), generator=gen) * 2 - 1) * radius).to(sy.device)
             sy, sx, dist = _improve(level, sy, sx, dist, sy + jitter[0].round().long(),
                                     sx + jitter[1].round().long())
             radius //= 2

@@ -1,0 +1,129 @@
+"""Detail over the invented fill where the camera holds still.
+
+The pixels that no frame shows get the keyframe inpainter's membrane: right in the mean, but a
+smudge where the scene has texture (a crowd, foliage, grain). Where the camera holds still (or
+drifts slowly) through a run of frames, this stage adds detail to them: each such pixel takes,
+in every frame of the run, the detail (the frame minus a Gaussian blur) of one fixed place
+around the hole whose smooth surroundings match the fill's there. The places are found once per
+run, by PatchMatch on the smooth layer of the run's middle frame, among places whose flow
+follows the camera's in every pair of the run (no moving foreground passes over them). Because
+the source of a pixel is the same place in every frame, the copied detail lives as the scene
+does there (its grain, the camera's drift) and does not crawl. Invented pixels whose own
+(completed) flow does not follow the camera, where something crosses the hole, are left as
+they are: static detail would not follow the motion there.
+"""
+
+from __future__ import annotations
+
+import kornia
+import torch
+import torch.nn.functional as F
+
+from vidfill.config import DetailConfig, PatchMatchConfig
+from vidfill.inpainters.patchmatch import _Level, _search
+from vidfill.stages.crops import hole_box
+from vidfill.types import stored, to_float
+
+
+def still_runs(flow_fwd: torch.Tensor, small_hole: torch.Tensor, frame_width: int,
+               still_px: float) -> list[slice]:
+    """Runs of at least two consecutive frames between which the camera holds still.
+
+    Args:
+        flow_fwd: ``(T-1, 2, h, w)`` flow t -> t+1 at working size.
+        small_hole: ``(T, 1, h, w)`` bool, the holes at that size (their flow is not evidence).
+        frame_width: the frames' width, to measure the flow in their pixels.
+        still_px: a pair is still when the median flow magnitude outside both holes is below this.
+    """
+    scale = frame_width / flow_fwd.shape[-1]
+    outside = ~(small_hole[:-1] | small_hole[1:])[:, 0]
+    magnitude = flow_fwd.norm(dim=1) * scale
+    still = [bool(outside[p].any()) and float(magnitude[p][outside[p]].median()) < still_px
+             for p in range(flow_fwd.shape[0])]
+    runs, start = [], None
+    for p, is_still in enumerate(still + [False]):
+        if is_still and start is None:
+            start = p
+        elif not is_still and start is not None:
+            runs.append(slice(start, p + 1))
+            start = None
+    return runs
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = max(1, round(3 * sigma))
+    return kornia.filters.gaussian_blur2d(x, (2 * radius + 1,) * 2, (sigma, sigma),
+                                          border_type="reflect")
+
+
+def add_detail(frames: torch.Tensor, targets: torch.Tensor, blocked: torch.Tensor,
+               cfg: DetailConfig, search: PatchMatchConfig) -> torch.Tensor:
+    """Detail for the ``targets`` of one still run of frames.
+
+    Args:
+        frames: ``(n, 3, H, W)`` filled frames of the run (:mod:`vidfill.types`).
+        targets: ``(n, 1, H, W)`` bool, the pixels to add detail to (filled from keyframes).
+        blocked: ``(1, H, W)`` bool, never a source: pixels removed or moving in the run.
+        cfg: the blur that splits detail from the smooth layer, and the detail's gain.
+        search: patch size, context around the targets, PatchMatch passes and seed.
+    Returns:
+        ``(n, 3, H, W)``, equal to ``frames`` outside ``targets``.
+    """
+    region = targets.any(0)
+    if not bool(region.any()):
+        return frames
+    ys, xs = hole_box(region, search.context)
+    reference = to_float(frames[frames.shape[0] // 2, :, ys, xs])  # the fill in the run's middle
+    smooth = _blur(reference[None], cfg.sigma)[0]
+    level = _Level(smooth, region[0, ys, xs], search.patch_size, blocked=blocked[0, ys, xs])
+    if not len(level.valid_index):  # no still place around to copy from
+        return frames
+    gen = torch.Generator().manual_seed(search.seed)
+    sy, sx = level.random_sources(len(level.targets), gen)
+    sy, sx, _ = _search(level, sy, sx, search, gen)
+    source_y, source_x = level.dense(sy, sx)
+    out = frames.clone()
+    for t in range(frames.shape[0]):  # frame by frame: a run of large frames is large
+        here = targets[t, :, ys, xs]
+        if not bool(here.any()):
+            continue
+        values = to_float(frames[t, :, ys, xs])
+        detail = values - _blur(values[None], cfg.sigma)[0]
+        lifted = stored(values + cfg.gain * detail[:, source_y, source_x], frames.dtype)
+        out[t, :, ys, xs] = torch.where(here, lifted, frames[t, :, ys, xs])
+    return out
+
+
+def moving_places(flow_fwd: torch.Tensor, size: tuple[int, int], limit_px: float) -> torch.Tensor:
+    """``(n, 1, H, W)`` bool: where the flow from or to each frame differs from the pair's median
+    (the camera's drift) by more than ``limit_px`` frame pixels: moving foreground, in the holes
+    too (their completed flow).
+
+    Args:
+        flow_fwd: ``(n-1, 2, h, w)`` the run's flow at working size.
+        size: the frames' ``(H, W)``.
+    """
+    scale = size[1] / flow_fwd.shape[-1]
+    drift = flow_fwd.flatten(2).median(2).values[:, :, None, None]
+    pair = (flow_fwd - drift).norm(dim=1, keepdim=True) * scale > limit_px  # (n-1, 1, h, w)
+    frame = F.pad(pair, (0, 0, 0, 0, 0, 0, 0, 1)) | F.pad(pair, (0, 0, 0, 0, 0, 0, 1, 0))
+    return F.interpolate(frame.float(), size=size, mode="nearest") > 0
+
+
+def detail_where_still(frames: torch.Tensor, targets: torch.Tensor, hole: torch.Tensor,
+                       flow_fwd: torch.Tensor, small_hole: torch.Tensor, cfg: DetailConfig,
+                       search: PatchMatchConfig) -> torch.Tensor:
+    """:func:`add_detail` on every run of :func:`still_runs`; other frames as they are.
+
+    Args:
+        frames: ``(T, 3, H, W)`` filled frames; targets, hole: ``(T, 1, H, W)`` bool.
+        flow_fwd, small_hole: the flow t -> t+1 and the holes at its working size.
+    """
+    out = frames.clone()
+    for run in still_runs(flow_fwd, small_hole, frames.shape[-1], cfg.still_px):
+        pairs = slice(run.start, run.stop - 1)
+        moving = moving_places(flow_fwd[pairs], frames.shape[-2:], cfg.moving_px)
+        # no detail where the fill moves (it would not follow) nor from where the scene moves
+        out[run] = add_detail(frames[run], targets[run] & ~moving, (hole[run] | moving).any(0),
+                              cfg, search)
+    return out
