@@ -191,9 +191,9 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
                                  inpainter=inpainter, references=references)
     work = filled.frames
     if cfg.detail.enabled:
-        with reporter.stage("detail", None, "runs"):
+        with reporter.stage("detail", None, "still runs") as advance:
             work = detail_where_still(work, filled.unreached, hole, flow_fwd, small_hole,
-                                      cfg.detail, cfg.patchmatch)
+                                      cfg.detail, cfg.patchmatch, advance)
     return Result(frames=work, hole=hole,
                   flow_method="raft" if flow_model is not None else "dis",
                   keyframes=filled.keyframes, invented=filled.invented, timings=dict(reporter.timings))

@@ -112,12 +112,13 @@ def moving_places(flow_fwd: torch.Tensor, size: tuple[int, int], limit_px: float
 
 def detail_where_still(frames: torch.Tensor, targets: torch.Tensor, hole: torch.Tensor,
                        flow_fwd: torch.Tensor, small_hole: torch.Tensor, cfg: DetailConfig,
-                       search: PatchMatchConfig) -> torch.Tensor:
+                       search: PatchMatchConfig, advance=None) -> torch.Tensor:
     """:func:`add_detail` on every run of :func:`still_runs`; other frames as they are.
 
     Args:
         frames: ``(T, 3, H, W)`` filled frames; targets, hole: ``(T, 1, H, W)`` bool.
         flow_fwd, small_hole: the flow t -> t+1 and the holes at its working size.
+        advance: called with 1 after each run (progress), or None.
     """
     out = frames.clone()
     for run in still_runs(flow_fwd, small_hole, frames.shape[-1], cfg.still_px):
@@ -126,4 +127,6 @@ def detail_where_still(frames: torch.Tensor, targets: torch.Tensor, hole: torch.
         # no detail where the fill moves (it would not follow) nor from where the scene moves
         out[run] = add_detail(frames[run], targets[run] & ~moving, (hole[run] | moving).any(0),
                               cfg, search)
+        if advance is not None:
+            advance(1)
     return out
