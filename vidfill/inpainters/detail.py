@@ -15,12 +15,11 @@ they are: static detail would not follow the motion there.
 
 from __future__ import annotations
 
-import kornia
 import torch
 import torch.nn.functional as F
 
 from vidfill.config import DetailConfig, PatchMatchConfig
-from vidfill.inpainters.patchmatch import _Level, _search
+from vidfill.inpainters.texture import matched_sources, smooth_layer
 from vidfill.stages.crops import hole_box
 from vidfill.types import stored, to_float
 
@@ -50,12 +49,6 @@ def still_runs(flow_fwd: torch.Tensor, small_hole: torch.Tensor, frame_width: in
     return runs
 
 
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    radius = max(1, round(3 * sigma))
-    return kornia.filters.gaussian_blur2d(x, (2 * radius + 1,) * 2, (sigma, sigma),
-                                          border_type="reflect")
-
-
 def add_detail(frames: torch.Tensor, targets: torch.Tensor, blocked: torch.Tensor,
                cfg: DetailConfig, search: PatchMatchConfig) -> torch.Tensor:
     """Detail for the ``targets`` of one still run of frames.
@@ -74,21 +67,18 @@ def add_detail(frames: torch.Tensor, targets: torch.Tensor, blocked: torch.Tenso
         return frames
     ys, xs = hole_box(region, search.context)
     reference = to_float(frames[frames.shape[0] // 2, :, ys, xs])  # the fill in the run's middle
-    smooth = _blur(reference[None], cfg.sigma)[0]
-    level = _Level(smooth, region[0, ys, xs], search.patch_size, blocked=blocked[0, ys, xs])
-    if not len(level.valid_index):  # no still place around to copy from
+    sources = matched_sources(smooth_layer(reference[None], cfg.sigma)[0], region[0, ys, xs],
+                              search, blocked[0, ys, xs])
+    if sources is None:  # no still place around to copy from
         return frames
-    gen = torch.Generator().manual_seed(search.seed)
-    sy, sx = level.random_sources(len(level.targets), gen)
-    sy, sx, _ = _search(level, sy, sx, search, gen)
-    source_y, source_x = level.dense(sy, sx)
+    source_y, source_x = sources
     out = frames.clone()
     for t in range(frames.shape[0]):  # frame by frame: a run of large frames is large
         here = targets[t, :, ys, xs]
         if not bool(here.any()):
             continue
         values = to_float(frames[t, :, ys, xs])
-        detail = values - _blur(values[None], cfg.sigma)[0]
+        detail = values - smooth_layer(values[None], cfg.sigma)[0]
         lifted = stored(values + cfg.gain * detail[:, source_y, source_x], frames.dtype)
         out[t, :, ys, xs] = torch.where(here, lifted, frames[t, :, ys, xs])
     return out

@@ -20,6 +20,29 @@ from vidfill.inpainters.patchmatch import _Level, _search
 from vidfill.stages.crops import crop_around, paste
 
 
+def smooth_layer(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``(N, 3, h, w)`` float images blurred by a Gaussian of ``sigma`` px (reflected at the
+    border): the layer that is matched; the images minus it are the detail that is copied."""
+    radius = max(1, round(3 * sigma))
+    return kornia.filters.gaussian_blur2d(images, (2 * radius + 1,) * 2, (sigma, sigma),
+                                          border_type="reflect")
+
+
+def matched_sources(smooth: torch.Tensor, hole: torch.Tensor, search: PatchMatchConfig,
+                    blocked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """For every pixel of ``smooth`` ``(3, h, w)``, the row and column ``(h, w)`` of the known
+    place whose patch matches its own best (PatchMatch, seeded): for the patches that overlap
+    ``hole`` ``(h, w)`` a match among those that cover neither the hole nor ``blocked``,
+    elsewhere the pixel itself. None when no such patch exists."""
+    level = _Level(smooth, hole, search.patch_size, blocked)
+    if not len(level.valid_index):
+        return None
+    gen = torch.Generator().manual_seed(search.seed)
+    sy, sx = level.random_sources(len(level.targets), gen)
+    sy, sx, _ = _search(level, sy, sx, search, gen)
+    return level.dense(sy, sx)
+
+
 def complete(image: torch.Tensor, hole: torch.Tensor, membrane: torch.Tensor,
              cfg: TextureConfig, search: PatchMatchConfig) -> torch.Tensor:
     """Add detail to the ``membrane`` fill of ``hole`` in ``image``.
@@ -37,15 +60,10 @@ def complete(image: torch.Tensor, hole: torch.Tensor, membrane: torch.Tensor,
         return image.clone()
     crop = crop_around(membrane, hole, search.context, max_side=max(image.shape[-2:]))
     values, inside = crop.image, crop.hole[0]
-    radius = max(1, round(3 * cfg.sigma))
-    smooth = kornia.filters.gaussian_blur2d(values[None], (2 * radius + 1,) * 2,
-                                            (cfg.sigma, cfg.sigma), border_type="reflect")[0]
-    level = _Level(smooth, inside, search.patch_size)
-    if not len(level.valid_index):  # no whole patch is known: the membrane alone
+    smooth = smooth_layer(values[None], cfg.sigma)[0]
+    sources = matched_sources(smooth, inside, search)
+    if sources is None:  # no whole patch is known: the membrane alone
         return membrane.clone()
-    gen = torch.Generator().manual_seed(search.seed)
-    sy, sx = level.random_sources(len(level.targets), gen)
-    sy, sx, _ = _search(level, sy, sx, search, gen)
-    source_y, source_x = level.dense(sy, sx)
+    source_y, source_x = sources
     detail = values - smooth
     return paste(membrane, hole, crop, values + cfg.gain * detail[:, source_y, source_x])
