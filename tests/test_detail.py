@@ -6,7 +6,8 @@ import torch
 from vidfill.config import DetailConfig, PipelineConfig
 from vidfill.inpainters.registry import Inpainter
 from vidfill.metrics import texture_ratio
-from vidfill.inpainters.detail import add_detail, detail_where_still, still_runs
+from vidfill.inpainters.detail import (add_detail, detail_where_still, fill_each_still_frame,
+                                       still_runs)
 
 CFG = PipelineConfig()
 
@@ -61,11 +62,12 @@ def test_detail_is_not_copied_from_where_something_moves():
     filled = membrane_filled(truth, hole)
     flow = torch.zeros(num_frames - 1, 2, h, w)
     flow[:, 0, :, 80:] = 3.0  # what the flow sees there
-    assert texture_ratio(detail_where_still(filled, hole, hole, flow, hole, CFG.detail, CFG.patchmatch),
-                         truth, hole) > 0.8
+    assert texture_ratio(detail_where_still(filled, hole, hole, flow, hole, CFG.leftover.still_px, CFG.detail,
+                                            CFG.patchmatch), truth, hole) > 0.8
 
     def detail_steps(cfg) -> float:
-        out = detail_where_still(filled, hole, hole, flow, hole, cfg, CFG.patchmatch)
+        out = detail_where_still(filled, hole, hole, flow, hole, CFG.leftover.still_px, cfg,
+                                 CFG.patchmatch)
         added = out.float() - filled.float()
         return float((added[1:] - added[:-1])[hole[1:].expand_as(added[1:])].abs().mean())
 
@@ -88,6 +90,27 @@ def test_still_runs_split_where_the_camera_moves():
     assert still_runs(flow, hole, 2 * w, 5.0) == [slice(0, 7)]
 
 
+def test_each_still_frame_is_filled_on_its_own_and_only_there():
+    t, h, w = 7, 16, 20
+    frames = torch.full((t, 3, h, w), 100, dtype=torch.uint8)
+    flow = torch.zeros(t - 1, 2, h, w)
+    flow[3:, 0] = 4.0  # still through frames 0-3, then the camera pans
+    hole = torch.zeros(t, 1, h, w, dtype=torch.bool)
+    hole[:, :, 4:10, 4:10] = True
+    unreached = hole.clone()
+    unreached[:, :, 4:6] = False  # reached by propagation: theirs to keep
+    calls = []
+
+    def grey(image, where):
+        calls.append(int(where.sum()))
+        return torch.where(where, 7, image)
+
+    out = fill_each_still_frame(frames, unreached, flow, hole, 2.0, grey)
+    assert calls == [24] * 4
+    changed = (out != frames).any(1, keepdim=True)
+    assert torch.equal(changed[:4], unreached[:4]) and not bool(changed[4:].any())
+
+
 def test_frames_of_a_moving_camera_keep_their_fill(device):
     truth = still_grainy_clip()
     hole = box(*truth.shape[:1], 80, 112, 24, 56, 36, 76)
@@ -95,10 +118,12 @@ def test_frames_of_a_moving_camera_keep_their_fill(device):
     flow = torch.zeros(truth.shape[0] - 1, 2, 80, 112)
     flow[:, 0] = 3.0
     filled, hole, flow = filled.to(device), hole.to(device), flow.to(device)
-    out = detail_where_still(filled, hole, hole, flow, hole, CFG.detail, CFG.patchmatch)
+    out = detail_where_still(filled, hole, hole, flow, hole, CFG.leftover.still_px, CFG.detail,
+                             CFG.patchmatch)
     assert torch.equal(out, filled)
     flow.zero_()
-    out = detail_where_still(filled, hole, hole, flow, hole, CFG.detail, CFG.patchmatch)
+    out = detail_where_still(filled, hole, hole, flow, hole, CFG.leftover.still_px, CFG.detail,
+                             CFG.patchmatch)
     assert out.device == filled.device  # on the frames' device, like every stage
     assert texture_ratio(out.cpu(), truth, hole.cpu()) > 0.8
 

@@ -161,9 +161,15 @@ def test_keyframes_use_the_given_inpainter():
         calls.append(int(hole.sum()))
         return torch.where(hole, torch.full_like(image, 77), image)
 
-    result = inpaint_video(frames, masks, DIS, models=Models(flow=None, edges=None, inpainter=grey))
+    keyframes_only = DIS.replace(leftover={"each_still_frame": False})
+    result = inpaint_video(frames, masks, keyframes_only,
+                           models=Models(flow=None, edges=None, inpainter=grey))
     assert calls == [256] and len(result.keyframes) == 1
     assert bool((result.frames[masks.expand_as(frames)].int() - 77).abs().le(1).all())
+    # the camera holds still: with each_still_frame, every frame is filled on its own as well
+    calls.clear()
+    inpaint_video(frames, masks, DIS, models=Models(flow=None, edges=None, inpainter=grey))
+    assert calls == [256] * 6
 
 
 def test_keyframe_content_crosses_inconsistent_flow_with_the_leftover_limit():
@@ -352,3 +358,24 @@ def test_cpu_and_cuda_give_the_same_fill():
     out = cuda.frames.cpu()
     assert torch.equal(out[~cpu.hole.expand_as(out)], frames[~cpu.hole.expand_as(frames)])
     assert psnr_region(out, cpu.frames, cpu.hole) > 35
+
+
+def test_each_still_frame_follows_what_crosses_a_still_hole():
+    """A dark bar crosses a stationary hole in front of a still camera: nothing behind the hole
+    is ever shown, and the keyframe's fill carried along the completed flow is dragged into a
+    smear; each frame filled on its own, from its own surroundings, follows the bar."""
+    num_frames, h, w = 10, 48, 64
+    truth = torch.linspace(60, 200, w).view(1, 1, 1, w).repeat(num_frames, 3, h, 1)
+    for t in range(num_frames):
+        truth[t, :, :, 4 + 5 * t:16 + 5 * t] = 20
+    truth = truth.round().to(torch.uint8)
+    masks = torch.zeros(num_frames, 1, h, w, dtype=torch.bool)
+    masks[:, :, 16:32, 20:44] = True
+    damaged = torch.where(masks, 0, truth)
+
+    def hole_psnr(each_still_frame: bool) -> float:
+        cfg = DIS.replace(mask={"dilate": 0}, leftover={"each_still_frame": each_still_frame})
+        return psnr_region(inpaint_video(damaged, masks, cfg).frames, truth, masks)
+
+    carried, own = hole_psnr(False), hole_psnr(True)
+    assert own > carried + 2, (own, carried)

@@ -217,6 +217,10 @@ class LeftoverConfig(Checked):
     """Rebuild the inpainted region from its own colour differences with the known pixels as boundary (GLCIC-style post-processing), so that it meets its surroundings without a colour step. Off: no gain for Telea, whose fill already meets its boundary (hole PSNR 19.65 -> 19.68 dB on 8 cases); it helps patchmatch (17.79 -> 18.36 dB)."""
     consistency_abs_px: float = setting(math.inf, ge=0.0)
     """``propagation.consistency_abs_px`` for the rounds that carry keyframe content, in px. Where moving content crossed the hole, the two directions of the completed flow disagree there: the strict limit stops every trajectory and each frame becomes a keyframe with its own fill (flicker). That content is invented, so inf lets it follow the completed flow wherever it leads. Completion benchmark, RAFT-small: hole PSNR 18.09 -> 18.27 dB, E_warp 3.831 -> 3.670 (breakdance -1.04 and -0.46 dB, running_car +2.02 and +1.56); DIS: 18.11 -> 18.23 dB (5 px: 18.15). Static-hole benchmark (8 cases): E_warp in the hole 0.76x -> 0.69x per-frame Telea's, 8 -> 1 keyframes, hole PSNR 19.65 -> 19.49 dB. Not better everywhere: dogs-jump's 66 frames as one window scored 0.9 dB below the 0.7 px rule (README, windows)."""
+    each_still_frame: bool = True
+    """Where the camera holds still (``still_px``), fill the pixels that propagation did not reach in every frame on its own, from that frame's surroundings, instead of carrying a keyframe's fill along the completed flow, which inside a still hole follows whatever crosses it and drags the fill into a smear (vidfill/inpainters/detail.py). Measured in benchmarks/README.md, "Each frame its own fill where the camera holds still"."""
+    still_px: float = setting(2.0, ge=0.0)
+    """The camera holds still between two frames when the median flow outside the holes is below this many pixels (for ``each_still_frame`` and the detail stage). A slow drift is still."""
     max_rounds: int = setting(64, ge=1)
     """Safety cap on keyframe fill + propagation rounds (each round fills at least one whole keyframe)."""
 
@@ -265,9 +269,6 @@ class DetailConfig(Checked):
     """Gaussian blur (px) that splits each frame into a smooth layer, matched, and the detail above it, which is copied."""
     gain: float = setting(1.0, ge=0.0)
     """Amplitude of the copied detail (1: the sources' own)."""
-    still_px: float = setting(2.0, ge=0.0)
-    """The camera holds still between two frames when the median flow outside the holes is
-    below this many pixels. A slow drift is still: the detail of a place drifts with the scene."""
     moving_px: float = setting(1.0, gt=0.0)
     """Flow that differs from the camera's (the median) by more than this many pixels is motion:
     a place with it in any pair of the run is no source, and an invented pixel with it in the

@@ -1,4 +1,12 @@
-"""Detail over the invented fill where the camera holds still.
+"""Where the camera holds still: each frame's own fill, and detail over it.
+
+Where the camera holds still through a run of frames and the hole does not move, what lies
+behind the hole is never shown, and what propagation did not reach is invented. The keyframe
+rounds invent it once, in a keyframe, and carry it along the completed flow; but inside a
+still hole that flow follows whatever crosses the hole (a dancer), so the keyframe's fill is
+dragged into a smear. :func:`fill_each_still_frame` gives every frame of such a run its own
+fill instead: the keyframe inpainter's, from that frame's surroundings, which are the same in
+every frame where nothing moves (no flicker) and show the crossing where something does.
 
 The pixels that no frame shows get the keyframe inpainter's membrane: right in the mean, but a
 smudge where the scene has texture (a crowd, foliage, grain). Where the camera holds still (or
@@ -14,6 +22,8 @@ they are: static detail would not follow the motion there.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +94,30 @@ def add_detail(frames: torch.Tensor, targets: torch.Tensor, blocked: torch.Tenso
     return out
 
 
+def fill_each_still_frame(frames: torch.Tensor, unreached: torch.Tensor, flow_fwd: torch.Tensor,
+                          small_hole: torch.Tensor, still_px: float,
+                          inpainter: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                          advance=None) -> torch.Tensor:
+    """Every frame of every :func:`still_runs` run with its ``unreached`` pixels filled by
+    ``inpainter`` from its own surroundings; other frames and pixels as they are.
+
+    Args:
+        frames: ``(T, 3, H, W)`` filled frames; unreached: ``(T, 1, H, W)`` bool, the pixels
+            that propagation from the shown pixels did not reach.
+        flow_fwd, small_hole: the flow t -> t+1 and the holes at its working size.
+        inpainter: ``(3, H, W)`` frame, ``(1, H, W)`` hole -> filled frame of its dtype.
+        advance: called with 1 after each frame filled (progress), or None.
+    """
+    out = frames.clone()
+    for run in still_runs(flow_fwd, small_hole, frames.shape[-1], still_px):
+        for t in range(run.start, run.stop):
+            if bool(unreached[t].any()):
+                out[t] = inpainter(frames[t], unreached[t])
+                if advance is not None:
+                    advance(1)
+    return out
+
+
 def moving_places(flow_fwd: torch.Tensor, size: tuple[int, int], limit_px: float) -> torch.Tensor:
     """``(n, 1, H, W)`` bool: where the flow from or to each frame differs from the pair's median
     (the camera's drift) by more than ``limit_px`` frame pixels: moving foreground, in the holes
@@ -101,17 +135,18 @@ def moving_places(flow_fwd: torch.Tensor, size: tuple[int, int], limit_px: float
 
 
 def detail_where_still(frames: torch.Tensor, targets: torch.Tensor, hole: torch.Tensor,
-                       flow_fwd: torch.Tensor, small_hole: torch.Tensor, cfg: DetailConfig,
-                       search: PatchMatchConfig, advance=None) -> torch.Tensor:
+                       flow_fwd: torch.Tensor, small_hole: torch.Tensor, still_px: float,
+                       cfg: DetailConfig, search: PatchMatchConfig, advance=None) -> torch.Tensor:
     """:func:`add_detail` on every run of :func:`still_runs`; other frames as they are.
 
     Args:
         frames: ``(T, 3, H, W)`` filled frames; targets, hole: ``(T, 1, H, W)`` bool.
         flow_fwd, small_hole: the flow t -> t+1 and the holes at its working size.
+        still_px: the camera's median motion per pair below which a pair is still.
         advance: called with 1 after each run (progress), or None.
     """
     out = frames.clone()
-    for run in still_runs(flow_fwd, small_hole, frames.shape[-1], cfg.still_px):
+    for run in still_runs(flow_fwd, small_hole, frames.shape[-1], still_px):
         pairs = slice(run.start, run.stop - 1)
         moving = moving_places(flow_fwd[pairs], frames.shape[-2:], cfg.moving_px)
         # no detail where the fill moves (it would not follow) nor from where the scene moves
