@@ -379,3 +379,20 @@ def test_each_still_frame_follows_what_crosses_a_still_hole():
 
     carried, own = hole_psnr(False), hole_psnr(True)
     assert own > carried + 2, (own, carried)
+
+
+def test_each_still_frame_is_for_the_membrane_only():
+    """An exemplar or network fill guessed anew in every frame would flicker: only the
+    harmonic membrane is filled frame by frame."""
+    frames = translating_clip(num_frames=5, h=48, w=48, dx=0, dy=0)
+    masks = torch.zeros(5, 1, 48, 48, dtype=torch.bool)
+    masks[:, :, 16:32, 16:32] = True
+    calls = []
+
+    def grey(image, hole):
+        calls.append(int(hole.sum()))
+        return torch.where(hole, torch.full_like(image, 77), image)
+
+    inpaint_video(frames, masks, DIS.replace(leftover={"method": "telea"}),
+                  models=Models(flow=None, edges=None, inpainter=grey))
+    assert calls == [256]

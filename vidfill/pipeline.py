@@ -191,7 +191,7 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
                                  inpainter=inpainter, references=references)
     work = filled.frames
     still_px = cfg.leftover.still_px
-    if cfg.leftover.each_still_frame:
+    if cfg.leftover.each_still_frame and cfg.leftover.method == "harmonic":
         with reporter.stage("still frames", None, "frames") as advance:
             work = fill_each_still_frame(work, filled.unreached, flow_fwd, small_hole, still_px,
                                          inpainter, advance)

@@ -5,7 +5,7 @@ behind the hole is never shown, and what propagation did not reach is invented. 
 rounds invent it once, in a keyframe, and carry it along the completed flow; but inside a
 still hole that flow follows whatever crosses the hole (a dancer), so the keyframe's fill is
 dragged into a smear. :func:`fill_each_still_frame` gives every frame of such a run its own
-fill instead: the keyframe inpainter's, from that frame's surroundings, which are the same in
+fill instead: the harmonic membrane, from that frame's surroundings, which are the same in
 every frame where nothing moves (no flicker) and show the crossing where something does.
 
 The pixels that no frame shows get the keyframe inpainter's membrane: right in the mean, but a
