@@ -396,3 +396,17 @@ def test_each_still_frame_is_for_the_membrane_only():
     inpaint_video(frames, masks, DIS.replace(leftover={"method": "telea"}),
                   models=Models(flow=None, edges=None, inpainter=grey))
     assert calls == [256]
+
+
+def test_stage_lines_show_a_rate_only_for_work_done():
+    import io
+
+    stream = io.StringIO()
+    reporter = Reporter(stream=stream)
+    with reporter.stage("still frames", None, "frames"):
+        pass
+    with reporter.stage("propagation", 4, "steps") as advance:
+        advance(4)
+    idle, busy = stream.getvalue().splitlines()
+    assert idle.startswith("still frames 0 frames") and "/s" not in idle
+    assert "[####################] 4/4 steps" in busy and busy.endswith("steps/s")

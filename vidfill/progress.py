@@ -68,7 +68,8 @@ class Reporter:
                 bar = f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{total}"
             else:
                 bar = f"{done}"
-            return f"{name:<12} {bar} {unit} {elapsed:6.1f}s {rate:7.2f} {unit}/s"
+            speed = f" {rate:7.2f} {unit}/s" if done else ""  # nothing to do: no rate to show
+            return f"{name:<12} {bar} {unit} {elapsed:6.1f}s{speed}"
 
         def advance(n: int = 1) -> None:
             nonlocal done
