@@ -62,11 +62,11 @@ def test_detail_is_not_copied_from_where_something_moves():
     filled = membrane_filled(truth, hole)
     flow = torch.zeros(num_frames - 1, 2, h, w)
     flow[:, 0, :, 80:] = 3.0  # what the flow sees there
-    assert texture_ratio(detail_where_still(filled, hole, hole, flow, hole, CFG.leftover.still_px, CFG.detail,
-                                            CFG.patchmatch), truth, hole) > 0.8
+    assert texture_ratio(detail_where_still(filled, hole, hole, flow, still_runs(flow, hole, w, 2.0),
+                                            CFG.detail, CFG.patchmatch), truth, hole) > 0.8
 
     def detail_steps(cfg) -> float:
-        out = detail_where_still(filled, hole, hole, flow, hole, CFG.leftover.still_px, cfg,
+        out = detail_where_still(filled, hole, hole, flow, still_runs(flow, hole, w, 2.0), cfg,
                                  CFG.patchmatch)
         added = out.float() - filled.float()
         return float((added[1:] - added[:-1])[hole[1:].expand_as(added[1:])].abs().mean())
@@ -105,7 +105,7 @@ def test_each_still_frame_is_filled_on_its_own_and_only_there():
         calls.append(int(where.sum()))
         return torch.where(where, 7, image)
 
-    out = fill_each_still_frame(frames, unreached, flow, hole, 2.0, grey)
+    out = fill_each_still_frame(frames, unreached, still_runs(flow, hole, w, 2.0), grey)
     assert calls == [24] * 4
     changed = (out != frames).any(1, keepdim=True)
     assert torch.equal(changed[:4], unreached[:4]) and not bool(changed[4:].any())
@@ -118,12 +118,12 @@ def test_frames_of_a_moving_camera_keep_their_fill(device):
     flow = torch.zeros(truth.shape[0] - 1, 2, 80, 112)
     flow[:, 0] = 3.0
     filled, hole, flow = filled.to(device), hole.to(device), flow.to(device)
-    out = detail_where_still(filled, hole, hole, flow, hole, CFG.leftover.still_px, CFG.detail,
-                             CFG.patchmatch)
+    out = detail_where_still(filled, hole, hole, flow, still_runs(flow, hole, 112, 2.0),
+                             CFG.detail, CFG.patchmatch)
     assert torch.equal(out, filled)
     flow.zero_()
-    out = detail_where_still(filled, hole, hole, flow, hole, CFG.leftover.still_px, CFG.detail,
-                             CFG.patchmatch)
+    out = detail_where_still(filled, hole, hole, flow, still_runs(flow, hole, 112, 2.0),
+                             CFG.detail, CFG.patchmatch)
     assert out.device == filled.device  # on the frames' device, like every stage
     assert texture_ratio(out.cpu(), truth, hole.cpu()) > 0.8
 

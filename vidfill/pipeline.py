@@ -19,7 +19,7 @@ from vidfill.stages.edges import complete_edges, flow_edges
 from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
                                  nonlocal_pairs, unmatched)
 from vidfill.stages.fusion import Fused, fuse, reconstruct
-from vidfill.inpainters.detail import detail_where_still, fill_each_still_frame
+from vidfill.inpainters.detail import detail_where_still, fill_each_still_frame, still_runs
 from vidfill.models.build import build_inpainter
 from vidfill.models.build import Models, build_models
 from vidfill.stages.holes import dilate_holes, smooth_fill
@@ -190,15 +190,16 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
                                  inpainter=inpainter, references=references)
     work = filled.frames
-    still_px = cfg.leftover.still_px
-    if cfg.leftover.each_still_frame and cfg.leftover.method == "harmonic":
+    each_frame = cfg.leftover.each_still_frame and cfg.leftover.method == "harmonic"
+    if each_frame or cfg.detail.enabled:
+        runs = still_runs(flow_fwd, small_hole, frames.shape[-1], cfg.leftover.still_px)
+    if each_frame:
         with reporter.stage("still frames", None, "frames") as advance:
-            work = fill_each_still_frame(work, filled.unreached, flow_fwd, small_hole, still_px,
-                                         inpainter, advance)
+            work = fill_each_still_frame(work, filled.unreached, runs, inpainter, advance)
     if cfg.detail.enabled:
         with reporter.stage("detail", None, "still runs") as advance:
-            work = detail_where_still(work, filled.unreached, hole, flow_fwd, small_hole, still_px,
-                                      cfg.detail, cfg.patchmatch, advance)
+            work = detail_where_still(work, filled.unreached, hole, flow_fwd, runs, cfg.detail,
+                                      cfg.patchmatch, advance)
     return Result(frames=work, hole=hole,
                   flow_method="raft" if flow_model is not None else "dis",
                   keyframes=filled.keyframes, invented=filled.invented, timings=dict(reporter.timings))

@@ -94,22 +94,20 @@ def add_detail(frames: torch.Tensor, targets: torch.Tensor, blocked: torch.Tenso
     return out
 
 
-def fill_each_still_frame(frames: torch.Tensor, unreached: torch.Tensor, flow_fwd: torch.Tensor,
-                          small_hole: torch.Tensor, still_px: float,
+def fill_each_still_frame(frames: torch.Tensor, unreached: torch.Tensor, runs: list[slice],
                           inpainter: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                           advance=None) -> torch.Tensor:
-    """Every frame of every :func:`still_runs` run with its ``unreached`` pixels filled by
-    ``inpainter`` from its own surroundings; other frames and pixels as they are.
+    """Every frame of the still ``runs`` (:func:`still_runs`) with its ``unreached`` pixels
+    filled by ``inpainter`` from its own surroundings; other frames and pixels as they are.
 
     Args:
         frames: ``(T, 3, H, W)`` filled frames; unreached: ``(T, 1, H, W)`` bool, the pixels
             that propagation from the shown pixels did not reach.
-        flow_fwd, small_hole: the flow t -> t+1 and the holes at its working size.
         inpainter: ``(3, H, W)`` frame, ``(1, H, W)`` hole -> filled frame of its dtype.
         advance: called with 1 after each frame filled (progress), or None.
     """
     out = frames.clone()
-    for run in still_runs(flow_fwd, small_hole, frames.shape[-1], still_px):
+    for run in runs:
         for t in range(run.start, run.stop):
             if bool(unreached[t].any()):
                 out[t] = inpainter(frames[t], unreached[t])
@@ -135,18 +133,17 @@ def moving_places(flow_fwd: torch.Tensor, size: tuple[int, int], limit_px: float
 
 
 def detail_where_still(frames: torch.Tensor, targets: torch.Tensor, hole: torch.Tensor,
-                       flow_fwd: torch.Tensor, small_hole: torch.Tensor, still_px: float,
-                       cfg: DetailConfig, search: PatchMatchConfig, advance=None) -> torch.Tensor:
-    """:func:`add_detail` on every run of :func:`still_runs`; other frames as they are.
+                       flow_fwd: torch.Tensor, runs: list[slice], cfg: DetailConfig,
+                       search: PatchMatchConfig, advance=None) -> torch.Tensor:
+    """:func:`add_detail` on every still run (:func:`still_runs`); other frames as they are.
 
     Args:
         frames: ``(T, 3, H, W)`` filled frames; targets, hole: ``(T, 1, H, W)`` bool.
-        flow_fwd, small_hole: the flow t -> t+1 and the holes at its working size.
-        still_px: the camera's median motion per pair below which a pair is still.
+        flow_fwd: the flow t -> t+1 at its working size.
         advance: called with 1 after each run (progress), or None.
     """
     out = frames.clone()
-    for run in still_runs(flow_fwd, small_hole, frames.shape[-1], still_px):
+    for run in runs:
         pairs = slice(run.start, run.stop - 1)
         moving = moving_places(flow_fwd[pairs], frames.shape[-2:], cfg.moving_px)
         # no detail where the fill moves (it would not follow) nor from where the scene moves
