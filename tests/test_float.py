@@ -155,11 +155,14 @@ def test_an_exr_plate_to_a_video_and_a_broken_exr(exr_plate, tmp_path, capsys):
     assert not (tmp_path / "x").exists()
 
 
-def test_a_work_directory_keeps_float_frames_exactly(tmp_path):
+def test_a_work_directory_keeps_float_frames_and_their_keyframe_fill_exactly(tmp_path):
     store = WorkDir(tmp_path / "work", {"run": 1}, protected=())
     images = torch.from_numpy(hdr_clip()[:3]).permute(0, 3, 1, 2).contiguous()
-    store.save(0, range(3), images)
-    assert torch.equal(store.load(range(3)), images)
+    keyfill = torch.rand(3, 1, *images.shape[-2:], generator=torch.Generator().manual_seed(0)) < 0.3
+    keyfill[1] = False  # a frame with none: no file
+    store.save(0, range(3), images, keyfill)
+    loaded, loaded_keyfill = store.load(range(3))
+    assert torch.equal(loaded, images) and torch.equal(loaded_keyfill, keyfill)
     store.remove()
     assert not (tmp_path / "work").exists()
 

@@ -398,3 +398,30 @@ def test_stage_lines_show_a_rate_only_for_work_done():
     idle, busy = stream.getvalue().splitlines()
     assert idle.startswith("still frames 0 frames") and "/s" not in idle
     assert "[####################] 4/4 steps" in busy and busy.endswith("steps/s")
+
+
+def test_shown_content_comes_before_an_earlier_windows_fill():
+    """Pixels an earlier window filled from keyframes are handed over as known but not shown:
+    what a frame shows reaches the hole first, they are carried on only where nothing shown
+    does, what they reach counts as unreached, and their own frame is left as it was."""
+    from vidfill.pipeline import fill_along_flow
+
+    num_frames = 8
+    truth = translating_clip(num_frames=num_frames, h=48, w=64, dx=0, dy=0)
+    hole = torch.zeros(num_frames, 1, 48, 64, dtype=torch.bool)
+    hole[1:7, :, 16:32, 20:44] = True  # frame 7 shows what lies behind
+    inherited = torch.zeros_like(hole)
+    inherited[0, :, 16:32, 20:44] = True
+    frames = torch.where(inherited, torch.full_like(truth, 128), truth)  # the earlier fill
+    still = torch.zeros(num_frames - 1, 2, 48, 64)
+    cfg = DIS.replace(mask={"dilate": 0}, fusion={"method": "colour"})
+    shown = fill_along_flow(frames, hole, still, still, cfg, Reporter(quiet=True),
+                            inherited=inherited)
+    assert psnr_region(shown.frames, truth, hole) > 40 and not shown.unreached.any()
+    assert torch.equal(shown.frames[0], frames[0])
+
+    hole[7, :, 16:32, 20:44] = True  # now no frame shows it: the earlier fill is carried on
+    carried = fill_along_flow(frames, hole, still, still, cfg, Reporter(quiet=True),
+                              inherited=inherited)
+    assert torch.equal(carried.unreached, hole) and not carried.keyframes
+    assert bool((carried.frames[1:, :, 16:32, 20:44] == 128).all())

@@ -135,7 +135,8 @@ def test_an_empty_work_dir_given_by_the_user_is_kept_and_emptied(clip, tmp_path,
 
 def test_removal_deletes_only_what_vidfill_wrote(tmp_path):
     work = WorkDir(tmp_path / "work", {"a": 1})
-    work.save(0, range(2), torch.zeros(2, 3, 4, 4, dtype=torch.uint8))
+    work.save(0, range(2), torch.zeros(2, 3, 4, 4, dtype=torch.uint8),
+              torch.ones(2, 1, 4, 4, dtype=torch.bool))
     (work.path / "frames" / "keep.txt").write_text("someone else's")
     work.remove()
     assert snapshot(tmp_path) == {"work/frames/keep.txt": b"someone else's"}

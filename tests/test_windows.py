@@ -168,3 +168,26 @@ def test_a_clip_a_little_longer_than_a_window_is_one_window_not_two():
         stretched = plan_windows(n, cfg)
         assert [t for w in stretched for t in w.new] == list(range(n))
         assert all(w.stop - w.start <= 75 for w in stretched)
+
+
+
+def test_the_handover_says_which_pixels_were_filled_from_keyframes(monkeypatch):
+    """The next window must know which handed-over pixels were invented, not shown (see
+    ``fill_along_flow``'s ``inherited``): the earlier window's keyframe fill of those frames."""
+    frames = translating_clip(num_frames=12, h=48, w=64, dx=0, dy=0)  # a still camera:
+    masks = torch.zeros(12, 1, 48, 64, dtype=torch.bool)  # nothing behind the hole is shown
+    masks[:, :, 16:32, 20:44] = True
+    cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0, "stretch": 0})
+    calls = []
+
+    def spy(clip, holes, *args, **kwargs):
+        result = inpaint_video(clip, holes, *args, **kwargs)
+        calls.append((kwargs.get("inherited"), result.unreached))
+        return result
+
+    monkeypatch.setattr("vidfill.windows.inpaint_video", spy)
+    list(fill_in_windows(frames, masks, 12, cfg))
+    (first_inherited, first_unreached), (second_inherited, _) = calls  # 0-7, then 4-11
+    assert first_inherited is None and first_unreached[4:].any()
+    assert torch.equal(second_inherited[:4], first_unreached[4:8])
+    assert not second_inherited[4:].any()

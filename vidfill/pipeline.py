@@ -55,6 +55,10 @@ class Result:
     invented: torch.Tensor | None = None
     """(T, 1, H, W) bool: the pixels of the keyframes that the image inpainter filled (no frame
     showed them), in the last pass; None when there was no hole."""
+    unreached: torch.Tensor | None = None
+    """(T, 1, H, W) bool: the hole pixels that propagation from the shown pixels did not reach
+    (filled from the keyframes, directly or along the flow), in the last pass; None when there
+    was no hole."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per stage."""
 
@@ -88,7 +92,8 @@ PREFILL_CHUNK = 8
 
 def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig, *,
                   models: Models | None = None, reporter: Reporter | None = None,
-                  references: dict[int, torch.Tensor] | None = None) -> Result:
+                  references: dict[int, torch.Tensor] | None = None,
+                  inherited: torch.Tensor | None = None) -> Result:
     """Remove the masked regions of a clip.
 
     Flow, completion, then propagation, fusion and keyframes (:func:`fill_along_flow`); then,
@@ -105,6 +110,8 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         reporter: progress and notes; silent when None.
         references: frame number -> ``(3, H, W)`` frame painted by hand, of the frames' dtype;
             its pixels inside that frame's hole are taken as known and propagated through the clip.
+        inherited: ``(T, 1, H, W)`` bool, outside ``masks``: pixels an earlier window filled
+            from its keyframes (:mod:`vidfill.windows`); see :func:`fill_along_flow`.
 
     Returns:
         :class:`Result`; outside ``result.hole`` its frames equal the input exactly.
@@ -161,7 +168,7 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     del flow, far
 
     filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
-                             inpainter=inpainter, references=references)
+                             inpainter=inpainter, references=references, inherited=inherited)
     refine_passes = cfg.flow.refine_passes
     if refine_passes and flow_model is None:
         reporter.warn("flow refinement passes need RAFT (DIS measured no gain): skipped with DIS")
@@ -188,7 +195,7 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         far_flow = FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count)
         del near, far
         filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
-                                 inpainter=inpainter, references=references)
+                                 inpainter=inpainter, references=references, inherited=inherited)
     work = filled.frames
     each_frame = cfg.leftover.each_still_frame and cfg.leftover.method == "harmonic"
     if each_frame or cfg.detail.enabled:
@@ -202,7 +209,8 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
                                       cfg.patchmatch, advance)
     return Result(frames=work, hole=hole,
                   flow_method="raft" if flow_model is not None else "dis",
-                  keyframes=filled.keyframes, invented=filled.invented, timings=dict(reporter.timings))
+                  keyframes=filled.keyframes, invented=filled.invented, unreached=filled.unreached,
+                  timings=dict(reporter.timings))
 
 
 FUSION_CHUNK = 4
@@ -269,7 +277,8 @@ class Filled(NamedTuple):
 def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
                     flow_bwd: torch.Tensor, cfg: PipelineConfig, reporter: Reporter,
                     far: FarFlow | None = None, *, inpainter: ImageInpainter | None = None,
-                    references: dict[int, torch.Tensor] | None = None) -> Filled:
+                    references: dict[int, torch.Tensor] | None = None,
+                    inherited: torch.Tensor | None = None) -> Filled:
     """Propagation, fusion and the keyframe loop, given completed flow.
 
     Keyframes: the frame with the most pixels still unfilled is filled by ``inpainter`` and
@@ -295,7 +304,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
     if inpainter is None:
         inpainter = build_inpainter(cfg, device=frames.device, reporter=reporter)
     work = torch.where(hole, torch.zeros_like(frames), frames)
-    remaining = hole.clone()
+    remaining = hole.clone() if inherited is None else hole | inherited
     for t, painted in (references or {}).items():
         work[t] = torch.where(hole[t], painted.to(work.device), frames[t])
         remaining[t] = False
@@ -321,8 +330,12 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
     leftover_prop = replace(cfg.propagation, consistency_abs_px=cfg.leftover.consistency_abs_px)
     with reporter.stage("propagation", 2 * (num_frames - 1), "steps") as advance:
         propagate_and_fill(advance)
-    unreached = remaining.clone()
+    unreached = remaining & hole
     with reporter.stage("leftovers", None, "keyframes") as advance:
+        if inherited is not None and bool(inherited.any()):  # carried on as a keyframe would be
+            work.copy_(torch.where(inherited, frames, work))  # as the earlier window left them
+            remaining &= ~inherited
+            propagate_and_fill(prop_cfg=leftover_prop)
         while bool(remaining.any()):
             if len(keyframes) >= cfg.leftover.max_rounds:  # safety net: finish frame by frame
                 for t in range(num_frames):

@@ -3,7 +3,10 @@
 The clip is cut into windows of ``cfg.window.length`` frames that overlap by
 ``cfg.window.overlap``. Each window is filled by ``inpaint_video``; at a seam the frames the
 previous window already finished are handed over as known content (hole cleared, their fill
-used as a source), so that the fill continues with no visible seam. A window leaves its last
+used as a source), so that the fill continues with no visible seam. The pixels of theirs that
+the previous window filled from keyframes go with them as ``inherited``: a source only where
+nothing shown reaches, like a keyframe, so that shown content comes first and a still frame
+after the seam still gets its own fill. A window leaves its last
 ``cfg.window.lookahead`` frames to the next one: it sees them (content they reveal reaches
 back into the frames it finishes) but does not finish them. Only one window is ever
 held as a tensor; frames arrive from an iterator and leave through one as each window
@@ -116,6 +119,7 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     plan = plan_windows(num_frames, cfg.window)
     finished = store.finished if store is not None else 0
     recent: deque[torch.Tensor] = deque(maxlen=cfg.window.length)  # last outputs, for handover
+    recent_unreached: deque[torch.Tensor] = deque(maxlen=cfg.window.length)  # their keyframe fill
     waiting: deque[tuple[torch.Tensor, torch.Tensor]] = deque()  # read, not yet finished
     for index, window in enumerate(plan):
         first = window.start + window.fixed  # the first frame in ``waiting``
@@ -127,38 +131,46 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                              f"{num_frames} of each")
         waiting.extend(zip(fresh, fresh_masks))
         if index < finished:
-            out = store.load(window.new)
+            out, unreached = store.load(window.new)
         else:
             local = {t - window.start: image for t, image in (references or {}).items()
                      if window.new.start <= t < window.stop}
-            out = _fill_window(window, list(recent)[len(recent) - window.fixed:],
-                               [f for f, _ in waiting], [m for _, m in waiting], cfg, models,
-                               reporter, device, references=local,
-                               keyframes=keyframes)[:len(window.new)]
+            handover = slice(len(recent) - window.fixed, None)
+            out, unreached = _fill_window(window, list(recent)[handover],
+                                          list(recent_unreached)[handover],
+                                          [f for f, _ in waiting], [m for _, m in waiting], cfg,
+                                          models, reporter, device, references=local,
+                                          keyframes=keyframes)
+            out, unreached = out[:len(window.new)], unreached[:len(window.new)]
             if store is not None:
-                store.save(index, window.new, out)
+                store.save(index, window.new, out, unreached)
             if len(plan) > 1:
                 reporter.note(f"window {index + 1}/{len(plan)} done (frames {window.start}-"
                               f"{window.stop - 1}, finished {window.new.start}-{window.finish - 1})")
         del fresh, fresh_masks
-        for frame in out:
+        for frame, from_keyframes in zip(out, unreached):
             waiting.popleft()
             recent.append(frame)
+            recent_unreached.append(from_keyframes)
             yield frame
 
 
-def _fill_window(window: Window, handover: list[torch.Tensor], fresh: list[torch.Tensor],
-                 fresh_masks: list[torch.Tensor], cfg: PipelineConfig, models: Models,
-                 reporter: Reporter, device: torch.device | None, *,
+def _fill_window(window: Window, handover: list[torch.Tensor], handover_unreached: list[torch.Tensor],
+                 fresh: list[torch.Tensor], fresh_masks: list[torch.Tensor], cfg: PipelineConfig,
+                 models: Models, reporter: Reporter, device: torch.device | None, *,
                  references: dict[int, torch.Tensor],
-                 keyframes: list[Keyframe] | None = None) -> torch.Tensor:
-    """``(stop - start - fixed, 3, H, W)`` uint8: the unfinished frames of ``window`` filled
-    (its new frames, then its look-ahead), given the ``window.fixed`` finished frames before
-    them (``handover``, known content) and the unfinished frames and masks (each
-    ``(3, H, W)`` / ``(1, H, W)``)."""
+                 keyframes: list[Keyframe] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The unfinished frames of ``window`` filled (its new frames, then its look-ahead):
+    ``(stop - start - fixed, 3, H, W)`` uint8, and ``(.., 1, H, W)`` bool, their pixels filled
+    from keyframes; given the ``window.fixed`` finished frames before them (``handover``, known
+    content, and ``handover_unreached``, where an earlier window filled them from keyframes)
+    and the unfinished frames and masks (each ``(3, H, W)`` / ``(1, H, W)``)."""
     clip = torch.stack(handover + fresh).to(device)
-    holes = torch.stack([torch.zeros_like(fresh_masks[0])] * len(handover) + fresh_masks).to(device)
-    result = inpaint_video(clip, holes, cfg, models=models, reporter=reporter, references=references)
+    none = torch.zeros_like(fresh_masks[0])
+    holes = torch.stack([none] * len(handover) + fresh_masks).to(device)
+    inherited = torch.stack(handover_unreached + [none] * len(fresh)).to(device) if handover else None
+    result = inpaint_video(clip, holes, cfg, models=models, reporter=reporter, references=references,
+                           inherited=inherited)
     if result.keyframes:
         name = getattr(models.inpainter, "name", cfg.leftover.method)
         reporter.note(f"{len(result.keyframes)} keyframe(s) filled by {name}: "
@@ -167,4 +179,5 @@ def _fill_window(window: Window, handover: list[torch.Tensor], fresh: list[torch
         finished = range(len(handover), len(handover) + len(window.new))
         keyframes.extend(Keyframe(window.start + k, result.frames[k].cpu(), result.invented[k].cpu())
                          for k in result.keyframes if k in finished)
-    return result.frames[len(handover):].cpu()
+    unreached = result.unreached if result.unreached is not None else torch.zeros_like(holes)
+    return result.frames[len(handover):].cpu(), unreached[len(handover):].cpu()

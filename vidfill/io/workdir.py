@@ -7,6 +7,9 @@ Layout (default ``OUTPUT.vidfill-work/`` next to the output)::
     lock              held (flock) by the run using the directory; holds its pid
     frames/000123.png the finished frames, lossless, named by frame number (.exr, half float:
                       the float frames of a deep source)
+    frames/000123.keyfill.png
+                      where that frame was filled from keyframes (white), which the next
+                      window's handover needs (:mod:`vidfill.windows`)
 
 ``key`` names the input and masks (path, size and modification time), the frame count and
 size, a hash of the settings, the flow method and the window plan; a work directory whose key
@@ -41,7 +44,7 @@ STATE = "state.json"
 LOCK = "lock"
 MARK = "vidfill_work_dir"
 """The field of ``state.json`` that says vidfill wrote it (its value: the layout version)."""
-_FRAME = re.compile(r"\d{6}\.(png|exr)")
+_FRAME = re.compile(r"\d{6}(\.keyfill)?\.(png|exr)")
 
 
 def default_location(output: Path) -> Path:
@@ -123,26 +126,39 @@ class WorkDir:
                                    "created": self.created}, indent=1))
         os.replace(tmp, self.path / STATE)
 
-    def save(self, window: int, frames: range, images: torch.Tensor) -> None:
-        """Record window number ``window`` as finished: its new ``frames`` (their numbers) and
-        ``images`` ``(len(frames), 3, H, W)`` uint8 (or float16). Windows must be saved in order."""
+    def save(self, window: int, frames: range, images: torch.Tensor,
+             keyfill: torch.Tensor | None = None) -> None:
+        """Record window number ``window`` as finished: its new ``frames`` (their numbers),
+        ``images`` ``(len(frames), 3, H, W)`` uint8 (or float16) and ``keyfill``
+        ``(len(frames), 1, H, W)`` bool, their pixels filled from keyframes (None: none).
+        Windows must be saved in order."""
         if window != self.finished:
             raise ValueError(f"window {window} saved after {self.finished} finished windows")
         try:
-            for frame, image in zip(frames, images):
+            for index, (frame, image) in enumerate(zip(frames, images)):
                 io.write_image(self._file(frame, ".png" if image.dtype == torch.uint8 else ".exr"),
                                image)
+                if keyfill is not None and bool(keyfill[index].any()):
+                    io.write_image(self._file(frame, ".keyfill.png"),
+                                   keyfill[index].expand(3, -1, -1).to(torch.uint8) * 255)
             self.finished = window + 1
             self._write_state()
         except OSError as exc:
             raise VidfillError(f"{self.path}: cannot record window {window} "
                                f"({exc.strerror or exc})") from exc
 
-    def load(self, frames: range) -> torch.Tensor:
-        """``(len(frames), 3, H, W)`` uint8 (or float16): recorded frames, by number."""
+    def load(self, frames: range) -> tuple[torch.Tensor, torch.Tensor]:
+        """Recorded frames, by number: ``(len(frames), 3, H, W)`` uint8 (or float16) images and
+        ``(len(frames), 1, H, W)`` bool keyframe fill, as :meth:`save` was given them."""
         files = [self._file(frame, ".exr") for frame in frames]
         files = [f if f.exists() else f.with_suffix(".png") for f in files]
-        return torch.stack([io.read_image(file) for file in files])
+        images = torch.stack([io.read_image(file) for file in files])
+        keyfill = torch.zeros(len(files), 1, *images.shape[-2:], dtype=torch.bool)
+        for index, frame in enumerate(frames):
+            file = self._file(frame, ".keyfill.png")
+            if file.exists():
+                keyfill[index] = io.read_image(file)[:1] > 127
+        return images, keyfill
 
     def _remove_frames(self) -> None:
         folder = self.path / "frames"
