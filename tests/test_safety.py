@@ -274,6 +274,8 @@ def test_a_batch_extension_without_its_dot_is_refused(clip, tmp_path, capsys, no
     (["--set", "fusion.method=colur"], ["--set", "fusion.method", "did you mean 'colour'"]),
     (["--set", "flow.max_side=0"], ["flow.max_side must be >= 64"]),
     (["--set", "mask.dilat=2"], ["unknown setting mask.dilat", "did you mean mask.dilate"]),
+    (["--set", "detail.still_px=3"], ["unknown setting detail.still_px",
+                                      "did you mean leftover.still_px"]),  # a key of another section
     (["--set", "flow.method"], ["expected SECTION.KEY=VALUE"]),
 ])
 def test_bad_settings_are_refused_before_any_work(clip, tmp_path, capsys, no_fill, args, needles):

@@ -368,8 +368,12 @@ def _from_dict(base: PipelineConfig, data: dict[str, Any], origin: str) -> Pipel
         names = [f.name for f in dataclasses.fields(current)]
         for key in values:
             if key not in names:
-                raise ConfigError(f"{origin}: unknown setting {section}.{key}"
-                                  f"{_nearest(key, names, section + '.')} (known: {', '.join(names)})")
+                elsewhere = [f"{other}.{key}" for other in sections if key in
+                             [f.name for f in dataclasses.fields(getattr(base, other))]]
+                hint = (f" (did you mean {elsewhere[0]}?)" if elsewhere else
+                        _nearest(key, names, section + "."))
+                raise ConfigError(f"{origin}: unknown setting {section}.{key}{hint} "
+                                  f"(known: {', '.join(names)})")
         try:
             changes[section] = dataclasses.replace(current, **values)
         except ConfigError as exc:
