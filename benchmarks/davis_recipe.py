@@ -8,6 +8,11 @@ This follows that recipe on the shared clips with vidfill's own seeded stroke ge
 hole PSNR, the texture ratio (:func:`vidfill.metrics.texture_ratio`), E_warp and s/frame.
 
     python benchmarks/davis_recipe.py [--methods telea,fast,default] [--seed 0] [--json OUT]
+        [--mask PNG] [--pictures DIR]
+
+``--mask`` replaces the strokes by one static image mask (a logo), resized to the clips and
+dilated the same way; ``--pictures`` writes, for a few frames of each clip, the hole's
+surroundings as damaged | each method | truth, side by side, for a person to look at.
 
 The published figures are on 50 other clips with other masks: an axis, not a race.
 """
@@ -58,8 +63,59 @@ def brush_strokes(size: tuple[int, int], seed: int) -> np.ndarray:
             cv2.line(mask, tuple(map(int, point)), tuple(map(int, end)), 1, width)
             cv2.circle(mask, tuple(map(int, end)), width // 2, 1, -1)
             point = end
+    return recipe_dilation(mask)
+
+
+def recipe_dilation(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool: ``mask`` dilated 4 times with a 3x3 cross, as the recipe does."""
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    return cv2.dilate(mask, cross, iterations=4) > 0
+    return cv2.dilate(mask.astype(np.uint8), cross, iterations=4) > 0
+
+
+def image_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the nonzero pixels of the image ``path`` resized to ``size`` (nearest),
+    dilated as the recipe does."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise SystemExit(f"{path}: not an image")
+    return recipe_dilation(cv2.resize(image, size[::-1], interpolation=cv2.INTER_NEAREST) > 0)
+
+
+def picture_frames(truth: torch.Tensor, holes: torch.Tensor, count: int = 3) -> list[int]:
+    """The frames to look at: where the truth inside the hole changes most from the frame
+    before (something crosses it), and the middle frame."""
+    change = (truth[1:].float() - truth[:-1].float()).abs().mean(1, keepdim=True)
+    inside = (change * holes[1:]).flatten(1).sum(1) / holes[1:].flatten(1).sum(1).clamp_min(1)
+    chosen = [truth.shape[0] // 2]
+    for t in (inside.argsort(descending=True) + 1).tolist():
+        if len(chosen) == count:
+            break
+        if all(abs(t - c) > 5 for c in chosen):
+            chosen.append(t)
+    return sorted(chosen)
+
+
+def save_pictures(folder: Path, damaged: torch.Tensor, results: dict[str, torch.Tensor],
+                  truth: torch.Tensor, hole: torch.Tensor, margin: int = 24, scale: int = 2) -> None:
+    """One PNG per chosen frame: the box around the hole (plus ``margin`` px), enlarged
+    ``scale`` times, as damaged | each result | truth, each captioned."""
+    holes = hole.expand(truth.shape[0], 1, *hole.shape)
+    ys, xs = np.nonzero(hole.numpy())
+    y0, y1 = max(ys.min() - margin, 0), min(ys.max() + margin + 1, hole.shape[0])
+    x0, x1 = max(xs.min() - margin, 0), min(xs.max() + margin + 1, hole.shape[1])
+    folder.mkdir(parents=True, exist_ok=True)
+    for t in picture_frames(truth, holes):
+        tiles = []
+        for name, frames in [("damaged", damaged), *results.items(), ("truth", truth)]:
+            tile = frames[t, :, y0:y1, x0:x1].permute(1, 2, 0).numpy()[..., ::-1]
+            tile = cv2.resize(tile, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+            caption = np.full((22, tile.shape[1], 3), 255, np.uint8)
+            cv2.putText(caption, name, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                        cv2.LINE_AA)
+            tiles.append(np.vstack([caption, tile]))
+        gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
+        row = np.hstack([x for tile in tiles for x in (tile, gap)][:-1])
+        cv2.imwrite(str(folder / f"frame{t:05d}.png"), row)
 
 
 def ssim_65(result: torch.Tensor, truth: torch.Tensor) -> float:
@@ -92,7 +148,10 @@ def main() -> None:
     p.add_argument("--clips", default=",".join(CLIPS))
     p.add_argument("--seed", type=int, default=0, help="stroke seed of the first clip")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.add_argument("--mask", type=Path, help="a static image mask (a logo) instead of the strokes")
     p.add_argument("--save", type=Path, help="write each result's frames here (PNG) for a look")
+    p.add_argument("--pictures", type=Path,
+                   help="write damaged | methods | truth panels of a few frames here (PNG)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     methods = args.methods.split(",")
@@ -101,9 +160,11 @@ def main() -> None:
     for index, name in enumerate(args.clips.split(",")):
         truth = load_clip(SHARED / "data/clips" / name, 10 ** 6)
         num_frames = truth.shape[0]
-        hole = torch.from_numpy(brush_strokes(truth.shape[-2:], args.seed + index))
+        hole = torch.from_numpy(image_mask(args.mask, truth.shape[-2:]) if args.mask else
+                                brush_strokes(truth.shape[-2:], args.seed + index))
         holes = hole.expand(num_frames, 1, *hole.shape).contiguous()
         damaged = torch.where(holes, torch.zeros_like(truth), truth)
+        results = {}
         for method in methods:
             start = time.perf_counter()
             if method == "telea":
@@ -117,6 +178,7 @@ def main() -> None:
                 start = time.perf_counter()  # the weights are loaded once per run, not per clip
                 result = fill(damaged, holes, cfg, models=models)
             seconds = time.perf_counter() - start
+            results[method] = result
             row = {"clip": name, "method": method, "frames": num_frames,
                    "hole_share": float(hole.float().mean()),
                    "psnr_frames": psnr_each(result, truth), "ssim": ssim_65(result, truth),
@@ -135,6 +197,9 @@ def main() -> None:
                 folder.mkdir(parents=True, exist_ok=True)
                 for t, frame in enumerate(result):
                     cv2.imwrite(str(folder / f"{t:05d}.png"), frame.permute(1, 2, 0).numpy()[..., ::-1])
+        if args.pictures:
+            save_pictures(args.pictures / name, damaged, results, truth, hole)
+        del results
     print(f"\npooled over {len(args.clips.split(','))} clips, every frame "
           f"({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"{' '.join(args.set) or 'defaults'}):")
