@@ -269,6 +269,10 @@ class DetailConfig(Checked):
     """Gaussian blur (px) that splits each frame into a smooth layer, matched, and the detail above it, which is copied."""
     gain: float = setting(1.0, ge=0.0)
     """Amplitude of the copied detail (1: the sources' own)."""
+    frames_around: int = setting(2, ge=0)
+    """Each frame takes its sources' detail averaged with that of up to this many frames of the
+    run before and after it: the scene's texture stays, the sources' frame-to-frame noise (which
+    flickers where it is copied) is averaged down. 0: each frame's own."""
     moving_px: float = setting(1.0, gt=0.0)
     """Flow that differs from the camera's (the median) by more than this many pixels is motion:
     a place with it in any pair of the run is no source, and an invented pixel with it in the

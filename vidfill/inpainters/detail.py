@@ -16,7 +16,8 @@ around the hole whose smooth surroundings match the fill's there. The places are
 run, by PatchMatch on the smooth layer of the run's middle frame, among places whose flow
 follows the camera's in every pair of the run (no moving foreground passes over them). Because
 the source of a pixel is the same place in every frame, the copied detail lives as the scene
-does there (its grain, the camera's drift) and does not crawl. Invented pixels whose own
+does there (its grain, the camera's drift) and does not crawl; averaged over a few frames
+around each (``detail.frames_around``), its frame-to-frame noise does not flicker either. Invented pixels whose own
 (completed) flow does not follow the camera, where something crosses the hole, are left as
 they are: static detail would not follow the motion there.
 """
@@ -82,14 +83,25 @@ def add_detail(frames: torch.Tensor, targets: torch.Tensor, blocked: torch.Tenso
     if sources is None:  # no still place around to copy from
         return frames
     source_y, source_x = sources
-    out = frames.clone()
-    for t in range(frames.shape[0]):  # frame by frame: a run of large frames is large
+    copied: dict[int, torch.Tensor] = {}  # frame -> its sources' detail, while a window needs it
+
+    def detail_of(t: int) -> torch.Tensor:
+        if t not in copied:
+            values = to_float(frames[t, :, ys, xs])
+            copied[t] = (values - smooth_layer(values[None], cfg.sigma)[0])[:, source_y, source_x]
+        return copied[t]
+
+    out, half, num_frames = frames.clone(), cfg.frames_around, frames.shape[0]
+    for t in range(num_frames):  # frame by frame: a run of large frames is large
+        for old in [s for s in copied if s < t - half]:
+            del copied[old]
         here = targets[t, :, ys, xs]
         if not bool(here.any()):
             continue
+        around = range(max(t - half, 0), min(t + half + 1, num_frames))
+        detail = sum(detail_of(s) for s in around) / len(around)
         values = to_float(frames[t, :, ys, xs])
-        detail = values - smooth_layer(values[None], cfg.sigma)[0]
-        lifted = stored(values + cfg.gain * detail[:, source_y, source_x], frames.dtype)
+        lifted = stored(values + cfg.gain * detail, frames.dtype)
         out[t, :, ys, xs] = torch.where(here, lifted, frames[t, :, ys, xs])
     return out
 
