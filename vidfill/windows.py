@@ -6,9 +6,9 @@ previous window already finished are handed over as known content (hole cleared,
 used as a source), so that the fill continues with no visible seam. The pixels of theirs that
 the previous window filled from keyframes go with them as ``inherited``: a source only where
 nothing shown reaches, like a keyframe, so that shown content comes first and a still frame
-after the seam still gets its own fill. A window leaves its last
-``cfg.window.lookahead`` frames to the next one: it sees them (content they reveal reaches
-back into the frames it finishes) but does not finish them. Only one window is ever
+after the seam still gets its own fill. A window leaves its last ``cfg.window.lookahead``
+frames to the next one: it sees them (content they reveal reaches back into the frames it
+finishes) but does not finish them. Only one window is ever
 held as a tensor; frames arrive from an iterator and leave through one as each window
 finishes.
 """

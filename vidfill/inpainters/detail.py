@@ -17,9 +17,9 @@ run, by PatchMatch on the smooth layer of the run's middle frame, among places w
 follows the camera's in every pair of the run (no moving foreground passes over them). Because
 the source of a pixel is the same place in every frame, the copied detail lives as the scene
 does there (its grain, the camera's drift) and does not crawl; averaged over a few frames
-around each (``detail.frames_around``), its frame-to-frame noise does not flicker either. Invented pixels whose own
-(completed) flow does not follow the camera, where something crosses the hole, are left as
-they are: static detail would not follow the motion there.
+around each (``detail.frames_around``), its frame-to-frame noise does not flicker either.
+Invented pixels whose own (completed) flow does not follow the camera, where something crosses
+the hole, are left as they are: static detail would not follow the motion there.
 """
 
 from __future__ import annotations
