@@ -22,15 +22,21 @@ WINDOWS = ["--pipeline", "fast"]  # DIS flow
 
 
 @pytest.fixture
-def clip(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """A 16-frame PNG clip with a moving hole, and a preset with 6-frame windows (4 windows)."""
-    frames = translating_clip(num_frames=T, h=48, w=64, dx=3, dy=1).permute(0, 2, 3, 1).numpy()
+def clip(tmp_path: Path, request) -> tuple[Path, Path, Path]:
+    """A 16-frame PNG clip with a moving hole, and a preset with 6-frame windows (4 windows).
+    With the parameter "still": a still camera and a still hole, whose fill is invented until
+    its last three frames show what it hides (shown content must then come first, after a
+    resume as in one go)."""
+    still = getattr(request, "param", None) == "still"
+    frames = translating_clip(num_frames=T, h=48, w=64, dx=0 if still else 3,
+                              dy=0 if still else 1).permute(0, 2, 3, 1).numpy()
     src, masks = tmp_path / "src", tmp_path / "masks"
     src.mkdir(), masks.mkdir()
     for t in range(T):
         cv2.imwrite(str(src / f"f{t}.png"), frames[t][..., ::-1])
         mask = np.zeros((48, 64), np.uint8)
-        mask[14:30, 10 + t:26 + t] = 255
+        if not still or t < T - 3:
+            mask[14:30, 10 + (0 if still else t):26 + (0 if still else t)] = 255
         cv2.imwrite(str(masks / f"m{t}.png"), mask)
     preset = tmp_path / "windows.toml"
     preset.write_text('[flow]\nmethod = "dis"\n[window]\nlength = 6\noverlap = 2\nlookahead = 0\nstretch = 0\n')
@@ -58,7 +64,8 @@ main(sys.argv[2:])
 """
 
 
-def test_killed_run_resumes_to_identical_output(clip, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("clip", ["moving", "still"], indirect=True)
+def test_killed_run_resumes_to_identical_output(clip, tmp_path, capsys, monkeypatch, request):
     src, masks, preset = clip
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert main([str(src), str(masks), "-o", str(straight), "--pipeline", str(preset), "-q"]) == 0
@@ -75,6 +82,8 @@ def test_killed_run_resumes_to_identical_output(clip, tmp_path, capsys, monkeypa
     proc.wait()
     work = tmp_path / "resumed.vidfill-work"
     assert not resumed.exists() and '"finished": 2' in (work / "state.json").read_text()
+    if request.node.callspec.params["clip"] == "still":  # invented fill: its masks are recorded
+        assert list((work / "frames").glob("*.keyfill.png"))
 
     counted = []
     original = __import__("vidfill.windows").windows.inpaint_video
