@@ -473,7 +473,8 @@ def test_failed_write_keeps_the_previous_output(clip: tuple[Path, np.ndarray], t
     path, _ = clip
     frames, info = io.read_frames(path)
     out = tmp_path / "clean.mp4"
-    out.write_bytes(b"previous result")
+    io.write_output(out, frames[:2], info)  # an earlier run's result, which a rerun may replace
+    previous = out.read_bytes()
     calls = []
 
     def fail_late(count: int) -> None:
@@ -483,7 +484,7 @@ def test_failed_write_keeps_the_previous_output(clip: tuple[Path, np.ndarray], t
 
     with pytest.raises(RuntimeError, match="boom"):
         io.write_output(out, frames, info, progress=fail_late)
-    assert out.read_bytes() == b"previous result"
+    assert out.read_bytes() == previous
     assert _leftovers(tmp_path) == []
 
 

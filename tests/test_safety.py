@@ -27,7 +27,7 @@ from vidfill import windows
 from vidfill.io import media as io
 from vidfill.cli.main import main
 from vidfill.config import FlowConfig, MaskConfig, PipelineConfig
-from vidfill.cli.demo import make_clip, write_clip
+from vidfill.cli.demo import check_demo_place, make_clip, write_clip
 from vidfill.errors import ConfigError, VidfillError
 from vidfill.job import Job
 from vidfill.io.workdir import WorkDir
@@ -204,6 +204,89 @@ def test_a_png_folder_with_other_files_is_refused_unless_overwrite(clip, tmp_pat
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [f"{i:04d}.png" for i in range(T)] + ["edit.nk"]
     assert (out / "edit.nk").read_text() == "nuke script"
+
+
+def foreign_video(path: Path) -> Path:
+    """An mp4 that another program wrote: it has no vidfill mark."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = SIZE[1], SIZE[0], "yuv420p"
+        for _ in range(3):
+            image = np.full((*SIZE, 3), 99, np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    return path
+
+
+def test_a_video_that_vidfill_did_not_write_is_refused_unless_overwrite(clip, tmp_path, capsys,
+                                                                       monkeypatch):
+    video, masks = clip
+    out = foreign_video(tmp_path / "take2.mp4")
+    before = out.read_bytes()
+    with monkeypatch.context() as patch:
+        patch.setattr(windows, "inpaint_video", lambda *a, **k: pytest.fail("filled before refusing"))
+        code, err = run(capsys, video, masks, "-o", out, *DIS)
+    refused(code, err, "take2.mp4", "not written by vidfill", "--overwrite")
+    assert out.read_bytes() == before
+    code, err = run(capsys, video, masks, "-o", out, "--overwrite", *DIS)
+    assert code == 0, err
+    assert out.read_bytes() != before and io.written_by_vidfill(out)
+
+
+def test_a_file_that_is_no_video_at_the_output_is_refused(clip, tmp_path, capsys, no_fill):
+    video, masks = clip
+    (tmp_path / "notes.mp4").write_text("not a video, but mine")
+    code, err = run(capsys, video, masks, "-o", tmp_path / "notes.mp4", *DIS)
+    refused(code, err, "notes.mp4", "not written by vidfill")
+    assert (tmp_path / "notes.mp4").read_text() == "not a video, but mine"
+
+
+def test_a_rerun_replaces_its_own_earlier_video(clip, tmp_path, capsys):
+    video, masks = clip
+    out = tmp_path / "clean.mp4"
+    code, err = run(capsys, video, masks, "-o", out, *DIS)
+    assert code == 0, err
+    first = out.stat().st_mtime_ns
+    code, err = run(capsys, video, masks, "-o", out, *DIS)
+    assert code == 0, err
+    assert out.stat().st_mtime_ns != first and io.written_by_vidfill(out)
+
+
+def test_a_preview_path_holding_another_video_is_refused_before_the_fill(clip, tmp_path, capsys,
+                                                                        no_fill):
+    video, masks = clip
+    preview = foreign_video(tmp_path / "look.mp4")
+    before = preview.read_bytes()
+    code, err = run(capsys, video, masks, "-o", tmp_path / "out.mp4", "--preview", preview, *DIS)
+    refused(code, err, "look.mp4", "not written by vidfill")
+    assert preview.read_bytes() == before and not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"])
+def test_every_container_carries_the_mark(tmp_path, suffix):
+    info = io.VideoInfo(source=tmp_path, fps=Fraction(25), time_base=None, pts=None,
+                        has_audio=False)
+    out = tmp_path / f"out{suffix}"
+    io.write_output(out, torch.zeros(2, 3, *SIZE, dtype=torch.uint8), info)
+    assert io.written_by_vidfill(out)
+    assert not io.written_by_vidfill(foreign_video(tmp_path / "other.mp4"))
+
+
+def test_a_video_that_appears_at_the_output_while_writing_is_kept(tmp_path):
+    """The check is made again just before the finished video is renamed into place."""
+    info = io.VideoInfo(source=tmp_path, fps=Fraction(25), time_base=None, pts=None,
+                        has_audio=False)
+    out = tmp_path / "out.mp4"
+
+    def frames():
+        yield torch.zeros(3, *SIZE, dtype=torch.uint8)
+        foreign_video(out)  # another program writes there meanwhile
+        yield torch.zeros(3, *SIZE, dtype=torch.uint8)
+
+    with pytest.raises(VidfillError, match="not written by vidfill"):
+        io.write_stream(out, frames(), 2, info)
+    assert out.is_file() and not io.written_by_vidfill(out)  # the other program's, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no temporary left
 
 
 def test_a_file_where_the_png_folder_would_go_is_refused_before_the_fill(clip, tmp_path, capsys, no_fill):
@@ -596,3 +679,20 @@ def test_a_png_output_through_a_symlinked_folder_lands_in_its_target(clip, tmp_p
     code, err = run(capsys, video, masks, "-o", link, *DIS)
     assert code == 0, err
     assert link.is_symlink() and sorted(p.name for p in target.iterdir()) == [f"{i:04d}.png" for i in range(T)]
+
+
+def test_the_demo_replaces_only_its_own_example(tmp_path, capsys):
+    clip, masks = tmp_path / "clip.mp4", tmp_path / "masks"
+    check_demo_place(clip, masks)  # a new place
+    write_clip(clip, make_clip(2, size=SIZE, seed=0)[1])
+    masks.mkdir()
+    cv2.imwrite(str(masks / "00000.png"), np.zeros((4, 4), np.uint8))
+    check_demo_place(clip, masks)  # an earlier demo's: a rerun replaces it
+    (masks / "notes.txt").write_text("mine")
+    with pytest.raises(VidfillError, match="notes.txt"):
+        check_demo_place(clip, masks)
+    foreign_video(clip)
+    before = clip.read_bytes()
+    code, err = run(capsys, "demo", "--dir", tmp_path)
+    refused(code, err, "clip.mp4", "not written by vidfill demo")
+    assert clip.read_bytes() == before and (masks / "notes.txt").read_text() == "mine"

@@ -82,8 +82,9 @@ class Job:
     """(frame, image painted by hand): taken as known inside that frame's hole. The frame is
     an image sequence's frame number (1001 for ``plate.1001.png``), a video's index from 0."""
     overwrite: bool = False
-    """A sequence output may go into a folder that holds other files too (its numbered
-    frames are replaced, the rest kept); otherwise only an empty folder or an earlier sequence."""
+    """An output may replace what vidfill did not write: a video file at the output or preview
+    path, or the numbered frames of a folder that holds other files too (the rest kept).
+    Otherwise only a new path, an empty folder or an earlier vidfill output is written."""
     fill_only: bool = False
     """Write only the fill, as RGBA layers to lay over the plate (an image sequence): colour and
     alpha on the filled region, transparent elsewhere (:func:`vidfill.io.layers.fill_layers`)."""
@@ -333,7 +334,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         check_output_location(job.preview)
         if io.is_sequence_folder(job.preview):
             raise VidfillError(f"{job.preview}: a preview is a video file (.mp4, .mov, ...)")
-        io.check_output(job.preview, replace(shown.info, depth=8))
+        io.check_output(job.preview, replace(shown.info, depth=8), overwrite=job.overwrite)
     references, any_hole = _read_inputs(inputs, reporter, deep)
     store = None
     if not any_hole:
@@ -357,7 +358,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     users = (job.preview is not None) + deep + job.fill_only
     holes = iter(itertools.tee(inputs.holes(), users) if users else ())
     try:
-        with (PreviewWriter(job.preview, shown.num_frames, shown.info) if job.preview
+        with (PreviewWriter(job.preview, shown.num_frames, shown.info, job.overwrite) if job.preview
               else nullcontext()) as preview:
             # the written frames are decoded once more: at full depth for the composite, and
             # shown in 8 bits from those for the preview

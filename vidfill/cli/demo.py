@@ -9,6 +9,7 @@ result is compared with the clean scene and with per-frame Telea inpainting.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import av
@@ -17,11 +18,15 @@ import numpy as np
 import torch
 
 from vidfill.cli import fill
+from vidfill.errors import VidfillError
 from vidfill.io import media as io
 from vidfill.inpainters.registry import inpaint_image
 
 FPS = 25
 SAMPLE_RATE = 44100
+MASK_FILE = "{:05d}.png"
+MASK_NAME = re.compile(r"\d{5}\.png")
+"""The names of the mask images the demo writes (and may replace on a rerun)."""
 
 
 def _scene(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
@@ -75,6 +80,7 @@ def make_clip(num_frames: int = 40, size: tuple[int, int] = (240, 432), seed: in
 def write_clip(path: Path, frames: np.ndarray) -> None:
     """An H.264 mp4 of ``frames`` (T, H, W, 3) at FPS with an AAC sine tone as audio."""
     with av.open(str(path), "w") as container:
+        container.metadata["comment"] = io.WRITTEN_BY  # a rerun may replace it
         video = container.add_stream("libx264", rate=FPS, options={"crf": "12"})
         video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         audio = container.add_stream("aac", rate=SAMPLE_RATE, layout="mono")
@@ -92,6 +98,18 @@ def write_clip(path: Path, frames: np.ndarray) -> None:
         container.mux(audio.encode())
 
 
+def check_demo_place(clip: Path, mask_dir: Path) -> None:
+    """VidfillError if writing the example would replace a file that vidfill did not write: a
+    ``clip`` that is not an earlier demo's, or a ``mask_dir`` holding anything but mask images."""
+    if clip.exists() and not (clip.is_file() and io.written_by_vidfill(clip)):
+        raise VidfillError(f"{clip}: exists and was not written by vidfill demo; give another --dir")
+    others = [p.name for p in mask_dir.iterdir() if not MASK_NAME.fullmatch(p.name)] \
+        if mask_dir.is_dir() else []
+    if mask_dir.exists() and (not mask_dir.is_dir() or others):
+        raise VidfillError(f"{mask_dir}: holds files that vidfill demo did not write "
+                           f"({', '.join(sorted(others)[:3]) or 'not a folder'}); give another --dir")
+
+
 def psnr_in_hole(result: np.ndarray, truth: np.ndarray, masks: np.ndarray) -> float:
     err = (result.astype(np.float64) - truth.astype(np.float64))[masks]
     return float(10 * np.log10(255.0 ** 2 / max(np.mean(err ** 2), 1e-12)))
@@ -106,10 +124,11 @@ def main(argv: list[str]) -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     truth, frames, masks = make_clip(args.frames)
     clip, mask_dir, output = args.dir / "clip.mp4", args.dir / "masks", args.dir / "clean.mp4"
+    check_demo_place(clip, mask_dir)
     write_clip(clip, frames)
     mask_dir.mkdir(exist_ok=True)
     for t, mask in enumerate(masks):
-        cv2.imwrite(str(mask_dir / f"{t:05d}.png"), mask.astype(np.uint8) * 255)
+        cv2.imwrite(str(mask_dir / MASK_FILE.format(t)), mask.astype(np.uint8) * 255)
     print(f"vidfill demo: wrote {clip} ({len(frames)} frames, ball + watermark, audio) and {mask_dir}/")
     command = [str(clip), str(mask_dir), "-o", str(output), *rest] + (["--quiet"] if args.quiet else [])
     print(f"vidfill demo: running  vidfill {' '.join(command)}")

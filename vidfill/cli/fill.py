@@ -43,8 +43,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="work directory for --resume, which it implies (default: OUTPUT.vidfill-work "
                         "next to the output); new, empty or vidfill's own")
     p.add_argument("--overwrite", action="store_true",
-                   help="let a sequence output replace the numbered frames in a folder that "
-                        "holds other files too (they are kept); without it such a folder is refused")
+                   help="let the output replace what vidfill did not write: a video file at "
+                        "the output (or --preview) path, or the numbered frames in a folder that "
+                        "holds other files too (they are kept); without it these are refused "
+                        "(an earlier vidfill output is replaced)")
     p.add_argument("--fill-only", action="store_true",
                    help="write only the fill, as an RGBA image sequence to lay over the plate: alpha "
                         "on the filled region, transparent elsewhere (at the source's depth)")

@@ -47,6 +47,9 @@ DEFAULT_FPS = Fraction(25)
 """Frame rate given to a frame-folder or single-image input (it has none of its own)."""
 DEFAULT_CRF = 17
 """CRF when none is given: visually lossless for x264 and in VP9/AV1's own scale."""
+WRITTEN_BY = "written by vidfill"
+"""The ``comment`` tag of every video vidfill writes: a file already at a video output's path is
+replaced only if it carries it (an earlier vidfill output), or with ``overwrite``."""
 _CRF_RANGES = {"libx264": 51, "libx264rgb": 51, "libx265": 51, "libvpx-vp9": 63, "libaom-av1": 63,
                "libsvtav1": 63}
 """Largest CRF of each codec that has one (0 is the best quality)."""
@@ -394,9 +397,10 @@ def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int 
     (:func:`frame_names`: an image sequence's own frame numbers, e.g. ``1001.png``, ...; for a
     video ``0000.png``, ... or from ``start``) into a new or empty folder, or one that holds
     only such an earlier sequence, which it replaces whole (``overwrite``: a folder that holds
-    other files too; its numbered images are replaced and the rest kept). The output appears only when complete: it
-    is written under a temporary name next to it, which is removed on any failure. ``progress(1)``
-    follows every frame.
+    other files too; its numbered images are replaced and the rest kept). A video replaces a
+    file at ``path`` only if vidfill wrote it (:data:`WRITTEN_BY`), or with ``overwrite``. The
+    output appears only when complete: it is written under a temporary name next to it, which
+    is removed on any failure. ``progress(1)`` follows every frame.
     """
     if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[1] != 3 or not len(frames):
         raise ValueError(f"frames must be a non-empty (T, 3, H, W) uint8 tensor, got "
@@ -434,8 +438,9 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
                                overwrite)
     else:
         _check_video_suffix(path)
+        check_video_target(path, overwrite)
         _write_video_file(path, checked, num_frames, tuple(first.shape[1:]), info, crf, codec,
-                          progress)
+                          progress, overwrite)
 
 
 _SAMPLE_TYPES = (torch.uint8, torch.uint16, torch.float16, torch.float32)
@@ -523,6 +528,7 @@ def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int
     _check_video_suffix(path)
     if path.is_dir():
         raise VidfillError(f"{path}: is a folder; a video output must be a file")
+    check_video_target(path, overwrite)
     suffix = path.suffix.lower()
     encoder = _encoder(codec or _DEFAULT_CODECS[suffix], path)
     with av.open(BytesIO(), "w", format=_CONTAINERS[suffix]) as probe:
@@ -590,6 +596,24 @@ def _check_video_suffix(path: Path) -> None:
     if path.suffix.lower() not in VIDEO_EXTENSIONS:
         raise VidfillError(f"{path}: unknown output type; give a video ({', '.join(VIDEO_EXTENSIONS)}) "
                            "or a folder for image frames")
+
+
+def written_by_vidfill(path: Path) -> bool:
+    """Whether the file ``path`` is a video that carries vidfill's mark (:data:`WRITTEN_BY`)."""
+    try:
+        with av.open(str(path)) as container:
+            tags = {key.lower(): value for key, value in container.metadata.items()}
+    except (OSError, av.FFmpegError, ValueError):
+        return False
+    return tags.get("comment") == WRITTEN_BY
+
+
+def check_video_target(path: Path, overwrite: bool) -> None:
+    """VidfillError if a file that vidfill did not write is at the video output ``path`` and
+    ``overwrite`` is not given: it is the user's, and replacing it would lose it."""
+    if path.is_file() and not overwrite and not written_by_vidfill(path):
+        raise VidfillError(f"{path}: exists and was not written by vidfill; give another name, or "
+                           "--overwrite to replace it")
 
 
 def check_not_input(output: Path, *inputs: Path) -> None:
@@ -1016,11 +1040,12 @@ def _write_images(folder: Path, frames: Iterable[torch.Tensor], names: list[str]
 
 def _write_video_file(path: Path, frames: Iterable[torch.Tensor], num_frames: int,
                       size: tuple[int, int], info: VideoInfo, crf: int | None, codec: str | None,
-                      progress: Progress) -> None:
+                      progress: Progress, overwrite: bool) -> None:
     _make_parent(path)
     with _removed_on_error(_temp_path(path, path.suffix)) as tmp:
         try:
             _encode_video(tmp, path, frames, num_frames, size, info, crf, codec, progress)
+            check_video_target(path, overwrite)  # again: a file may have appeared meanwhile
             os.replace(tmp, path)
         except (OSError, av.FFmpegError) as exc:
             raise VidfillError(f"{path}: cannot write the video ({_reason(exc)})") from exc
@@ -1037,6 +1062,7 @@ def _encode_video(tmp: Path, path: Path, frames: Iterable[torch.Tensor], num_fra
         if source:
             _check_audio_fits(source, container, path)
         with av.open(str(tmp), "w", format=container) as out:
+            out.metadata["comment"] = WRITTEN_BY
             if codec.canonical_name not in out.supported_codecs:
                 raise VidfillError(f"{path}: a {suffix} file cannot hold {codec.name} video")
             quarter_turns = info.rotation // 90
