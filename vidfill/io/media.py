@@ -438,7 +438,6 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
                                overwrite)
     else:
         _check_video_suffix(path)
-        check_video_target(path, overwrite)
         _write_video_file(path, checked, num_frames, tuple(first.shape[1:]), info, crf, codec,
                           progress, overwrite)
 
