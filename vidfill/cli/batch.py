@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 import time
 import tomllib
@@ -20,9 +21,11 @@ from vidfill.cli.options import add_options, config_from, make_job
 from vidfill.errors import VidfillError
 from vidfill.io.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vidfill.job import Job, run_job
-from vidfill.progress import Reporter
+from vidfill.progress import Reporter, one_line
 
 MASK_SUFFIX = "_mask"
+FIELDS = ("clip", "masks", "output", "preset")
+"""The fields of a job file; the last is optional."""
 FOLDER_RULE = f"""\
 folder of clips: every video file and every folder of frames is a clip, except
 names ending in {MASK_SUFFIX}: those are masks. The masks of clip NAME (NAME.mp4 or
@@ -32,7 +35,8 @@ output is OUTDIR/NAME plus the clip's extension (--ext to change it; a folder
 of frames gives a folder of PNGs).
 
 job file: CSV with a header row, or TOML with [[job]] tables; fields clip,
-masks, output and (optional) preset; relative paths are relative to the job file.
+masks, output and (optional) preset; relative paths, a preset .toml file's too,
+are relative to the job file.
 
 Clips whose output exists are skipped: run the same command again to finish an
 interrupted batch (clips resume from their last finished window). With --ray
@@ -75,8 +79,8 @@ def from_folder(folder: Path, out_dir: Path, ext: str | None = None) -> list[Ent
                            "'' for PNG folders")
     entries = []
     for item in items:
-        if item.resolve() == out_dir.resolve():
-            continue  # the output folder inside the folder of clips is not a clip
+        if item.resolve() == out_dir.resolve() and item.is_dir() and not _holds_images(item):
+            continue  # the output folder inside the folder of clips (empty or earlier outputs)
         is_video = item.is_file() and item.suffix.lower() in VIDEO_EXTENSIONS
         if not (is_video or item.is_dir()) or item.stem.endswith(MASK_SUFFIX):
             continue
@@ -91,41 +95,115 @@ def from_folder(folder: Path, out_dir: Path, ext: str | None = None) -> list[Ent
     return entries
 
 
+def _holds_images(folder: Path) -> bool:
+    """Whether ``folder`` holds images itself (a folder of frames; a batch writes only videos and
+    folders into its output folder)."""
+    try:
+        return any(p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.iterdir())
+    except OSError as exc:
+        raise VidfillError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from exc
+
+
 def from_job_file(path: Path) -> list[Entry]:
-    """The rows of a CSV or TOML job file (see ``FOLDER_RULE``)."""
+    """The rows of a CSV or TOML job file (see ``FOLDER_RULE``). Every path in it, a preset that
+    is a ``.toml`` file too, is relative to the job file's folder; preset names stay names."""
     if path.suffix.lower() not in (".csv", ".toml"):
         raise VidfillError(f"{path}: not a job file (.csv or .toml) nor a folder of clips")
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
         raise VidfillError(f"{path}: cannot read the job file ({exc.strerror or exc})") from exc
-    if path.suffix.lower() == ".toml":
-        try:
-            rows = tomllib.loads(text).get("job", [])
-        except tomllib.TOMLDecodeError as exc:
-            raise VidfillError(f"{path}: invalid TOML ({exc})") from None
-        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-            raise VidfillError(f"{path}: jobs must be [[job]] tables")
-        first_row = 1
-    else:
-        rows, first_row = list(csv.DictReader(text.splitlines())), 2
+    except UnicodeDecodeError as exc:
+        raise VidfillError(f"{path}: not UTF-8 text (byte {exc.start + 1}); save it as UTF-8 "
+                           "(a spreadsheet's 'CSV UTF-8')") from None
+    rows = _toml_rows(path, text) if path.suffix.lower() == ".toml" else _csv_rows(path, text)
     if not rows:
         raise VidfillError(f"{path}: no jobs (expected fields clip, masks, output[, preset])")
     entries = []
-    for number, row in enumerate(rows, first_row):
-        missing = [k for k in ("clip", "masks", "output") if not row.get(k)]
+    for where, row in rows:
+        missing = [k for k in FIELDS[:3] if not row.get(k)]
         if missing:
-            where = f"row {number}" if first_row == 2 else f"job {number}"
             raise VidfillError(f"{path}: {where} has no {', '.join(missing)}")
-        clip = path.parent / row["clip"]
-        entries.append(Entry(name=str(row["clip"]), clip=clip, masks=path.parent / row["masks"],
-                             output=path.parent / row["output"], preset=row.get("preset") or None))
+        nul = next((k for k, v in row.items() if "\0" in v), None)
+        if nul is not None:
+            raise VidfillError(f"{path}: {where}: {nul} holds a NUL character (is the file "
+                               "UTF-16? save it as UTF-8)")
+        preset = row.get("preset") or None
+        if preset is not None and Path(preset).suffix == ".toml":  # a file, as load_preset reads it
+            preset = str(path.parent / preset)
+        entries.append(Entry(name=row["clip"], clip=path.parent / row["clip"],
+                             masks=path.parent / row["masks"], output=path.parent / row["output"],
+                             preset=preset))
     return entries
 
 
-def check_collisions(entries: list[Entry]) -> None:
+def _toml_rows(path: Path, text: str) -> list[tuple[str, dict[str, str]]]:
+    """``("job N", fields)`` of each ``[[job]]`` table; every field one of ``FIELDS``, a string."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise VidfillError(f"{path}: invalid TOML ({exc})") from None
+    unknown = next((key for key in data if key != "job"), None)
+    if unknown is not None:
+        raise VidfillError(f"{path}: unknown key or table {unknown} (expected only [[job]] tables)")
+    jobs = data.get("job", [])
+    if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
+        raise VidfillError(f"{path}: jobs must be [[job]] tables")
+    for number, job in enumerate(jobs, 1):
+        for key, value in job.items():
+            if key not in FIELDS:
+                raise VidfillError(f"{path}: job {number}: unknown field {key} (expected "
+                                   f"{', '.join(FIELDS)})")
+            if not isinstance(value, str):
+                raise VidfillError(f"{path}: job {number}: {key} must be a "
+                                   f"{'preset name or ' if key == 'preset' else ''}path in quotes, "
+                                   f"got {value!r}")
+    return [(f"job {number}", job) for number, job in enumerate(jobs, 1)]
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[str, dict[str, str]]]:
+    """``("row N", fields)`` of each row of a CSV job file as spreadsheets save it: fields and
+    header names trimmed, header names in any case, empty rows skipped, ``;`` as the separator
+    where the header row has no ``,``. N is the row's line, as a spreadsheet numbers it."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = ";" if ";" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header, rows = None, []
+    try:
+        for cells in reader:
+            cells = [cell.strip() for cell in cells]
+            if not any(cells):
+                continue
+            if header is None:
+                header = [name.lower() for name in cells]
+                while not header[-1]:
+                    header.pop()
+                unknown = next((name for name in header if name not in FIELDS), None)
+                if unknown is not None:
+                    raise VidfillError(f"{path}: unknown column {unknown!r} in the header row (the "
+                                       f"first row names the fields: {', '.join(FIELDS)})")
+                twice = next((name for name in header if header.count(name) > 1), None)
+                if twice is not None:
+                    raise VidfillError(f"{path}: column {twice} appears twice in the header row")
+                continue
+            used = len(cells) - next(i for i, cell in enumerate(reversed(cells)) if cell)
+            if len(cells) < len(header):
+                raise VidfillError(f"{path}: row {reader.line_num} has {len(cells)} fields, the "
+                                   f"header {len(header)}")
+            if used > len(header):
+                raise VidfillError(f"{path}: row {reader.line_num} has {used} fields, the header "
+                                   f"{len(header)} (a path with a {delimiter!r} in it needs quotes)")
+            rows.append((f"row {reader.line_num}", dict(zip(header, cells))))
+    except csv.Error as exc:
+        raise VidfillError(f"{path}: row {reader.line_num}: not valid CSV ({exc})") from None
+    return rows
+
+
+def check_collisions(entries: list[Entry], out_dir: Path | None = None) -> None:
     """VidfillError listing every output that two or more clips would write (one would be lost),
-    and every output that is, or lies inside, any clip's input or masks (it would be overwritten)."""
+    naming an output folder ``out_dir`` that is, or lies inside, any clip or masks of the batch,
+    and every output that is, contains or lies inside any clip's input or masks (it would be
+    overwritten, or replaced with them)."""
     by_output: dict[Path, list[Entry]] = {}
     for entry in entries:
         by_output.setdefault(entry.output.resolve(), []).append(entry)
@@ -135,12 +213,21 @@ def check_collisions(entries: list[Entry]) -> None:
         raise VidfillError(f"{len(clashes)} output(s) would be written by more than one clip, "
                            f"nothing was run: {'; '.join(clashes)}")
     sources = [p.resolve() for e in entries for p in (e.clip, e.masks) if p is not None]
+    if out_dir is not None:
+        hit = next((s for s in sources if out_dir.resolve().is_relative_to(s)), None)
+        if hit is not None:
+            raise VidfillError(f"-o {out_dir}: the outputs would be written into {hit}, an input "
+                               "of this batch; nothing was run")
     for entry in entries:
         target = entry.output.resolve()
-        hit = next((s for s in sources if target == s or target.is_relative_to(s)), None)
+        hit = next((s for s in sources if target.is_relative_to(s)), None)
         if hit is not None:
             raise VidfillError(f"{entry.output}: the output of {entry.name} would overwrite {hit}, "
                                "an input of this batch; nothing was run")
+        hit = next((s for s in sources if s.is_relative_to(target)), None)
+        if hit is not None:
+            raise VidfillError(f"{entry.output}: the output of {entry.name} would be a folder "
+                               f"holding {hit}, an input of this batch; nothing was run")
 
 
 def run_entry(entry: Entry, job: Job | None, error: str | None, quiet: bool = True) -> Outcome:
@@ -158,8 +245,10 @@ def run_entry(entry: Entry, job: Job | None, error: str | None, quiet: bool = Tr
     return Outcome(entry.name, "ok", str(entry.output), time.perf_counter() - start)
 
 
-def _prepare(entry: Entry, args: argparse.Namespace) -> tuple[Job | None, str | None]:
-    """The job of ``entry``, or the line saying why there is none."""
+def _prepare(entry: Entry, args: argparse.Namespace,
+             job_file: Path | None = None) -> tuple[Job | None, str | None]:
+    """The job of ``entry``, or the line saying why there is none. The job file and the preset
+    file it names are among what the job reads (never written)."""
     if entry.masks is None:
         return None, (f"{entry.clip}: no masks found (expected {entry.name}{MASK_SUFFIX}/, "
                       f"{entry.name}{MASK_SUFFIX}.png or {entry.name}{MASK_SUFFIX}.mp4 next to it)")
@@ -167,14 +256,19 @@ def _prepare(entry: Entry, args: argparse.Namespace) -> tuple[Job | None, str | 
         cfg = config_from(args, entry.preset)
     except VidfillError as exc:
         return None, str(exc)
-    return make_job(args, entry.clip, entry.masks, entry.output, cfg, resume=True), None
+    preset = Path(entry.preset or args.pipeline)
+    reads = ((("the job file", job_file),) if job_file is not None else ()) + (
+        (("the preset", preset),) if preset.suffix == ".toml" else ())
+    return make_job(args, entry.clip, entry.masks, entry.output, cfg, resume=True,
+                    reads=reads), None
 
 
 def run_local(todo: list[tuple[Entry, Job | None, str | None]], quiet: bool) -> list[Outcome]:
     outcomes = []
     for number, (entry, job, error) in enumerate(todo, 1):
         if not quiet:
-            print(f"vidfill: clip {number}/{len(todo)}: {entry.name}", file=sys.stderr, flush=True)
+            print(f"vidfill: clip {number}/{len(todo)}: {one_line(entry.name)}", file=sys.stderr,
+                  flush=True)
         outcomes.append(run_entry(entry, job, error, quiet))
     return outcomes
 
@@ -210,11 +304,11 @@ def run_ray(todo: list[tuple[Entry, Job | None, str | None]], address: str) -> l
 
 
 def summary(outcomes: list[Outcome]) -> str:
-    """One line per clip, then the counts."""
+    """One line per clip (control characters in names and messages escaped), then the counts."""
     lines = []
     for o in outcomes:
         timing = f" ({o.seconds:.1f} s)" if o.status == "ok" else ""
-        lines.append(f"{o.status:<8} {o.name}: {o.detail}{timing}")
+        lines.append(one_line(f"{o.status:<8} {o.name}: {o.detail}{timing}"))
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "skipped")}
     lines.append(f"batch: {counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped")
     return "\n".join(lines)
@@ -243,12 +337,19 @@ def main(argv: list[str]) -> int:
     if args.source.is_dir():
         if args.output_dir is None:
             raise VidfillError(f"{args.source}: a folder of clips needs -o OUTDIR")
+        if args.output_dir.exists() and not args.output_dir.is_dir():
+            raise VidfillError(f"-o {args.output_dir}: not a folder")
         entries = from_folder(args.source, args.output_dir, args.ext)
+        check_collisions(entries, args.output_dir)
     else:
+        if args.output_dir is not None or args.ext is not None:
+            raise VidfillError(f"{args.source}: -o and --ext are for a folder of clips; a job file "
+                               "names each output")
         entries = from_job_file(args.source)
-    check_collisions(entries)
+        check_collisions(entries)
+    job_file = None if args.source.is_dir() else args.source
     waiting = [i for i, e in enumerate(entries) if not e.output.exists()]
-    todo = [(entries[i], *_prepare(entries[i], args)) for i in waiting]
+    todo = [(entries[i], *_prepare(entries[i], args, job_file)) for i in waiting]
     if args.ray and todo:
         done = run_ray(todo, args.ray)
     else:

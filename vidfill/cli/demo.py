@@ -98,13 +98,17 @@ def write_clip(path: Path, frames: np.ndarray) -> None:
         container.mux(audio.encode())
 
 
-def check_demo_place(clip: Path, mask_dir: Path) -> None:
+def check_demo_place(clip: Path, mask_dir: Path, output: Path | None = None) -> None:
     """VidfillError if writing the example would replace a file that vidfill did not write: a
-    ``clip`` that is not an earlier demo's, or a ``mask_dir`` holding anything but mask images."""
-    if clip.exists() and not (clip.is_file() and io.written_by_vidfill(clip)):
-        raise VidfillError(f"{clip}: exists and was not written by vidfill demo; give another --dir")
-    others = [p.name for p in mask_dir.iterdir() if not MASK_NAME.fullmatch(p.name)] \
-        if mask_dir.is_dir() else []
+    ``clip`` (or ``output``) that is not an earlier demo's, or a ``mask_dir`` holding anything but
+    mask images."""
+    for video in (clip, output):
+        if video is not None and video.exists() and not (video.is_file()
+                                                         and io.written_by_vidfill(video)):
+            raise VidfillError(f"{video}: exists and was not written by vidfill demo; give another "
+                               "--dir")
+    others = [p.name for p in mask_dir.iterdir()
+              if not (MASK_NAME.fullmatch(p.name) and p.is_file())] if mask_dir.is_dir() else []
     if mask_dir.exists() and (not mask_dir.is_dir() or others):
         raise VidfillError(f"{mask_dir}: holds files that vidfill demo did not write "
                            f"({', '.join(sorted(others)[:3]) or 'not a folder'}); give another --dir")
@@ -121,12 +125,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("--frames", type=int, default=40, help="clip length")
     p.add_argument("-q", "--quiet", action="store_true")
     args, rest = p.parse_known_args(argv)
-    args.dir.mkdir(parents=True, exist_ok=True)
-    truth, frames, masks = make_clip(args.frames)
+    if args.frames < 2:
+        raise VidfillError(f"--frames {args.frames}: video inpainting needs at least 2 frames")
+    if args.dir.exists() and not args.dir.is_dir():
+        raise VidfillError(f"--dir {args.dir}: not a folder")
     clip, mask_dir, output = args.dir / "clip.mp4", args.dir / "masks", args.dir / "clean.mp4"
-    check_demo_place(clip, mask_dir)
+    check_demo_place(clip, mask_dir, output)
+    truth, frames, masks = make_clip(args.frames)
+    args.dir.mkdir(parents=True, exist_ok=True)
     write_clip(clip, frames)
     mask_dir.mkdir(exist_ok=True)
+    for old in mask_dir.iterdir():  # an earlier demo's masks (check_demo_place: nothing else)
+        old.unlink()
     for t, mask in enumerate(masks):
         cv2.imwrite(str(mask_dir / MASK_FILE.format(t)), mask.astype(np.uint8) * 255)
     print(f"vidfill demo: wrote {clip} ({len(frames)} frames, ball + watermark, audio) and {mask_dir}/")
