@@ -67,3 +67,9 @@ def deep_plate(parent: Path, num_frames: int, size: tuple[int, int],
     folder, mask = write_pngs(parent / "plate16", deep, "plate.{}.png", 1001), parent / "m.png"
     cv2.imwrite(str(mask), masks[0].astype(np.uint8) * 255)
     return folder, mask, deep, masks[0]
+
+
+def visible(folder: Path) -> list[Path]:
+    """The entries of an output folder that a user sees: its frames, without vidfill's hidden
+    manifest (:data:`vidfill.io.safety.MANIFEST`)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))

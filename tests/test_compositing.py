@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import deep_plate, write_pngs
+from conftest import deep_plate, write_pngs, visible
 from vidfill.cli.demo import make_clip, write_clip
 from vidfill.cli.main import main
 from vidfill.io.layers import alpha_matte, fill_layers
@@ -28,7 +28,7 @@ def run(capsys, *args) -> tuple[int, str]:
 
 def read_folder(folder: Path) -> np.ndarray:
     """(T, H, W, C) RGB(A) as stored, in file order."""
-    images = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED) for f in sorted(folder.iterdir())]
+    images = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED) for f in visible(folder)]
     return np.stack([im[..., [2, 1, 0, 3][:im.shape[2]]] for im in images])
 
 
@@ -147,20 +147,20 @@ def test_a_sequence_keeps_its_frame_numbers_and_a_video_takes_a_start_number(pla
     folder, masks, frames, _ = plate
     code, err = run(capsys, folder, masks, "-o", tmp_path / "clean", *DIS)
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "clean").iterdir()) == [f"{1001 + t}.png" for t in range(T)]
+    assert sorted(p.name for p in visible(tmp_path / "clean")) == [f"{1001 + t}.png" for t in range(T)]
     code, err = run(capsys, folder, masks, "-o", tmp_path / "again", "--start-number", 7, *DIS)
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "again").iterdir())[:2] == ["0007.png", "0008.png"]
+    assert sorted(p.name for p in visible(tmp_path / "again"))[:2] == ["0007.png", "0008.png"]
     video = tmp_path / "clip.mp4"
     write_clip(video, frames)
     code, err = run(capsys, video, masks, "-o", tmp_path / "fromvideo", "--start-number", 1001, *DIS)
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "fromvideo").iterdir())[0] == "1001.png"
+    assert sorted(p.name for p in visible(tmp_path / "fromvideo"))[0] == "1001.png"
     # an earlier output with four-digit numbers is replaced whole on the next run
     code, err = run(capsys, folder, masks, "-o", tmp_path / "clean", "--start-number", 1, *DIS)
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "clean").iterdir())[0] == "0001.png"
-    assert len(list((tmp_path / "clean").iterdir())) == T
+    assert sorted(p.name for p in visible(tmp_path / "clean"))[0] == "0001.png"
+    assert len(visible(tmp_path / "clean")) == T
 
 
 def test_a_frame_range_with_handles_writes_only_the_range(plate, tmp_path, capsys):
@@ -170,7 +170,7 @@ def test_a_frame_range_with_handles_writes_only_the_range(plate, tmp_path, capsy
                     "--flow", "dis", "--edges", "none", "--refine", "0")
     assert code == 0, err
     assert "frames 1002 to 1004 (3 of 6), with 1 before and 1 after as context" in err, err
-    assert sorted(p.name for p in out.iterdir()) == ["1002.png", "1003.png", "1004.png"]
+    assert sorted(p.name for p in visible(out)) == ["1002.png", "1003.png", "1004.png"]
     written = read_folder(out)
     assert np.array_equal(written[~holes[1:4]], frames[1:4][~holes[1:4]])  # the right frames
     assert not np.array_equal(written[holes[1:4]], frames[1:4][holes[1:4]])  # filled

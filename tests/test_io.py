@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from vidfill.io import media as io
+from vidfill.io import safety
 from vidfill.errors import VidfillError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -297,7 +298,8 @@ def test_png_output_is_exact(tmp_path: Path) -> None:
                         has_audio=False)
     ticks = []
     io.write_output(tmp_path / "out", frames, info, progress=ticks.append)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i:04d}.png" for i in range(T)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == \
+        [safety.MANIFEST] + [f"{i:04d}.png" for i in range(T)]
     assert ticks == [1] * T
     again, _ = io.read_frames(tmp_path / "out")
     assert torch.equal(again, frames)
@@ -314,10 +316,11 @@ def test_png_output_into_a_folder_with_other_files_needs_overwrite(tmp_path: Pat
     with pytest.raises(VidfillError, match="readme.txt.*--overwrite"):
         io.write_output(out, frames, info)
     assert sorted(p.name for p in out.iterdir()) == ["readme.txt", "shot_0007.png"]
-    io.write_output(out, frames, info, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == ["0000.png", "0001.png", "0002.png",
-                                                     "readme.txt"]
-    assert torch.equal(io.read_frames(out)[0], frames)
+    io.write_output(out, frames, info, overwrite=True)  # replaces only what it writes
+    assert sorted(p.name for p in out.iterdir()) == [safety.MANIFEST, "0000.png", "0001.png",
+                                                     "0002.png", "readme.txt", "shot_0007.png"]
+    assert (out / "shot_0007.png").read_bytes() == b"an older frame"
+    assert torch.equal(torch.stack([io.read_image(out / f"{i:04d}.png") for i in range(3)]), frames)
     assert _leftovers(tmp_path) == []
 
 
@@ -429,15 +432,20 @@ def test_unreadable_files(tmp_path: Path) -> None:
         io.read_frames(tmp_path / "garbage.mp4")
 
 
-def test_check_not_input(tmp_path: Path) -> None:
+def test_check_apart(tmp_path: Path) -> None:
     (tmp_path / "frames").mkdir()
     video = tmp_path / "in.mp4"
-    message = "output path is the same as an input; choose another"
-    with pytest.raises(VidfillError, match=message):
-        io.check_not_input(tmp_path / "x" / ".." / "in.mp4", video, tmp_path / "masks")
-    with pytest.raises(VidfillError, match=message):
-        io.check_not_input(tmp_path / "frames" / "out", tmp_path / "frames")
-    io.check_not_input(tmp_path / "out.mp4", video, tmp_path / "frames")
+    video.write_bytes(b"x")
+    (tmp_path / "hard.mp4").hardlink_to(video)
+    inputs = [("the input", video), ("the masks", tmp_path / "masks"), ("--reference 3", tmp_path / "frames" / "p.png")]
+    for output, relation in ((tmp_path / "x" / ".." / "in.mp4", "is the input"),
+                             (tmp_path / "hard.mp4", "is the input"),  # a second name of it
+                             (tmp_path / "masks" / "out", "lies inside the masks"),
+                             (tmp_path / "frames", "holds --reference 3"),
+                             (tmp_path, "holds the input")):
+        with pytest.raises(VidfillError, match=f"the output of this run {relation}"):
+            safety.check_apart(inputs, [("the output", output)])
+    safety.check_apart(inputs, [("the output", tmp_path / "out.mp4")])
 
 
 def test_unwritable_output(tmp_path: Path) -> None:
@@ -574,10 +582,10 @@ def test_what_a_killed_run_left_is_removed_and_a_live_run_kept(tmp_path: Path) -
 
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     done.wait()  # its pid now names no process
-    stale_file = tmp_path / f".out.mp4.tmp-{done.pid}.mp4"
-    stale_dir = tmp_path / f".frames.tmp-{done.pid}"
-    live = tmp_path / f".out.mp4.tmp-{os.getpid()}-other.mp4"  # a running process's
-    other = tmp_path / f".another.mp4.tmp-{done.pid}.mp4"  # another output's
+    stale_file = tmp_path / f".out.mp4.tmp-{done.pid}-a1b2c3d4.mp4"
+    stale_dir = tmp_path / f".frames.tmp-{done.pid}-a1b2c3d4"
+    live = tmp_path / f".out.mp4.tmp-{os.getpid()}-a1b2c3d4.mp4"  # a running process's
+    other = tmp_path / f".another.mp4.tmp-{done.pid}-a1b2c3d4.mp4"  # another output's
     for path in (stale_file, live, other):
         path.write_bytes(b"partial")
     stale_dir.mkdir()
@@ -589,7 +597,7 @@ def test_what_a_killed_run_left_is_removed_and_a_live_run_kept(tmp_path: Path) -
     io.write_output(tmp_path / "frames", frames, info)
     assert not stale_file.exists() and not stale_dir.exists()
     assert live.exists() and other.exists()
-    assert (tmp_path / "out.mp4").is_file() and len(list((tmp_path / "frames").iterdir())) == 2
+    assert (tmp_path / "out.mp4").is_file() and len(list((tmp_path / "frames").glob("*.png"))) == 2
 
 
 def test_an_rgba_roto_layer_is_read_by_its_alpha_and_a_matte_can_be_inverted(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def test_work_dir_of_another_run_is_refused(clip, tmp_path, capsys):
     assert main([*base, "--pipeline", str(preset)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"vidfill: error: {work}: holds 1 finished window(s) of another run "
-                          "(differs in ") and "\n" not in err
+                          "(it differs in ") and "\n" not in err
     assert "config" in err and not out.exists()
     (work / "state.json").write_text("{not json")
     assert main([*base, "--pipeline", str(preset)]) == 2

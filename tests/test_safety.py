@@ -30,6 +30,7 @@ from vidfill.config import FlowConfig, MaskConfig, PipelineConfig
 from vidfill.cli.demo import check_demo_place, make_clip, write_clip
 from vidfill.errors import ConfigError, VidfillError
 from vidfill.job import Job
+from vidfill.io.safety import MANIFEST
 from vidfill.io.workdir import WorkDir
 
 T = 6
@@ -91,7 +92,7 @@ def test_work_dir_containing_the_output_is_refused_and_nothing_is_deleted(clip, 
     before = snapshot(tmp_path)
     code, err = run(capsys, video, masks, "-o", tmp_path / "out.mp4", "--resume", "--work-dir",
                     tmp_path, *DIS)
-    refused(code, err, "--work-dir", "must not be, contain or lie inside")
+    refused(code, err, "the work directory of this run holds", "must not write")
     assert snapshot(tmp_path) == before
 
 
@@ -100,7 +101,7 @@ def test_work_dir_equal_to_the_input_frames_is_refused(frame_folder, tmp_path, c
     before = snapshot(folder)
     code, err = run(capsys, folder, masks, "-o", tmp_path / "out.mp4", "--resume", "--work-dir",
                     folder, *DIS)
-    refused(code, err, str(folder), "must not be, contain or lie inside")
+    refused(code, err, str(folder), "the work directory of this run is the input")
     assert snapshot(folder) == before
 
 
@@ -108,7 +109,7 @@ def test_work_dir_inside_the_masks_is_refused(clip, tmp_path, capsys, no_fill):
     video, masks = clip
     code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--resume", "--work-dir",
                     masks / "work", *DIS)
-    refused(code, err, "must not be, contain or lie inside")
+    refused(code, err, "the work directory of this run lies inside the masks")
     assert not (masks / "work").exists()
 
 
@@ -178,22 +179,18 @@ def test_a_run_that_fails_before_its_first_window_leaves_nothing_that_blocks_a_r
 def test_a_png_sequence_replaces_a_longer_earlier_one_whole(clip, tmp_path, capsys):
     video, masks = clip
     out = tmp_path / "seq"
-    out.mkdir()
-    for i in range(20):  # an earlier, longer run
-        cv2.imwrite(str(out / f"{i:05d}.png"), np.zeros((4, 4, 3), np.uint8))
+    earlier_run(out, 20)
     code, err = run(capsys, video, masks, "-o", out, *DIS)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == [f"{i:04d}.png" for i in range(T)]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST] + [f"{i:04d}.png" for i in range(T)]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_a_png_folder_with_other_files_is_refused_unless_overwrite(clip, tmp_path, capsys, monkeypatch):
     video, masks = clip
     out = tmp_path / "seq"
-    out.mkdir()
+    earlier_run(out, 20)
     (out / "edit.nk").write_text("nuke script")
-    for i in range(20):
-        cv2.imwrite(str(out / f"{i:05d}.png"), np.zeros((4, 4, 3), np.uint8))
     before = snapshot(out)
     with monkeypatch.context() as patch:
         patch.setattr(windows, "inpaint_video", lambda *a, **k: pytest.fail("filled before refusing"))
@@ -202,8 +199,15 @@ def test_a_png_folder_with_other_files_is_refused_unless_overwrite(clip, tmp_pat
     assert snapshot(out) == before
     code, err = run(capsys, video, masks, "-o", out, "--overwrite", *DIS)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == [f"{i:04d}.png" for i in range(T)] + ["edit.nk"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST] + [f"{i:04d}.png" for i in range(T)] \
+        + ["edit.nk"]  # the earlier run's frames 6..19 were vidfill's own: removed
     assert (out / "edit.nk").read_text() == "nuke script"
+
+
+def earlier_run(folder: Path, num_frames: int) -> None:
+    """What an earlier vidfill run wrote into ``folder``: a sequence of ``num_frames`` frames."""
+    info = io.VideoInfo(source=folder, fps=Fraction(25), time_base=None, pts=None, has_audio=False)
+    io.write_output(folder, torch.zeros(num_frames, 3, 4, 4, dtype=torch.uint8), info)
 
 
 def foreign_video(path: Path) -> Path:
@@ -601,7 +605,7 @@ def test_16_bit_frames_stay_16_bit_and_exact_outside_the_hole(tmp_path, capsys):
     out = tmp_path / "clean16"
     code, err = run(capsys, folder, mask, "-o", out, *DIS)
     assert code == 0, err
-    files = sorted(out.iterdir())
+    files = sorted(out.glob("*.png"))
     written = np.stack([cv2.imread(str(f), cv2.IMREAD_UNCHANGED)[..., ::-1] for f in files])
     assert written.dtype == np.uint16 and len(files) == T
     outside = ~hole
@@ -671,14 +675,14 @@ def test_a_work_dir_implies_resume(clip, tmp_path, capsys, monkeypatch):
 def test_a_png_output_through_a_symlinked_folder_lands_in_its_target(clip, tmp_path, capsys):
     video, masks = clip
     target = tmp_path / "shots" / "seq"
-    target.mkdir(parents=True)
-    for i in range(9):  # an earlier, longer sequence
-        cv2.imwrite(str(target / f"{i:05d}.png"), np.zeros((4, 4, 3), np.uint8))
+    target.parent.mkdir()
+    earlier_run(target, 9)  # an earlier, longer sequence
     link = tmp_path / "seq_link"
     link.symlink_to(target)
     code, err = run(capsys, video, masks, "-o", link, *DIS)
     assert code == 0, err
-    assert link.is_symlink() and sorted(p.name for p in target.iterdir()) == [f"{i:04d}.png" for i in range(T)]
+    assert link.is_symlink() and sorted(p.name for p in target.iterdir()) == \
+        [MANIFEST] + [f"{i:04d}.png" for i in range(T)]
 
 
 def test_the_demo_replaces_only_its_own_example(tmp_path, capsys):

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.io import media as io
+from vidfill.io import safety
 from vidfill.io.layers import PreviewWriter, fill_layers
 from vidfill.config import PipelineConfig
 from vidfill.errors import ConfigError, VidfillError
@@ -26,7 +27,7 @@ from vidfill.stages.holes import dilate_holes
 from vidfill.progress import Reporter
 from vidfill.types import to_display, to_float
 from vidfill.windows import Keyframe, fill_in_windows, plan_windows
-from vidfill.io.workdir import WorkDir, config_hash, default_location, fingerprint
+from vidfill.io.workdir import WorkDir, config_hash, default_location, fingerprint, weights_hash
 
 
 def resolve_device(name: str) -> torch.device:
@@ -48,6 +49,21 @@ def resolve_device(name: str) -> torch.device:
     elif device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"--device {name}: vidfill runs on cpu, cuda or mps")
     return device
+
+
+MIN_FPS, MAX_FPS = Fraction(1, 1000), Fraction(1000)
+"""Frame rates a video is written at: every container vidfill writes holds these exactly (above
+1000 fps AVI refused the rate, MP4 and MOV wrote no frames, MKV and WebM another rate)."""
+MAX_RATE_TERM = 10 ** 8
+"""Largest numerator or denominator of a frame rate, whose inverse is the time base: WebM
+refused terms of 10**9, MP4 and MOV terms near 2**31."""
+
+
+def check_rate(fps: Fraction, what: str) -> None:
+    """A ConfigError starting with ``what`` unless a video can be written at ``fps``."""
+    if not MIN_FPS <= fps <= MAX_FPS or max(fps.numerator, fps.denominator) > MAX_RATE_TERM:
+        raise ConfigError(f"{what}: a video is written at {MIN_FPS}..{MAX_FPS} fps, as a fraction "
+                          f"whose terms are at most {MAX_RATE_TERM} (e.g. 24000/1001)")
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,31 @@ class Job:
     """File type of a sequence output: "png", "tiff" or "exr"; None: the source sequence's own
     (PNG for a video). EXR holds scene-linear values, the others display ones: crossing from one
     to the other converts with :data:`vidfill.io.media.GAMMA`."""
+    reads: tuple[tuple[str, Path], ...] = ()
+    """``(what, path)`` of the other files the job was made from (a preset file, a batch job
+    file): protected like the inputs (:meth:`inputs`)."""
+    restart: bool = False
+    """With ``resume``: a work directory of another run (other inputs, masks, painted frames,
+    weights or settings) is emptied of what vidfill wrote there and the run starts over, instead
+    of being refused."""
+
+    def inputs(self) -> tuple[tuple[str, Path], ...]:
+        """``(what, path)`` of everything the job reads: no output may be, hold or lie inside one."""
+        weights = (("--raft-weights", self.raft_weights), ("--inpainter-weights", self.inpainter_weights))
+        return ((("the input", self.input), ("the masks", self.masks))
+                + tuple((f"--reference {n}", file) for n, file in self.references)
+                + tuple((what, path) for what, path in weights if path is not None) + self.reads)
+
+    def outputs(self) -> tuple[tuple[str, Path], ...]:
+        """``(what, path)`` of everything the job writes or removes."""
+        return ((("the output", self.output),)
+                + ((("the preview", self.preview),) if self.preview is not None else ())
+                + ((("the work directory", self.work_location),) if self.resume else ()))
+
+    @property
+    def work_location(self) -> Path:
+        """The work directory of a resumable run."""
+        return self.work_dir or default_location(self.output)
 
     def __post_init__(self) -> None:
         if not isinstance(self.cfg, PipelineConfig):
@@ -117,11 +158,13 @@ class Job:
             raise ConfigError(f"--crf must be an integer in 0..{io.MAX_CRF}, got {self.crf!r}")
         if self.fps is not None:
             try:
-                fps = Fraction(self.fps)
+                # a float as written (29.97 is 2997/100, not its binary expansion)
+                fps = Fraction(str(self.fps) if isinstance(self.fps, float) else self.fps)
             except (TypeError, ValueError, ZeroDivisionError):
                 raise ConfigError(f"--fps must be a positive number, got {self.fps!r}") from None
             if fps <= 0:
                 raise ConfigError(f"--fps must be positive, got {self.fps}")
+            check_rate(fps, f"--fps {self.fps}")
             object.__setattr__(self, "fps", fps)
         resolve_device(self.device)
         for flag, value in (("--feather", self.feather), ("--start-number", self.start_number),
@@ -136,6 +179,8 @@ class Job:
             raise ConfigError(f"--frames must be FIRST:LAST with FIRST <= LAST, got {self.frames!r}")
         if self.handles and self.frames is None:
             raise ConfigError("--handles are frames around a range: they need --frames")
+        if self.restart and not self.resume:
+            raise ConfigError("--restart starts a resumable run over: it needs --resume or --work-dir")
         if self.feather and not self.fill_only:
             raise ConfigError("--feather shapes the alpha of a fill layer: it needs --fill-only")
         if self.image_format is not None and self.image_format not in io.IMAGE_FORMATS:
@@ -191,6 +236,9 @@ class _Inputs:
     hi: int
     first: int
     stop: int
+    nonfinite: frozenset[int] = frozenset()
+    """Indices of the source's frames (of a float plate) that have samples which are not finite
+    (inf, NaN): unknown, those pixels are added to their holes (:meth:`masks`)."""
 
     @property
     def clip(self) -> io.ClipSource:
@@ -221,24 +269,37 @@ class _Inputs:
         of :func:`vidfill.io.media.work_frame` (filled in float)."""
         if not deep:
             return self.frames()
-        return (io.work_frame(f, self.source.info) for f in self.frames(deep=True))
+        # samples that are not finite are in the hole (:meth:`masks`): 0, so that none spreads
+        return (io.work_frame(f.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
+                              if f.is_floating_point() else f, self.source.info)
+                for f in self.frames(deep=True))
 
     def masks(self, note=None, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
-        """The masks of the frames filled (``part``: of these frames instead), at :attr:`size`:
-        reduced, a pixel is a hole if any pixel under it is."""
+        """The masks of the frames filled (``part``: of these frames instead), with the pixels
+        that are not finite (:attr:`nonfinite`), at :attr:`size`: reduced, a pixel is a hole if
+        any pixel under it is."""
         cfg = self.job.cfg
+        lo, hi = part or (self.lo, self.hi)
         every = io.iter_masks(self.job.masks, self.source.num_frames, self.source.size,
                               cfg.mask.threshold, note, invert=cfg.mask.invert,
                               numbers=self.source.info.numbers)
-        masks = itertools.islice(every, *(part or (self.lo, self.hi)))
+        masks = (mask | self._not_finite(t) if t in self.nonfinite else mask
+                 for t, mask in zip(range(lo, hi), itertools.islice(every, lo, hi)))
         if self.size == self.source.size:
             return masks
         return (F.interpolate(m[None].float(), size=self.size, mode="area")[0] > 0 for m in masks)
 
-    def holes(self) -> Iterator[torch.Tensor]:
-        """The (dilated) holes of the frames written."""
+    def holes(self, note=None, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
+        """The final holes of the frames written (``part``: of these frames instead): the
+        :meth:`masks` grown by ``mask.dilate``."""
         return (dilate_holes(mask[None], self.job.cfg.mask.dilate)[0]
-                for mask in self.masks(part=(self.first, self.stop)))
+                for mask in self.masks(note, part or (self.first, self.stop)))
+
+    def _not_finite(self, t: int) -> torch.Tensor:
+        """``(1, H, W)`` bool at the source's size: the pixels of the source's frame ``t`` with a
+        sample that is not finite (the frame read again: :attr:`nonfinite` holds only indices)."""
+        frame = next(io.iter_frames(io.clip_range(self.source, t, t + 1), deep=True))
+        return ~torch.isfinite(frame).all(0, keepdim=True)
 
 
 def _resized(frame: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -249,7 +310,11 @@ def _resized(frame: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
     """Open ``job.input`` and place its frame range, with a line for what the user should know."""
-    source = io.open_clip(job.input, fps=job.fps or io.DEFAULT_FPS)
+    source = io.open_clip(job.input, fps=job.fps or io.DEFAULT_FPS, note=reporter.warn)
+    if job.fps is None and source.files is not None and (
+            job.preview is not None or not io.is_sequence_folder(job.output)):
+        check_rate(source.info.fps, f"{job.input}: the rate a frame folder gets by default, "
+                                    f"{source.info.fps} fps (--fps to give another)")
     (lo, hi), (first, stop) = frame_range(job, source)
     if (first, stop) != (0, source.num_frames):
         reporter.note(f"frames {frame_number(source, first)} to {frame_number(source, stop - 1)} "
@@ -263,7 +328,31 @@ def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
         reporter.note(f"{job.input}: stored turned by {abs(source.info.rotation)} degrees "
                       f"({'counter-' if source.info.rotation > 0 else ''}clockwise display matrix): "
                       "masks are read as the clip is displayed, and the output keeps the rotation")
-    return _Inputs(job, source, lo, hi, first, stop)
+    inputs = _Inputs(job, source, lo, hi, first, stop)
+    (h, w), dilate = inputs.size, job.cfg.mask.dilate
+    if dilate >= max(h, w):
+        at = f" of --proxy {job.proxy:g}" if job.proxy is not None else ""
+        raise ConfigError(f"--dilate {dilate} (mask.dilate): grows the hole past the {w}x{h} "
+                          f"frame{at}; give less than {max(h, w)}")
+    if source.info.floating:
+        inputs = replace(inputs, nonfinite=_nonfinite(inputs, reporter))
+    return inputs
+
+
+def _nonfinite(inputs: _Inputs, reporter: Reporter) -> frozenset[int]:
+    """:attr:`_Inputs.nonfinite` of a float plate's frames read (each read once), with one line
+    naming them."""
+    counts = {}
+    for t, frame in enumerate(io.iter_frames(inputs.clip, deep=True), inputs.lo):
+        count = int((~torch.isfinite(frame).all(0)).sum())
+        if count:
+            counts[t] = count
+    if counts:
+        numbers = [str(frame_number(inputs.source, t)) for t in counts]
+        reporter.warn(f"{inputs.job.input}: {sum(counts.values())} pixel(s) not finite (inf or NaN) "
+                      f"in frame(s) {', '.join(numbers[:10])}{', ...' if len(numbers) > 10 else ''}: "
+                      "unknown, they are filled as part of the hole")
+    return frozenset(counts)
 
 
 def _read_inputs(inputs: _Inputs, reporter: Reporter,
@@ -280,13 +369,19 @@ def _read_inputs(inputs: _Inputs, reporter: Reporter,
         raise VidfillError(f"--reference: frame(s) {', '.join(map(str, outside))} are outside the "
                            f"frames read ({frame_number(source, lo)}..{frame_number(source, hi - 1)})")
     full, any_hole = [], False
-    for t, mask in enumerate(inputs.masks(reporter.note)):
-        any_hole = any_hole or bool(mask.any())
-        if bool(mask.all()):
-            full.append(frame_number(source, lo + t))
+    for t, hole in enumerate(inputs.holes(reporter.note, (lo, hi)), lo):  # as they are filled
+        any_hole = any_hole or bool(hole.any())
+        if bool(hole.all()):
+            full.append(t)
     if full:
-        raise VidfillError(f"{job.masks}: frame(s) {', '.join(map(str, full[:10]))} are entirely "
-                           "hole; nothing is left to fill them from")
+        why = ([f"grown by --dilate {job.cfg.mask.dilate}"] if job.cfg.mask.dilate else []) + (
+            [f"at --proxy {job.proxy:g}"] if job.proxy is not None else []) + (
+            [f"with the pixels of {job.input} that are not finite"]
+            if inputs.nonfinite.intersection(full) else [])
+        raise VidfillError(f"{job.masks}: frame(s) "
+                           f"{', '.join(str(frame_number(source, t)) for t in full[:10])} are "
+                           f"entirely hole{' (' + ', '.join(why) + ')' if why else ''}; nothing is "
+                           "left to fill them from")
     if any_hole and hi - lo < 2:
         raise VidfillError(f"{job.input}: a single frame; video inpainting needs at least 2")
     if inputs.size != source.size:  # --proxy
@@ -313,7 +408,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     reporter = reporter or Reporter(quiet=True)
     cfg = job.cfg
     device = resolve_device(job.device)
-    io.check_not_input(job.output, job.input, job.masks)
+    safety.check_apart(job.inputs(), job.outputs())
     check_output_location(job.output)
     inputs = _open_inputs(job, reporter)
     clip, shown = inputs.clip, inputs.shown
@@ -330,7 +425,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     if job.start_number is not None and not io.is_sequence_folder(job.output):
         reporter.warn(f"--start-number is ignored: {job.output} is a video, which has no frame numbers")
     if job.preview is not None:
-        io.check_not_input(job.preview, job.input, job.masks, job.output)
+        safety.check_apart([("the output", job.output)], [("the preview", job.preview)])
         check_output_location(job.preview)
         if io.is_sequence_folder(job.preview):
             raise VidfillError(f"{job.preview}: a preview is a video file (.mp4, .mov, ...)")
@@ -346,7 +441,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
             reporter.note(f"painted reference frame(s) {', '.join(str(n) for n, _ in job.references)} "
                           "taken as known inside the hole")
         if job.resume:
-            store = _work_dir(job, clip, "raft" if models.flow is not None else "dis", deep)
+            store = _work_dir(job, clip, models, deep)
             if store.finished:
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
         out = fill_in_windows(inputs.work(deep), inputs.masks(), clip.num_frames, cfg,
@@ -358,8 +453,8 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     users = (job.preview is not None) + deep + job.fill_only
     holes = iter(itertools.tee(inputs.holes(), users) if users else ())
     try:
-        with (PreviewWriter(job.preview, shown.num_frames, shown.info, job.overwrite) if job.preview
-              else nullcontext()) as preview:
+        with (PreviewWriter(job.preview, shown.num_frames, shown.info, job.overwrite,
+                            job.inputs()) if job.preview else nullcontext()) as preview:
             # the written frames are decoded once more: at full depth for the composite, and
             # shown in 8 bits from those for the preview
             sources = inputs.frames(written, deep=deep)
@@ -375,7 +470,8 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
             if job.fill_only:
                 out = fill_layers(out, next(holes), job.feather)
             io.write_stream(job.output, out, shown.num_frames, target, crf=job.crf,
-                            codec=job.codec, overwrite=job.overwrite, start=job.start_number)
+                            codec=job.codec, overwrite=job.overwrite, start=job.start_number,
+                            reads=job.inputs())
     except BaseException:
         if store is not None and store.finished == 0:  # nothing worth keeping for --resume
             store.remove()
@@ -435,14 +531,19 @@ def _frame_index(clip: io.ClipSource, number: int, what: str) -> int:
     return numbers.index(number)
 
 
-def _work_dir(job: Job, clip: io.ClipSource, flow_method: str, deep: bool) -> WorkDir:
+def _work_dir(job: Job, clip: io.ClipSource, models: Models, deep: bool) -> WorkDir:
+    """The work directory of ``job``, keyed by everything that shapes its output: the frames
+    and masks (:func:`vidfill.io.workdir.fingerprint`), the painted frames' contents, the
+    networks' weights, the settings and the windows."""
     plan = plan_windows(clip.num_frames, job.cfg.window)
     key = {"input": fingerprint(job.input, clip.files),
-           "masks": fingerprint(job.masks, io.mask_files(job.masks)),
+           "masks": fingerprint(job.masks, io.mask_files(job.masks), contents=True),
+           "references": [[n, safety.sha256(file)] for n, file in job.references],
+           "weights": weights_hash(models),
            "num_frames": clip.num_frames, "size": list(clip.size),
-           "config": config_hash(job.cfg), "flow": flow_method,
+           "config": config_hash(job.cfg),
            "plan": [[w.start, w.stop, w.fixed] for w in plan],
            "frames": list(job.frames) if job.frames else None, "handles": job.handles,
            "proxy": job.proxy, "deep": deep}
-    return WorkDir(job.work_dir or default_location(job.output), key,
-                   protected=(job.input, job.masks, job.output))
+    return WorkDir(job.work_location, key, protected=job.inputs() + job.outputs()[:-1],
+                   restart=job.restart)

@@ -42,11 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", type=Path,
                    help="work directory for --resume, which it implies (default: OUTPUT.vidfill-work "
                         "next to the output); new, empty or vidfill's own")
+    p.add_argument("--restart", action="store_true",
+                   help="with --resume: a work directory of another run (other frames, masks, "
+                        "painted frames, weights or settings) is emptied and the run starts over, "
+                        "instead of being refused")
     p.add_argument("--overwrite", action="store_true",
                    help="let the output replace what vidfill did not write: a video file at "
-                        "the output (or --preview) path, or the numbered frames in a folder that "
-                        "holds other files too (they are kept); without it these are refused "
-                        "(an earlier vidfill output is replaced)")
+                        "the output (or --preview) path, or in a folder that holds other files, "
+                        "the files a new frame has the name of (the rest is kept); without it "
+                        "these are refused (an earlier vidfill output is replaced)")
     p.add_argument("--fill-only", action="store_true",
                    help="write only the fill, as an RGBA image sequence to lay over the plate: alpha "
                         "on the filled region, transparent elsewhere (at the source's depth)")
@@ -94,7 +98,7 @@ def run(args: argparse.Namespace) -> None:
                      work_dir=args.work_dir, references=references, fill_only=args.fill_only,
                      feather=args.feather, preview=args.preview,
                      start_number=args.start_number, frames=args.frames, handles=args.handles,
-                     proxy=args.proxy, image_format=args.image_format),
+                     proxy=args.proxy, image_format=args.image_format, restart=args.restart),
             Reporter(quiet=args.quiet))
 
 

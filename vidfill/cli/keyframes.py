@@ -14,6 +14,7 @@ import torch
 
 from vidfill.cli.options import add_options, config_from, make_job
 from vidfill.io import media as io
+from vidfill.io import safety
 from vidfill.job import find_keyframes, frame_number
 from vidfill.progress import Reporter
 
@@ -33,9 +34,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     reporter = Reporter(quiet=args.quiet)
-    io.check_not_input(args.output, args.input, args.masks)
-    io.check_image_folder(args.output)  # before the long work
     job = make_job(args, args.input, args.masks, args.output, config_from(args), resume=False)
+    safety.check_apart(job.inputs(), [("the output", args.output)])
+    io.check_image_folder(args.output)  # before the long work
     keyframes, inputs = find_keyframes(job, reporter)
     if not keyframes:
         reporter.note(f"{args.input}: no keyframes: every hole pixel is shown by some other frame; "

@@ -22,7 +22,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="change one pipeline setting, e.g. --set fusion.method=colour (repeatable; "
                         "the names are those of the preset files)")
     p.add_argument("--dilate", type=int,
-                   help="grow the mask by N pixels (default preset: 0; 4-8 for tight roto masks)")
+                   help="grow the mask by N pixels (default preset: 0; 4-8 for tight roto masks; "
+                        "at most 1024, and less than the frame's larger side)")
     p.add_argument("--mask-threshold", type=float,
                    help="hole = channel above this fraction of full scale (default 0.1)")
     p.add_argument("--invert-mask", action="store_true",
@@ -47,7 +48,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codec", help="video codec, e.g. libx264, ffv1 (lossless), libvpx-vp9")
     p.add_argument("--fps", type=_fps,
                    help=f"frame rate for a frame-folder input written as video (default {DEFAULT_FPS}; "
-                        "e.g. 24, 23.976 or 24000/1001)")
+                        "e.g. 24, 23.976 or 24000/1001; 1/1000 to 1000)")
     p.add_argument("--device", default="auto",
                    help="torch device: cpu, cuda, cuda:1, mps (default auto: cuda when available)")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -90,6 +91,9 @@ def make_job(args: argparse.Namespace, input: Path, masks: Path, output: Path,
              cfg: PipelineConfig, *, resume: bool, work_dir: Path | None = None,
              references: tuple[tuple[int, Path], ...] = (), **fields) -> Job:
     """A :class:`Job` with the options of :func:`add_options` (``fields``: more of its fields)."""
+    preset = Path(args.pipeline)
+    if preset.suffix == ".toml" and "reads" not in fields:  # a preset file: protected too
+        fields["reads"] = (("the preset", preset),)
     return Job(input=input, masks=masks, output=output, cfg=cfg, raft_weights=args.raft_weights,
                download=not args.no_download, crf=args.crf, codec=args.codec, fps=args.fps,
                device=args.device, resume=resume, work_dir=work_dir,

@@ -73,9 +73,10 @@ class PreviewWriter:
     Like every output it appears only when complete; if the main output fails, it is not written.
     """
 
-    def __init__(self, path: Path, num_frames: int, info: VideoInfo, overwrite: bool = False) -> None:
+    def __init__(self, path: Path, num_frames: int, info: VideoInfo, overwrite: bool = False,
+                 reads: tuple[tuple[str, Path], ...] = ()) -> None:
         # upright and 8-bit, whatever the source
-        self.path, self.num_frames, self.overwrite = path, num_frames, overwrite
+        self.path, self.num_frames, self.overwrite, self.reads = path, num_frames, overwrite, reads
         self.info = replace(info, rotation=0, depth=8)
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._error: BaseException | None = None
@@ -90,7 +91,7 @@ class PreviewWriter:
     def _write(self) -> None:
         try:
             write_stream(self.path, self._frames(), self.num_frames, self.info,
-                         overwrite=self.overwrite)
+                         overwrite=self.overwrite, reads=self.reads)
         except BaseException as exc:  # re-raised in the main thread by __exit__
             self._error = exc
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import shutil
+import struct
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import cv2
@@ -29,6 +30,7 @@ import torch
 
 from vidfill.config import MaskConfig
 from vidfill.errors import VidfillError
+from vidfill.io import safety
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr")
@@ -54,7 +56,6 @@ _CRF_RANGES = {"libx264": 51, "libx264rgb": 51, "libx265": 51, "libvpx-vp9": 63,
                "libsvtav1": 63}
 """Largest CRF of each codec that has one (0 is the best quality)."""
 MAX_CRF = max(_CRF_RANGES.values())
-_FRAME_NAME = re.compile(r"\d{4,}\.(png|tiff?|exr)")
 """Names of the frames of a sequence output (``0000.png``, ``1001.exr``...)."""
 SEQUENCE_PADDING = 4
 """Fewest digits in the frame names of a sequence output."""
@@ -175,13 +176,104 @@ def read_frames(path: Path, fps: Fraction = DEFAULT_FPS) -> tuple[torch.Tensor, 
     return torch.from_numpy(_read_frame_folder(list(clip.files))), clip.info
 
 
-def _format(file: Path, image: np.ndarray) -> dict:
+def _format(file: Path, dtype: np.dtype) -> dict:
     """``depth``, ``floating``, ``linear`` and ``suffix`` of :class:`VideoInfo` for a sequence
-    whose first file ``file`` holds ``image``."""
+    read as samples of ``dtype``, which its file ``file`` has."""
     suffix = file.suffix.lower()
-    return {"depth": {np.dtype(np.uint8): 8, np.dtype(np.float32): 32}.get(image.dtype, 16),
-            "floating": image.dtype.kind == "f", "linear": suffix == ".exr",
+    return {"depth": {np.dtype(np.uint8): 8, np.dtype(np.float32): 32}.get(dtype, 16),
+            "floating": dtype.kind == "f", "linear": suffix == ".exr",
             "suffix": suffix if suffix in SEQUENCE_FORMATS else ".png"}
+
+
+_DEPTHS = {np.dtype(np.uint8): (0, "8-bit"), np.dtype(np.uint16): (1, "16-bit"),
+           np.dtype(np.float16): (2, "half-float"), np.dtype(np.float32): (3, "float")}
+"""Sample types from the shallowest, with their names: a sequence of mixed ones is read as its
+deepest (integers over their full scale for floats, 8 bits times 257 for 16)."""
+
+
+def _deepest(files: list[Path], first: np.ndarray, note: Callable[[str], None]) -> dict:
+    """:func:`_format` of an image sequence whose first file holds ``first``: the deepest
+    sample type among its files (:func:`_sample_type`); ``note`` gets one line if they differ
+    in sample type or file type."""
+    kinds = [(first.dtype, files[0].suffix.lower())]
+    kinds += [(_sample_type(file), file.suffix.lower()) for file in files[1:]]
+    deepest = max(range(len(kinds)), key=lambda i: _DEPTHS.get(kinds[i][0], (-1,))[0])
+
+    def name(kind: tuple[np.dtype, str]) -> str:
+        return f"{_DEPTHS.get(kind[0], (0, str(kind[0])))[1]} {kind[1][1:].upper()}"
+
+    if len(set(kinds)) > 1:
+        counts = {}
+        for kind in kinds:
+            counts[name(kind)] = counts.get(name(kind), 0) + 1
+        note(f"{files[0].parent}: frames of mixed types ({', '.join(f'{n} {k}' for k, n in counts.items())}): "
+             f"all read as {name(kinds[deepest])} ({files[deepest].name}), the deepest")
+    return _format(files[deepest], kinds[deepest][0])
+
+
+_HEADER_BYTES = 65536
+"""Bytes read for an image's header (an EXR header with its attributes fits)."""
+
+
+def _sample_type(path: Path) -> np.dtype:
+    """The sample type :func:`_read_image` gives ``path``: from the header of a PNG, TIFF or
+    OpenEXR file (a few bytes; 8 bits for JPEG and BMP), else from the whole image."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(32)
+            found = (np.dtype(np.uint16 if head[24:25] == b"\x10" else np.uint8)
+                     if head.startswith(b"\x89PNG\r\n\x1a\n")
+                     else _tiff_sample_type(f) if head[:4] in (b"II*\x00", b"MM\x00*")
+                     else _exr_sample_type(head + f.read(_HEADER_BYTES))
+                     if head.startswith(b"v/1\x01")
+                     else np.dtype(np.uint8) if head.startswith((b"\xff\xd8", b"BM")) else None)
+    except OSError as exc:
+        raise VidfillError(f"{path}: cannot read image ({_reason(exc)})") from exc
+    except (struct.error, ValueError, IndexError):  # an odd header: the image says
+        found = None
+    return found if found is not None else _read_image(path).dtype
+
+
+def _tiff_sample_type(f: BinaryIO) -> np.dtype | None:
+    """The samples of a classic TIFF's first image, from its BitsPerSample and SampleFormat
+    tags (None: another kind, which OpenCV's reading tells)."""
+    f.seek(0)
+    order = "<" if f.read(2) == b"II" else ">"
+    _, offset = struct.unpack(order + "HI", f.read(6))
+    f.seek(offset)
+    (count,) = struct.unpack(order + "H", f.read(2))
+    tags = {}
+    for tag, kind, n, value in [struct.unpack(order + "HHI4s", f.read(12)) for _ in range(count)]:
+        if tag in (258, 339) and kind == 3:  # SHORTs: the first in the entry, or where it points
+            if n > 2:
+                f.seek(struct.unpack(order + "I", value)[0])
+                value = f.read(2)
+            tags[tag] = struct.unpack(order + "H", value[:2])[0]
+    kinds = {(8, 1): np.uint8, (16, 1): np.uint16, (32, 3): np.float32}
+    found = kinds.get((tags.get(258, 1), tags.get(339, 1)))
+    return None if found is None else np.dtype(found)
+
+
+def _exr_sample_type(head: bytes) -> np.dtype | None:
+    """The samples :func:`_read_exr` gives an OpenEXR file whose first bytes are ``head``, from
+    its colour channels (None: mixed ones, which reading it refuses)."""
+    at = 8
+    while head[at]:  # attributes: name, type name, size, value; an empty name ends them
+        name_end = head.index(b"\0", at)
+        type_end = head.index(b"\0", name_end + 1)
+        (size,) = struct.unpack_from("<i", head, type_end + 1)
+        if head[at:name_end] == b"channels":
+            types, p = {}, type_end + 5
+            while head[p]:  # name, pixel type (1 half, 2 float), then 12 bytes
+                end = head.index(b"\0", p)
+                types[head[p:end].decode()] = struct.unpack_from("<i", head, end + 1)[0]
+                p = end + 17
+            used = {types[n] for n in ("BGRA" if {"R", "G", "B"} <= types.keys() else "YA")
+                    if n in types}
+            return {frozenset({1}): np.dtype(np.float16),
+                    frozenset({2}): np.dtype(np.float32)}.get(frozenset(used))
+        at = type_end + 5 + size
+    return None
 
 
 def _numbering(files: list[Path]) -> dict:
@@ -193,12 +285,14 @@ def _numbering(files: list[Path]) -> dict:
     return {"numbers": tuple(int(n[-1]) for n in found), "padding": len(found[0][-1])}
 
 
-def open_clip(path: Path, fps: Fraction = DEFAULT_FPS) -> ClipSource:
+def open_clip(path: Path, fps: Fraction = DEFAULT_FPS,
+              note: Callable[[str], None] | None = None) -> ClipSource:
     """Open a video file, a folder of frame images or a single image for :func:`iter_frames`.
 
     Only counts the frames (a video is decoded once, without converting its frames) and reads
-    the first image, so that memory does not depend on the clip's length. ``fps`` as in
-    :func:`read_frames`.
+    the first image and the other images' headers, so that memory does not depend on the clip's
+    length. ``fps`` as in :func:`read_frames`. A sequence whose images differ in sample type is
+    read at the deepest; ``note`` gets one line saying so.
     """
     _require(path)
     if path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS:
@@ -208,7 +302,7 @@ def open_clip(path: Path, fps: Fraction = DEFAULT_FPS) -> ClipSource:
         alpha = first_image.ndim == 3 and first_image.shape[2] == 4
         info = VideoInfo(source=path, fps=Fraction(fps), time_base=None, pts=None, has_audio=False,
                          dropped=("the alpha channel",) if alpha else (), **_numbering(files),
-                         **_format(files[0], first_image))
+                         **_deepest(files, first_image, note or (lambda _line: None)))
         return ClipSource(info=info, num_frames=len(files), size=(height, width), files=tuple(files))
     pts, first = [], None
     with _open_video(path) as container:
@@ -353,12 +447,13 @@ def iter_masks(path: Path, num_frames: int, size: tuple[int, int],
             note(f"{path}: {num_frames - len(files)} of {num_frames} frames have no mask file "
                  "(matched by frame number): no hole in them")
             empty = torch.zeros((1, *size), dtype=torch.bool)
-            return (fit(_hole(_read_image(by_number[n]), threshold, by_number[n], invert))
-                    if n in by_number else empty for n in numbers)
+            return (fit(_hole(_read_image(by_number[n], matte=True), threshold, by_number[n],
+                              invert)) if n in by_number else empty for n in numbers)
         _check_count(path, len(files), num_frames)
-        return (fit(_hole(_read_image(file), threshold, file, invert)) for file in files)
+        return (fit(_hole(_read_image(file, matte=True), threshold, file, invert)) for file in files)
     if path.suffix.lower() in IMAGE_EXTENSIONS:
-        return itertools.repeat(fit(_hole(_read_image(path), threshold, path, invert)), num_frames)
+        return itertools.repeat(fit(_hole(_read_image(path, matte=True), threshold, path, invert)),
+                                num_frames)
     with _open_video(path) as container:
         count = sum(1 for _ in _decode(container, path))
     _check_count(path, count, num_frames)
@@ -385,7 +480,8 @@ def read_reference(path: Path, size: tuple[int, int]) -> torch.Tensor:
 
 def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int | None = None,
                  codec: str | None = None, progress: Progress | None = None,
-                 overwrite: bool = False, start: int | None = None) -> None:
+                 overwrite: bool = False, start: int | None = None,
+                 reads: tuple[tuple[str, Path], ...] = ()) -> None:
     """Write ``frames`` ``(T, 3, H, W)`` uint8 RGB atomically to ``path``.
 
     A path with a video extension gets a video: container from the extension, codec ``codec`` or
@@ -396,23 +492,26 @@ def write_output(path: Path, frames: torch.Tensor, info: VideoInfo, *, crf: int 
     sequence in the source sequence's format (PNG, TIFF or OpenEXR; PNG for other sources),
     (:func:`frame_names`: an image sequence's own frame numbers, e.g. ``1001.png``, ...; for a
     video ``0000.png``, ... or from ``start``) into a new or empty folder, or one that holds
-    only such an earlier sequence, which it replaces whole (``overwrite``: a folder that holds
-    other files too; its numbered images are replaced and the rest kept). A video replaces a
-    file at ``path`` only if vidfill wrote it (:data:`WRITTEN_BY`), or with ``overwrite``. The
-    output appears only when complete: it is written under a temporary name next to it, which
-    is removed on any failure. ``progress(1)`` follows every frame.
+    only an earlier vidfill sequence (named by its manifest, :mod:`vidfill.io.safety`), which it
+    replaces whole (``overwrite``: a folder that holds the user's files too; a new frame replaces
+    one of the same name, the rest is kept). A video replaces a file at ``path`` only if vidfill
+    wrote it (:data:`WRITTEN_BY`), or with ``overwrite``. The output appears only when complete:
+    it is written under a temporary name next to it (created exclusively), which is removed on
+    any failure. ``reads``: ``(what, path)`` of every file the run read, checked again just
+    before the output is put in place (:func:`vidfill.io.safety.check_apart`). ``progress(1)``
+    follows every frame.
     """
     if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[1] != 3 or not len(frames):
         raise ValueError(f"frames must be a non-empty (T, 3, H, W) uint8 tensor, got "
                          f"{tuple(frames.shape)} {frames.dtype}")
     write_stream(path, frames.cpu(), len(frames), info, crf=crf, codec=codec, progress=progress,
-                 overwrite=overwrite, start=start)
+                 overwrite=overwrite, start=start, reads=reads)
 
 
 def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, info: VideoInfo, *,
                  crf: int | None = None, codec: str | None = None,
                  progress: Progress | None = None, overwrite: bool = False,
-                 start: int | None = None) -> None:
+                 start: int | None = None, reads: tuple[tuple[str, Path], ...] = ()) -> None:
     """:func:`write_output` for frames that arrive one at a time: each frame is encoded (or saved)
     as soon as ``frames`` yields it, so that memory does not depend on the clip's length.
 
@@ -435,11 +534,11 @@ def write_stream(path: Path, frames: Iterable[torch.Tensor], num_frames: int, in
     if is_sequence_folder(path):
         stored = (_for_format(frame, info.suffix, info.linear) for frame in checked)
         _write_sequence_folder(path, stored, frame_names(info, num_frames, start), progress,
-                               overwrite)
+                               overwrite, reads)
     else:
         _check_video_suffix(path)
         _write_video_file(path, checked, num_frames, tuple(first.shape[1:]), info, crf, codec,
-                          progress, overwrite)
+                          progress, overwrite, reads)
 
 
 _SAMPLE_TYPES = (torch.uint8, torch.uint16, torch.float16, torch.float32)
@@ -573,17 +672,12 @@ def _check_sequence_folder(path: Path, overwrite: bool) -> None:
         return
     if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
         raise VidfillError(f"{path}: cannot write here (no read and write permission on the folder)")
-    others = _not_frames(path)
+    others = safety.foreign_entries(path)
     if others and not overwrite:
         shown = ", ".join(p.name for p in others[:3]) + (", ..." if len(others) > 3 else "")
-        raise VidfillError(f"{path}: the folder holds files that are not an earlier vidfill image "
-                           f"sequence ({shown}); give an empty or new folder, or --overwrite to "
-                           "replace its numbered images and keep the rest")
-
-
-def _not_frames(folder: Path) -> list[Path]:
-    """The entries of ``folder`` that are not frames of an earlier sequence output."""
-    return sorted(p for p in folder.iterdir() if not (_FRAME_NAME.fullmatch(p.name) and p.is_file()))
+        raise VidfillError(f"{path}: the folder holds files that vidfill did not write, or that "
+                           f"changed since ({shown}); give an empty or new folder, or --overwrite "
+                           "to let the new frames replace files of the same name (the rest is kept)")
 
 
 def is_sequence_folder(path: Path) -> bool:
@@ -615,14 +709,6 @@ def check_video_target(path: Path, overwrite: bool) -> None:
                            "--overwrite to replace it")
 
 
-def check_not_input(output: Path, *inputs: Path) -> None:
-    """VidfillError if ``output`` is one of ``inputs`` or lies inside an input folder."""
-    target = output.resolve()
-    for source in map(Path.resolve, inputs):
-        if target == source or (source.is_dir() and target.is_relative_to(source)):
-            raise VidfillError(f"{output}: output path is the same as an input; choose another")
-
-
 # --- reading -------------------------------------------------------------------------------------
 
 def _require(path: Path) -> None:
@@ -649,20 +735,22 @@ def _image_files(folder: Path) -> list[Path]:
     return numeric_sorted(files)
 
 
-def _read_image(path: Path) -> np.ndarray:
+def _read_image(path: Path, matte: bool = False) -> np.ndarray:
     """The image as stored: ``(H, W)`` or ``(H, W, C)`` BGR(A), uint8, uint16, float16 (half
-    EXR) or float32."""
+    EXR) or float32. ``matte``: the image is a mask (see :func:`_read_exr`)."""
     if path.suffix.lower() == ".exr":
-        return _read_exr(path)
+        return _read_exr(path, matte)
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise VidfillError(f"{path}: cannot read image")
     return image
 
 
-def _read_exr(path: Path) -> np.ndarray:
+def _read_exr(path: Path, matte: bool = False) -> np.ndarray:
     """An OpenEXR image's R, G, B (and A) channels, or its Y (luminance) channel, as
-    :func:`_read_image` returns images; half and float samples kept as they are."""
+    :func:`_read_image` returns images; half and float samples kept as they are. ``matte`` (a
+    mask, as roto tools export it): without R, G, B its alpha (``A`` or ``LAYER.A``) alone, or
+    its only channel whatever the name."""
     try:
         with OpenEXR.File(str(path), separate_channels=True) as exr:
             channels = {name: channel.pixels for name, channel in exr.channels().items()}
@@ -670,7 +758,10 @@ def _read_exr(path: Path) -> np.ndarray:
         raise VidfillError(f"{path}: cannot read as an OpenEXR image ({exc})") from exc
     names = ["B", "G", "R", "A"] if {"R", "G", "B"} <= channels.keys() else ["Y", "A"]
     names = [n for n in names if n in channels]
-    if not names or names == ["A"]:
+    if matte and "R" not in names:
+        alphas = [n for n in channels if n == "A" or n.endswith(".A")]
+        names = alphas if len(alphas) == 1 else list(channels) if len(channels) == 1 else names
+    if not names or (names == ["A"] and not matte):
         raise VidfillError(f"{path}: no R, G, B or Y channel (it has {', '.join(sorted(channels))})")
     planes = [channels[n] for n in names]
     if len({p.dtype for p in planes}) > 1 or planes[0].dtype.kind != "f":
@@ -714,7 +805,8 @@ def _rgb_as(image: np.ndarray, path: Path, dtype: np.dtype) -> np.ndarray:
         return (rgb / np.float32(_full_scale(rgb.dtype, path))).astype(dtype)
     if rgb.dtype == np.uint16:
         return (rgb >> 8).astype(np.uint8)
-    values = rgb.astype(np.float32)
+    # inf and NaN are unknown (a job adds them to the hole): 0, not an invalid cast
+    values = np.nan_to_num(rgb.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if path.suffix.lower() == ".exr":
         values = _power(values, 1 / GAMMA)
     top = np.iinfo(dtype).max
@@ -902,51 +994,6 @@ def _make_parent(path: Path) -> None:
         raise VidfillError(f"{path}: cannot create the folder {path.parent} ({_reason(exc)})") from exc
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive: someone else's process
-        pass
-    return True
-
-
-def _remove_stale_temps(target: Path, prefix: str) -> None:
-    """Delete what killed runs (SIGKILL, power loss) left next to ``target`` under
-    ``prefix + PID``: files or folders whose process is gone."""
-    if not target.parent.is_dir():
-        return
-    for old in target.parent.iterdir():
-        pid = re.match(r"\d+", old.name[len(prefix):]) if old.name.startswith(prefix) else None
-        if pid and not _alive(int(pid.group())):
-            if old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                old.unlink(missing_ok=True)
-
-
-def _temp_path(path: Path, suffix: str = "") -> Path:
-    """This process's temporary name for ``path``, after removing those of killed runs."""
-    target = path.resolve()
-    prefix = f".{target.name}.tmp-"
-    _remove_stale_temps(target, prefix)
-    return target.with_name(f"{prefix}{os.getpid()}{suffix}")
-
-
-@contextmanager
-def _removed_on_error(tmp: Path) -> Iterator[Path]:
-    """Yield ``tmp``; if the block raises anything, delete ``tmp`` (file or folder) and re-raise."""
-    try:
-        yield tmp
-    except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
-        raise
-
-
 def _counted(frames: Iterator[torch.Tensor], num_frames: int, shape: torch.Size,
              dtype: torch.dtype) -> Iterator[torch.Tensor]:
     """``frames``, checked: each of ``shape`` and ``dtype``, exactly ``num_frames`` of them."""
@@ -962,36 +1009,23 @@ def _counted(frames: Iterator[torch.Tensor], num_frames: int, shape: torch.Size,
 
 
 def _write_sequence_folder(path: Path, frames: Iterable[torch.Tensor], names: list[str],
-                           progress: Progress, overwrite: bool) -> None:
-    """Write the sequence into a temporary sibling folder, then put it in place of ``path``:
-    renamed into place if ``path`` does not exist; swapped with it if it holds only an earlier
-    sequence (which is then deleted); with ``overwrite``, moved in after deleting ``path``'s
-    numbered images. Nothing of another run is ever left beside the new frames."""
+                           progress: Progress, overwrite: bool,
+                           reads: tuple[tuple[str, Path], ...]) -> None:
+    """Write the sequence into a private temporary sibling folder, then put it in place of
+    ``path`` with its manifest (:func:`vidfill.io.safety.place_sequence`): an earlier sequence of
+    vidfill's there is replaced whole; with ``overwrite``, the user's files there are kept, except
+    those that a new frame of the same name replaces. Checked again just before: ``path`` may
+    have changed meanwhile, and no path that the run reads (``reads``) may be replaced."""
     _make_parent(path)
-    with _removed_on_error(_temp_path(path)) as tmp:
-        try:
-            tmp.mkdir()
+    target = path.resolve()
+    try:
+        with safety.staging_folder(target) as tmp:
             _write_images(tmp, frames, names, progress)
-            _check_sequence_folder(path, overwrite)  # again: the folder may have changed meanwhile
-            if not path.is_dir():
-                os.replace(tmp, path)
-            elif not _not_frames(path) and not path.is_symlink():
-                old = _temp_path(path, ".old")
-                os.replace(path, old)
-                os.replace(tmp, path)
-                for frame in old.iterdir():
-                    frame.unlink()
-                old.rmdir()
-            else:
-                for image in path.iterdir():
-                    if (image.suffix.lower() in IMAGE_EXTENSIONS and _NUMBER.search(image.stem)
-                            and image.is_file()):
-                        image.unlink()
-                for file in sorted(tmp.iterdir()):
-                    os.replace(file, path / file.name)
-                tmp.rmdir()
-        except OSError as exc:
-            raise VidfillError(f"{path}: cannot write the frames ({_reason(exc)})") from exc
+            _check_sequence_folder(path, overwrite)
+            safety.check_apart(reads, [("the output", path)])
+            safety.place_sequence(tmp, target, names)
+    except OSError as exc:
+        raise VidfillError(f"{path}: cannot write the frames ({_reason(exc)})") from exc
 
 
 def frame_names(info: VideoInfo, num_frames: int, start: int | None = None) -> list[str]:
@@ -1014,20 +1048,19 @@ def check_image_folder(path: Path) -> None:
 
 def write_image_folder(path: Path, images: dict[str, torch.Tensor]) -> None:
     """Write ``images`` (file name -> ``(3, H, W)`` uint8 RGB) as PNGs into the new or empty
-    folder ``path`` (:func:`check_image_folder`), atomically: into a temporary sibling, renamed
-    into place when complete."""
+    folder ``path`` (:func:`check_image_folder`), atomically: into a private temporary sibling,
+    renamed into place when complete."""
     check_image_folder(path)
     _make_parent(path)
-    with _removed_on_error(_temp_path(path)) as tmp:
-        try:
-            tmp.mkdir()
+    try:
+        with safety.staging_folder(path.resolve()) as tmp:
             for name, image in images.items():
                 write_image(tmp / name, image)
-            if path.is_dir():
-                path.rmdir()  # empty, checked above
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise VidfillError(f"{path}: cannot write the images ({_reason(exc)})") from exc
+            check_image_folder(path)  # again: it may have changed meanwhile
+            os.chmod(tmp, 0o777 & ~safety._umask())
+            os.rename(tmp, path)  # onto nothing, or onto the empty folder
+    except OSError as exc:
+        raise VidfillError(f"{path}: cannot write the images ({_reason(exc)})") from exc
 
 
 def _write_images(folder: Path, frames: Iterable[torch.Tensor], names: list[str],
@@ -1039,28 +1072,31 @@ def _write_images(folder: Path, frames: Iterable[torch.Tensor], names: list[str]
 
 def _write_video_file(path: Path, frames: Iterable[torch.Tensor], num_frames: int,
                       size: tuple[int, int], info: VideoInfo, crf: int | None, codec: str | None,
-                      progress: Progress, overwrite: bool) -> None:
+                      progress: Progress, overwrite: bool,
+                      reads: tuple[tuple[str, Path], ...]) -> None:
     _make_parent(path)
-    with _removed_on_error(_temp_path(path, path.suffix)) as tmp:
-        try:
-            _encode_video(tmp, path, frames, num_frames, size, info, crf, codec, progress)
+    try:
+        with safety.staging_file(path.resolve()) as (handle, tmp):
+            _encode_video(handle, path, frames, num_frames, size, info, crf, codec, progress)
             check_video_target(path, overwrite)  # again: a file may have appeared meanwhile
-            os.replace(tmp, path)
-        except (OSError, av.FFmpegError) as exc:
-            raise VidfillError(f"{path}: cannot write the video ({_reason(exc)})") from exc
+            safety.check_apart(reads, [("the output", path)])
+            safety.place_file(handle, tmp, path.resolve())
+    except (OSError, av.FFmpegError) as exc:
+        raise VidfillError(f"{path}: cannot write the video ({_reason(exc)})") from exc
 
 
-def _encode_video(tmp: Path, path: Path, frames: Iterable[torch.Tensor], num_frames: int,
+def _encode_video(handle: BinaryIO, path: Path, frames: Iterable[torch.Tensor], num_frames: int,
                   size: tuple[int, int], info: VideoInfo, crf: int | None, codec_name: str | None,
                   progress: Progress) -> None:
     suffix = path.suffix.lower()
     container = _CONTAINERS[suffix]
     codec = _encoder(codec_name or _DEFAULT_CODECS[suffix], path)
     time_base, pts = _timing(info, num_frames, container)
+    sink = _Sink(handle)
     with _open_video(info.source) if info.has_audio else nullcontext() as source:
         if source:
             _check_audio_fits(source, container, path)
-        with av.open(str(tmp), "w", format=container) as out:
+        with av.open(sink, "w", format=container) as out:
             out.metadata["comment"] = WRITTEN_BY
             if codec.canonical_name not in out.supported_codecs:
                 raise VidfillError(f"{path}: a {suffix} file cannot hold {codec.name} video")
@@ -1081,9 +1117,41 @@ def _encode_video(tmp: Path, path: Path, frames: Iterable[torch.Tensor], num_fra
                 image.pts, image.time_base = t, time_base
                 out.mux(stream.encode(image))
                 _mux_audio(out, audio, t * time_base)
+                sink.check()
                 progress(1)
             out.mux(stream.encode())
             _mux_audio(out, audio, None)
+    sink.check()
+
+
+class _Sink:
+    """The file object PyAV writes a video into: the first write error (a full disk) is kept and
+    raised by :meth:`check` between frames, instead of going back through PyAV, which prints a
+    traceback for each error that follows the first."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.error = handle, None
+
+    def write(self, data: bytes) -> int:
+        if self.error is None:
+            try:
+                return self.handle.write(data)
+            except OSError as exc:
+                self.error = exc
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.handle.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        return self.handle.read(size)
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 def _encoder(name: str, path: Path) -> av.codec.Codec:

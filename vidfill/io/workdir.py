@@ -11,15 +11,19 @@ Layout (default ``OUTPUT.vidfill-work/`` next to the output)::
                       where that frame was filled from keyframes (white), which the next
                       window's handover needs (:mod:`vidfill.windows`)
 
-``key`` names the input and masks (path, size and modification time), the frame count and
-size, a hash of the settings, the flow method and the window plan; a work directory whose key
-differs belongs to another run and is refused (unless it finished no window yet: then nothing
-is lost and it is taken over). ``finished`` is written after a window's frames, so that a run
+``key`` names everything that shapes the output: the input (each frame file's name, size and
+modification time), the masks' and painted frames' contents, the networks' weights, the frame
+count and size, a hash of the settings and the window plan; a work directory whose key differs
+belongs to another run and is refused, naming what changed (unless it finished no window yet:
+then nothing is lost and it is taken over; or ``restart``: it is emptied and the run starts
+over). ``finished`` is written after a window's frames, so that a run
 killed at any moment restarts from the last window that was completely recorded.
 
 Safety: vidfill uses only a new folder, an empty one or one holding its own ``state.json``;
-never one that is, contains or lies inside the run's input, masks or output; and it deletes only
-the files it wrote there (the folder itself only if it created it). A second run on the same
+never one that is, contains or lies inside anything the run reads or writes; and it deletes only
+the files it wrote there (the folder itself only if it created it). Frames and state are written
+in private temporary files and renamed into place, and the lock is opened without following a
+link, so that nothing planted in the folder is written through. A second run on the same
 directory is refused at once while the first holds the lock.
 """
 
@@ -37,6 +41,7 @@ from typing import Any
 import torch
 
 from vidfill.io import media as io
+from vidfill.io import safety
 from vidfill.config import PipelineConfig
 from vidfill.errors import VidfillError
 
@@ -48,7 +53,8 @@ _FRAME = re.compile(r"\d{6}(\.keyfill)?\.(png|exr)")
 
 
 def default_location(output: Path) -> Path:
-    """``OUTPUT.vidfill-work`` next to the output."""
+    """``OUTPUT.vidfill-work`` next to the output (also for an output named ``.``)."""
+    output = output.resolve() if output.name in ("", "..") else output
     return output.with_name(output.name + ".vidfill-work")
 
 
@@ -58,34 +64,53 @@ def config_hash(cfg: PipelineConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def fingerprint(path: Path, files: tuple[Path, ...] | None = None) -> list:
-    """``[resolved path, size, mtime_ns]`` of a file; for a folder, summed over ``files`` (the
-    images vidfill reads from it; default: its entries), with the newest mtime."""
-    entries = [path] if path.is_file() else list(files if files is not None else path.iterdir())
-    stats = []
+def fingerprint(path: Path, files: tuple[Path, ...] | None = None, contents: bool = False) -> list:
+    """``[resolved path, digest]`` of a file, or of a folder's ``files`` (the images vidfill reads
+    from it; default: its entries): the sha256 of each file's name, size and modification time,
+    or with ``contents`` of its bytes (for masks: small, and a repainted mask may keep its size
+    and be given back its time)."""
+    entries = [path] if path.is_file() else sorted(files if files is not None else path.iterdir())
+    digest = hashlib.sha256()
     for entry in entries:
         try:
-            stats.append(entry.stat())
+            stat = entry.stat()
+            item = safety.sha256(entry) if contents else f"{stat.st_size}:{stat.st_mtime_ns}"
         except OSError as exc:
             raise VidfillError(f"{entry}: cannot read ({exc.strerror or exc}"
                                f"{'; a broken link' if entry.is_symlink() else ''})") from exc
-    return [str(path.resolve()), sum(s.st_size for s in stats),
-            max((s.st_mtime_ns for s in stats), default=0)]
+        digest.update(f"{entry.name}\0{item}\0".encode())
+    return [str(path.resolve()), digest.hexdigest()[:32]]
+
+
+def weights_hash(models: Any) -> str:
+    """sha256 (hex, first 16 digits) of the weights of the networks a run uses (RAFT, the
+    flow-edge network, the gated inpainter), and of which of them are absent (their fallbacks)."""
+    digest = hashlib.sha256()
+    inpainter = getattr(models.inpainter, "model", None)
+    for name, network in (("flow", models.flow), ("edges", models.edges), ("inpainter", inpainter)):
+        digest.update(f"{name}:{network is None}\0".encode())
+        for key, tensor in (network.state_dict().items() if network is not None else ()):
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 class WorkDir:
     """The finished windows of one run (see the module docstring).
 
     Opening an existing directory with the same ``key`` resumes it; with another key is a
-    VidfillError naming the directory (unless no window was finished). ``protected``: the run's
-    input, masks and output, which the directory must not be, contain or lie inside. The
-    directory is locked until :meth:`remove` or :meth:`release` (or the process ends).
+    VidfillError naming the directory and what changed (unless no window was finished, or
+    ``restart``: then it is emptied of what vidfill wrote and taken over). ``protected``:
+    ``(what, path)`` of the run's inputs and outputs, which the directory must not be, hold or
+    lie inside. The directory is locked until :meth:`remove` or :meth:`release` (or the
+    process ends).
     """
 
-    def __init__(self, path: Path, key: dict[str, Any], protected: tuple[Path, ...] = ()):
+    def __init__(self, path: Path, key: dict[str, Any],
+                 protected: tuple[tuple[str, Path], ...] = (), restart: bool = False):
         self.path = path
         self.key = json.loads(json.dumps(key))  # as it reads back from JSON
-        _check_apart(path, protected)
+        safety.check_apart(protected, [("the work directory", path)])
         created = not path.exists()
         if not created:
             _check_adoptable(path)
@@ -100,15 +125,16 @@ class WorkDir:
             self.finished, self.created = 0, created
         else:
             self.finished, self.created = int(state["finished"]), bool(state.get("created"))
-            if state["key"] != self.key and self.finished:
+            if state["key"] != self.key and self.finished and not restart:
                 self.release()
                 changed = sorted(k for k in self.key.keys() | state["key"].keys()
                                  if self.key.get(k) != state["key"].get(k))
                 raise VidfillError(f"{path}: holds {self.finished} finished window(s) of another "
-                                   f"run (differs in {', '.join(changed)}); delete it or give "
-                                   "another --work-dir")
+                                   f"run (it differs in {', '.join(changed)}); give --restart to "
+                                   "start over, or another --work-dir")
             if state["key"] != self.key:
-                self._remove_frames()  # none finished: nothing to lose, take it over
+                self._remove_frames()  # none finished, or --restart: take it over
+                self.finished = 0
         try:
             self._write_state()
             (path / "frames").mkdir(exist_ok=True)
@@ -121,10 +147,11 @@ class WorkDir:
         return self.path / "frames" / f"{frame:06d}{suffix}"
 
     def _write_state(self) -> None:
-        tmp = self.path / f".{STATE}.tmp"
-        tmp.write_text(json.dumps({MARK: 1, "key": self.key, "finished": self.finished,
-                                   "created": self.created}, indent=1))
-        os.replace(tmp, self.path / STATE)
+        text = json.dumps({MARK: 1, "key": self.key, "finished": self.finished,
+                           "created": self.created}, indent=1)
+        with safety.staging_file(self.path / STATE) as (handle, tmp):
+            handle.write(text.encode())
+            safety.place_file(handle, tmp, self.path / STATE)
 
     def save(self, window: int, frames: range, images: torch.Tensor,
              keyfill: torch.Tensor | None = None) -> None:
@@ -135,12 +162,16 @@ class WorkDir:
         if window != self.finished:
             raise ValueError(f"window {window} saved after {self.finished} finished windows")
         try:
-            for index, (frame, image) in enumerate(zip(frames, images)):
-                io.write_image(self._file(frame, ".png" if image.dtype == torch.uint8 else ".exr"),
-                               image)
-                if keyfill is not None and bool(keyfill[index].any()):
-                    io.write_image(self._file(frame, ".keyfill.png"),
-                                   keyfill[index].expand(3, -1, -1).to(torch.uint8) * 255)
+            with safety.staging_folder(self.path / "frames") as tmp:  # private: nothing planted
+                for index, (frame, image) in enumerate(zip(frames, images)):
+                    name = self._file(frame, ".png" if image.dtype == torch.uint8 else ".exr").name
+                    io.write_image(tmp / name, image)
+                    if keyfill is not None and bool(keyfill[index].any()):
+                        io.write_image(tmp / self._file(frame, ".keyfill.png").name,
+                                       keyfill[index].expand(3, -1, -1).to(torch.uint8) * 255)
+                for file in sorted(tmp.iterdir()):
+                    os.replace(file, self.path / "frames" / file.name)  # replaces a link there
+                tmp.rmdir()
             self.finished = window + 1
             self._write_state()
         except OSError as exc:
@@ -172,7 +203,7 @@ class WorkDir:
         recorded frames, the state and the lock, then the folders if they are empty and vidfill
         created them. Anything else that appeared in them is left alone."""
         self._remove_frames()
-        for name in (STATE, f".{STATE}.tmp", LOCK):
+        for name in (STATE, LOCK):
             (self.path / name).unlink(missing_ok=True)
         self.release()
         for folder in [self.path / "frames"] + ([self.path] if self.created else []):
@@ -186,15 +217,6 @@ class WorkDir:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
-
-
-def _check_apart(path: Path, protected: tuple[Path, ...]) -> None:
-    work = path.resolve()
-    for other in protected:
-        target = other.resolve()
-        if work == target or work.is_relative_to(target) or target.is_relative_to(work):
-            raise VidfillError(f"--work-dir {path}: must not be, contain or lie inside {other} "
-                               "(an input or output of this run)")
 
 
 def _check_adoptable(path: Path) -> None:
@@ -231,8 +253,8 @@ def _read_state(path: Path) -> dict[str, Any] | None:
 
 def _acquire(path: Path):
     """Hold the lock of ``path`` (an open file), or a VidfillError if another run holds it."""
-    try:
-        handle = open(path / LOCK, "a+")
+    try:  # never through a link planted at its name
+        handle = os.fdopen(os.open(path / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "r+")
     except OSError as exc:
         raise VidfillError(f"--work-dir {path}: cannot write its lock ({exc.strerror or exc})") from exc
     try:
