@@ -185,3 +185,13 @@ def test_resume_after_the_painted_reference_changed_names_it_and_restart_starts_
     assert {n: b for n, b in snapshot(out).items() if n != MANIFEST} == \
         {n: b for n, b in snapshot(fresh).items() if n != MANIFEST}
 
+
+
+def test_training_into_a_folder_of_the_users_is_refused(tmp_path, capsys):
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
+    (run_dir / "notes.txt").write_text("mine")
+    before = snapshot(run_dir)
+    code, err = run(capsys, "train", "flow-edges", "--run", run_dir, "--steps", "1")
+    refused(code, err, str(run_dir), "not a training run's", "notes.txt")
+    assert snapshot(run_dir) == before

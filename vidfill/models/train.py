@@ -33,6 +33,7 @@ from vidfill.config import EdgeConfig
 from vidfill.stages.edges import EdgeGenerator, flow_edges, network_input
 from vidfill.errors import VidfillError
 from vidfill.stages.holes import smooth_fill
+from vidfill.io import safety
 from vidfill.models.weights import sha256_of
 
 
@@ -191,14 +192,27 @@ def precision_recall(drawn: torch.Tensor, truth: torch.Tensor, hole: torch.Tenso
 
 
 def _save_atomic(obj: object, path: Path) -> None:
-    partial = path.with_name(path.name + ".part")
-    torch.save(obj, partial)
-    os.replace(partial, path)
+    """``torch.save`` into a temporary file created exclusively next to ``path``, renamed to it."""
+    with safety.staging_file(path) as (handle, tmp):
+        torch.save(obj, handle)
+        safety.place_file(handle, tmp, path)
+
+
+RUN_FILES = ("state.pt", "log.jsonl")
+"""What a training run writes in its folder: a folder holding anything else is not a run's."""
 
 
 def train_flow_edges(run: Path, cfg: TrainConfig, edge_cfg: EdgeConfig = EdgeConfig(),
                      resume: bool = False, log=print) -> EdgeGenerator:
-    """Train (or resume training) the flow-edge network in the folder ``run``."""
+    """Train (or resume training) the flow-edge network in the folder ``run``: new, empty or
+    an earlier run's (only :data:`RUN_FILES`), so that no file of the user's is written."""
+    if run.exists() and not run.is_dir():
+        raise VidfillError(f"{run}: exists and is not a folder; give a new folder for the run")
+    others = sorted(p.name for p in run.iterdir() if p.name not in RUN_FILES
+                    and not p.name.startswith(".")) if run.is_dir() else []
+    if others:
+        raise VidfillError(f"{run}: holds files that are not a training run's "
+                           f"({', '.join(others[:3])}); give a new or empty folder")
     run.mkdir(parents=True, exist_ok=True)
     state_path = run / "state.pt"
     torch.manual_seed(cfg.seed)
@@ -224,7 +238,8 @@ def train_flow_edges(run: Path, cfg: TrainConfig, edge_cfg: EdgeConfig = EdgeCon
         log(f"resumed {run} at step {step}")
     validation = [make_batch(cfg.seed + 1_000_003, i, cfg.batch, cfg.size, edge_cfg) for i in range(4)]
     started, done_at_start = time.perf_counter(), step
-    with open(run / "log.jsonl", "a") as log_file:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW  # never through a planted link
+    with os.fdopen(os.open(run / "log.jsonl", flags, 0o644), "a") as log_file:
         while step < cfg.steps:
             model.train()
             for group in optimiser.param_groups:
@@ -283,8 +298,9 @@ def validate(model: EdgeGenerator, batches: list[Batch], edge_cfg: EdgeConfig,
 def export(model: EdgeGenerator, folder: Path) -> Path:
     """Write the network's weights as ``flow_edges-<sha256[:8]>.pth`` in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / "flow_edges.pth.part"
-    torch.save(model.state_dict(), partial)
-    target = folder / f"flow_edges-{sha256_of(partial)[:8]}.pth"
-    os.replace(partial, target)
+    with safety.staging_file(folder / "flow_edges.pth") as (handle, tmp):
+        torch.save(model.state_dict(), handle)
+        handle.flush()
+        target = folder / f"flow_edges-{sha256_of(tmp)[:8]}.pth"  # named by its contents
+        safety.place_file(handle, tmp, target)
     return target
