@@ -195,3 +195,36 @@ def test_training_into_a_folder_of_the_users_is_refused(tmp_path, capsys):
     code, err = run(capsys, "train", "flow-edges", "--run", run_dir, "--steps", "1")
     refused(code, err, str(run_dir), "not a training run's", "notes.txt")
     assert snapshot(run_dir) == before
+
+
+def test_an_output_under_a_folder_that_cannot_be_made_fails_before_the_fill(clip, capsys, no_fill):
+    video, masks = clip
+    code, err = run(capsys, video, masks, "-o", "/proc/vidfill-x/out", *DIS)
+    refused(code, err, "/proc/vidfill-x/out", "cannot write here")
+
+
+def test_ctrl_c_while_vidfill_starts_is_one_line():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-m", "vidfill.cli", "--help"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.4)  # loading torch takes longer
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    if child.returncode == 0:
+        pytest.skip("vidfill started before the signal (a fast machine)")
+    assert child.returncode == 130 and err.strip().splitlines() == \
+        ["vidfill: interrupted; no partial output was left"], (child.returncode, err)
+
+
+def test_help_lists_every_command(capsys):
+    from vidfill.cli.main import COMMANDS
+
+    with pytest.raises(SystemExit):
+        run(capsys, "--help")
+    shown = capsys.readouterr().out
+    assert all(f"vidfill {name}" in shown for name in COMMANDS if name != "train") \
+        and "vidfill train flow-edges" in shown

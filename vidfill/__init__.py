@@ -11,14 +11,25 @@ their weights); ``pipeline`` and ``windows`` (compose the stages); ``api``; ``io
 ``job`` (files to file); ``cli``.
 """
 
-from vidfill.api import fill
-from vidfill.config import PipelineConfig, load_preset
-from vidfill.errors import ConfigError, VidfillError
-from vidfill.models.build import build_inpainter
-from vidfill.models.build import Models, build_edge_model, build_flow_model, build_models
-from vidfill.pipeline import Result, inpaint_video
+import importlib
 
-__all__ = ["ConfigError", "Models", "PipelineConfig", "Result", "VidfillError", "build_edge_model",
-           "build_flow_model", "build_inpainter", "build_models", "fill", "inpaint_video",
-           "load_preset"]
+from vidfill.errors import ConfigError, VidfillError
+
+_LAZY = {"fill": "vidfill.api", "PipelineConfig": "vidfill.config", "load_preset": "vidfill.config",
+         "Models": "vidfill.models.build", "build_edge_model": "vidfill.models.build",
+         "build_flow_model": "vidfill.models.build", "build_inpainter": "vidfill.models.build",
+         "build_models": "vidfill.models.build", "Result": "vidfill.pipeline",
+         "inpaint_video": "vidfill.pipeline"}
+"""The library's names, imported on first use (PEP 562): ``import vidfill`` does not load torch,
+so that the command line starts, and answers Ctrl-C, before it does."""
+
+__all__ = ["ConfigError", "VidfillError", *_LAZY]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vidfill' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value

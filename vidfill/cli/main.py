@@ -9,6 +9,7 @@ that no partial output was left.
 from __future__ import annotations
 
 import datetime
+import importlib
 import logging
 import os
 import signal
@@ -19,8 +20,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from vidfill.cli import batch, demo, fill, keyframes, train
 from vidfill.errors import VidfillError
+from vidfill.progress import one_line
 
 
 class Terminated(BaseException):
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(argv)
     except VidfillError as exc:
-        print(f"vidfill: error: {exc}", file=sys.stderr)
+        print(f"vidfill: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("vidfill: interrupted; no partial output was left", file=sys.stderr)
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 143
     except Exception as exc:  # noqa: BLE001 - no traceback reaches a CLI user
         report = _write_report(argv)
-        line = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+        line = one_line(f"{type(exc).__name__}: {str(exc).strip()}" if str(exc).strip()
+                        else type(exc).__name__)
         print(f"vidfill: internal error: {line} (full report: {report}; please attach it to a bug "
               "report)", file=sys.stderr)
         return 1
@@ -68,10 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         logger.setLevel(previous_level)
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "fill": fill.main, "batch": batch.main, "demo": demo.main, "keyframes": keyframes.main,
-    "train": train.main}
-"""The sub-commands; ``vidfill INPUT ...`` without one is ``vidfill fill INPUT ...``."""
+COMMANDS = ("fill", "batch", "demo", "keyframes", "train")
+"""The sub-commands, each the ``main(argv)`` of its module in :mod:`vidfill.cli`, imported when
+it runs (torch with it), so that Ctrl-C while it loads is one line too. ``vidfill INPUT ...``
+without one is ``vidfill fill INPUT ...``."""
+
+
+def command(name: str) -> Callable[[list[str]], int]:
+    """The ``main`` of sub-command ``name``."""
+    return importlib.import_module(f"vidfill.cli.{name}").main
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -79,8 +86,8 @@ def _dispatch(argv: list[str]) -> int:
         if Path(argv[0]).exists():
             raise VidfillError(f"{argv[0]}: both a sub-command and a file or folder here; write "
                                f"./{argv[0]} for the file, or run the command from elsewhere")
-        return COMMANDS[argv[0]](argv[1:])
-    return fill.main(argv)
+        return command(argv[0])(argv[1:])
+    return command("fill")(argv)
 
 
 def _write_report(argv: list[str]) -> Path | str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,6 @@ from vidfill.config import EdgeConfig
 from vidfill.stages.edges import EdgeGenerator, flow_edges, network_input
 from vidfill.errors import VidfillError
 from vidfill.stages.holes import smooth_fill
-from vidfill.io import safety
 from vidfill.models.weights import sha256_of
 
 
@@ -191,11 +191,19 @@ def precision_recall(drawn: torch.Tensor, truth: torch.Tensor, hole: torch.Tenso
     return precision, recall
 
 
-def _save_atomic(obj: object, path: Path) -> None:
-    """``torch.save`` into a temporary file created exclusively next to ``path``, renamed to it."""
-    with safety.staging_file(path) as (handle, tmp):
-        torch.save(obj, handle)
-        safety.place_file(handle, tmp, path)
+def _save_atomic(obj: object, path: Path, named=None) -> Path:
+    """``torch.save`` into a temporary file created exclusively next to ``path`` (never through
+    a link planted there), then renamed to ``path``, or to ``named(temporary file)``."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+        target = named(Path(name)) if named is not None else path
+        os.replace(name, target)
+        return target
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 RUN_FILES = ("state.pt", "log.jsonl")
@@ -298,9 +306,6 @@ def validate(model: EdgeGenerator, batches: list[Batch], edge_cfg: EdgeConfig,
 def export(model: EdgeGenerator, folder: Path) -> Path:
     """Write the network's weights as ``flow_edges-<sha256[:8]>.pth`` in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    with safety.staging_file(folder / "flow_edges.pth") as (handle, tmp):
-        torch.save(model.state_dict(), handle)
-        handle.flush()
-        target = folder / f"flow_edges-{sha256_of(tmp)[:8]}.pth"  # named by its contents
-        safety.place_file(handle, tmp, target)
+    target = _save_atomic(model.state_dict(), folder / "flow_edges.pth",  # named by its contents
+                          named=lambda tmp: folder / f"flow_edges-{sha256_of(tmp)[:8]}.pth")
     return target
