@@ -101,7 +101,7 @@ def test_float_fill_matches_the_8_bit_fill_to_within_its_rounding():
 
 def test_an_exr_fill_layer_over_the_plate_is_the_full_frame_output(exr_plate, tmp_path, capsys):
     folder, mask, frames, _ = exr_plate
-    assert run(capsys, folder, mask, "-o", tmp_path / "clean", *DIS)[0] == 0
+    assert run(capsys, folder, mask, "-o", tmp_path / "clean", "--feather", 3, *DIS)[0] == 0
     code, err = run(capsys, folder, mask, "-o", tmp_path / "layers", "--fill-only", "--feather", 3,
                     *DIS)
     assert code == 0, err
@@ -110,7 +110,7 @@ def test_an_exr_fill_layer_over_the_plate_is_the_full_frame_output(exr_plate, tm
     assert layers.dtype == np.float16 and layers.shape[-1] == 4
     alpha = layers[..., 3:].astype(np.float64)
     assert ((alpha > 0) & (alpha < 1)).any()  # a feathered edge
-    over = alpha * layers[..., :3] + (1 - alpha) * frames
+    over = layers[..., :3] + (1 - alpha) * frames  # premultiplied, as OpenEXR stores colour
     assert np.abs(over - clean).max() <= 1e-3 * np.maximum(1, np.abs(clean)).max()
 
 
@@ -187,8 +187,14 @@ def test_format_converts_between_display_and_scene_linear_sequences(exr_plate, t
     alpha = rgba[..., 3]
     assert alpha.dtype == np.float32 and set(np.unique(alpha[:, hole])) == {1.0}  # as the plate
     assert ((alpha > 0) & (alpha < 1)).any()  # the feathered edge: alpha is not gamma-converted
-    ring = (alpha > 0) & (alpha < 1)  # outside the hole: the plate, back to linear
-    assert np.abs(rgba[..., :3][ring] - frames[ring].astype(np.float32)).max() < 4e-3
+    code, err = run(capsys, tmp_path / "tif", mask, "-o", tmp_path / "full", "--format", "exr",
+                    "--feather", 2, *DIS)
+    assert code == 0, err
+    full = np.stack([read_exr(f) for f in visible(tmp_path / "full")])  # back to linear
+    laid = rgba[..., :3] + (1 - alpha[..., None]) * frames  # premultiplied colour over the plate
+    solid = (alpha == 0) | (alpha == 1)  # the feather band blends in the plate's own (display)
+    assert np.abs(laid - full)[solid].max() < 4e-3 * max(1, np.abs(full).max())  # space
+    assert np.abs(laid - full).max() < 0.05
 
     code, err = run(capsys, folder, mask, "-o", tmp_path / "v.mp4", "--format", "exr", *DIS)
     assert code == 2 and "--format is for an image-sequence output" in err
@@ -246,3 +252,23 @@ def test_a_deep_run_with_a_preview_decodes_the_written_frames_once_more(exr_plat
     np.testing.assert_array_equal(written[~hole], frames[0][~hole])  # the composite: the plate outside
     with av.open(str(preview)) as container:
         assert sum(1 for _ in container.decode(video=0)) == T
+
+
+def test_a_float_tiff_fill_layer_is_premultiplied_and_lays_over_the_plate(exr_plate, tmp_path, capsys):
+    folder, mask, frames, hole = exr_plate
+    for name, extra in (("full", ()), ("layers", ("--fill-only",))):
+        code, err = run(capsys, folder, mask, "-o", tmp_path / name, "--format", "tiff",
+                        "--feather", 2, *extra, *DIS)
+        assert code == 0, err
+    def read(name: str) -> np.ndarray:
+        images = [cv2.imread(str(f), cv2.IMREAD_UNCHANGED) for f in visible(tmp_path / name)]
+        return np.stack([im[..., [2, 1, 0, 3][:im.shape[-1]]] for im in images])
+
+    full, rgba = read("full"), read("layers")
+    assert rgba.dtype == np.float32 and rgba.shape[-1] == 4
+    alpha = rgba[..., 3:]
+    plate = frames.astype(np.float32) ** (1 / io.GAMMA)  # the plate as the TIFF holds it
+    error = np.abs(rgba[..., :3] + (1 - alpha) * plate - full)
+    solid = (alpha[..., 0] == 0) | (alpha[..., 0] == 1)  # the band blends in the plate's (linear)
+    assert error[solid].max() < 1e-3 * max(1, full.max()) and error.max() < 0.05  # space
+    assert np.abs(rgba[..., :3]).max() > 0 and (rgba[..., :3][alpha[..., 0] == 0] == 0).all()

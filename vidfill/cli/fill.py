@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="file type of a sequence output (default: the plate's own; PNG for a "
                         "video); EXR is written scene-linear, the others display-referred")
     p.add_argument("--feather", type=int, default=0, metavar="N",
-                   help="with --fill-only: alpha falls off over N pixels around the hole (default 0)")
+                   help="blend the fill into the plate over N pixels around the hole: the fill "
+                        "covers them too, and its alpha falls from 1 to 0 across them (default 0)")
     p.add_argument("--frames", type=_frame_range, metavar="FIRST:LAST",
                    help="only these frames, both included: an image sequence's frame numbers "
                         "(e.g. 1001:1100), a video's indices from 0")

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfill.io.media import VideoInfo, write_stream
+from vidfill.io.media import VideoInfo, native_dtype, native_frame, write_stream
 from vidfill.types import to_display
 
 
@@ -30,11 +30,14 @@ def alpha_matte(hole: torch.Tensor, feather: int) -> np.ndarray:
 def fill_layers(frames: Iterable[torch.Tensor], holes: Iterable[torch.Tensor],
                 feather: int = 0) -> Iterator[torch.Tensor]:
     """The filled frames as RGBA layers to lay over the plate: ``(4, H, W)`` of the frames'
-    dtype (uint8, uint16 or float), colour and straight (not premultiplied) alpha.
+    dtype (uint8, uint16 or float), colour and straight (not premultiplied) alpha; a sequence
+    that stores premultiplied colour (EXR, float TIFF) gets it when written
+    (:func:`vidfill.io.media.write_stream`).
 
-    Alpha is :func:`alpha_matte` at the dtype's full scale (1.0 for floats); the colour is the filled frame
-    where alpha is above 0 and 0 elsewhere. Outside the hole the filled frame is the plate, so
-    ``alpha * layer + (1 - alpha) * plate`` is the full-frame output, feathered or not.
+    Alpha is :func:`alpha_matte` at the dtype's full scale (1.0 for floats); the colour is the
+    filled frame where alpha is above 0 and 0 elsewhere. With ``feather``, the frames must be
+    filled over the band the alpha ramps across too (the hole grown by ``feather``): then
+    ``alpha * layer + (1 - alpha) * plate`` is :func:`composite`, the full-frame output.
     """
     for frame, hole in zip(frames, holes, strict=True):
         image = frame.numpy()  # numpy: torch has few operations on uint16
@@ -43,6 +46,35 @@ def fill_layers(frames: Iterable[torch.Tensor], holes: Iterable[torch.Tensor],
             alpha = np.round(alpha * np.iinfo(image.dtype).max)
         alpha = alpha.astype(image.dtype)[None]
         yield torch.from_numpy(np.concatenate([np.where(alpha > 0, image, 0), alpha]))
+
+
+def composite(filled: Iterable[torch.Tensor], sources: Iterable[torch.Tensor],
+              holes: Iterable[torch.Tensor], feather: int = 0) -> Iterator[torch.Tensor]:
+    """The full-frame output, of the ``sources``' dtype: ``alpha * fill + (1 - alpha) * source``
+    with :func:`alpha_matte` (``feather`` 0: the source outside the hole, bit-exact, the fill
+    inside it). ``filled`` are at the sources' depth (:func:`at_depth`) and, with ``feather``,
+    filled over the band around the hole too."""
+    for fill, source, hole in zip(filled, sources, holes, strict=True):
+        fill, source = fill.numpy(), source.numpy()
+        alpha = alpha_matte(hole.cpu(), feather)[None]
+        if feather <= 0:
+            yield torch.from_numpy(np.where(alpha > 0, fill, source))
+            continue
+        mixed = alpha * fill.astype(np.float64) + (1 - alpha) * source
+        if source.dtype.kind == "u":
+            mixed = np.round(mixed)
+        yield torch.from_numpy(mixed.astype(source.dtype))
+
+
+def at_depth(filled: Iterable[torch.Tensor], info: VideoInfo, deep: bool) -> Iterator[torch.Tensor]:
+    """The filled frames at the source's sample type: as they are (8-bit), or with ``deep``
+    from the float16 work frames (:func:`vidfill.io.media.native_frame`)."""
+    if not deep:
+        yield from filled
+        return
+    dtype = native_dtype(info)
+    for fill in filled:
+        yield torch.from_numpy(native_frame(fill, dtype, info))
 
 
 PREVIEW_WIDTH = 480

@@ -376,17 +376,6 @@ def native_frame(work: torch.Tensor, dtype: np.dtype, info: VideoInfo) -> np.nda
     return values.astype(dtype)
 
 
-def composite_deep(filled: Iterable[torch.Tensor], deep: Iterable[torch.Tensor],
-                   holes: Iterable[torch.Tensor], info: VideoInfo) -> Iterator[torch.Tensor]:
-    """Each output frame at the source's full depth, of the ``deep`` source frames' dtype: the
-    source outside the hole (bit-exact), the ``filled`` frame (from :func:`work_frame` frames,
-    computed in float) inside it."""
-    for fill, source, hole in zip(filled, deep, holes, strict=True):
-        source = source.numpy()
-        inside = native_frame(fill, source.dtype, info)
-        yield torch.from_numpy(np.where(hole.numpy(), inside, source))
-
-
 def output_depth(path: Path, codec: str | None, depth: int) -> int:
     """Bits per sample that the output ``path`` (with ``codec``) keeps of a ``depth``-bit source."""
     if depth <= 8:
@@ -545,16 +534,27 @@ _SAMPLE_TYPES = (torch.uint8, torch.uint16, torch.float16, torch.float32)
 
 
 def _for_format(frame: torch.Tensor, suffix: str, linear: bool) -> torch.Tensor:
-    """A frame (RGB or RGBA, ``linear``: scene-linear colour) as a sequence of type ``suffix``
-    holds it: EXR scene-linear values (half, float for float32 frames), the others display
-    ones, converted with :data:`GAMMA` where the two differ; alpha is left as it is."""
+    """A frame (RGB or RGBA, ``linear``: scene-linear colour; RGBA with straight alpha) as a
+    sequence of type ``suffix`` holds it: EXR scene-linear values (half, float for float32
+    frames), the others display ones, converted with :data:`GAMMA` where the two differ; alpha
+    is left as it is. RGBA colour is premultiplied by alpha where the format's convention is
+    premultiplied (:func:`premultiplied`: EXR, float TIFF), after the conversion."""
     exr = suffix == ".exr"
-    if exr == linear:
-        return frame
-    values = _unit(frame.numpy())
-    values[:3] = _power(values[:3], GAMMA if exr else 1 / GAMMA)
-    return torch.from_numpy(values.astype(np.float16 if exr and frame.dtype != torch.float32
-                                          else np.float32))
+    if exr != linear:
+        values = _unit(frame.numpy())
+        values[:3] = _power(values[:3], GAMMA if exr else 1 / GAMMA)
+        frame = torch.from_numpy(values.astype(np.float16 if exr and frame.dtype != torch.float32
+                                               else np.float32))
+    if frame.shape[0] == 4 and premultiplied(suffix, frame.dtype):
+        frame = torch.cat([frame[:3] * frame[3:], frame[3:]])
+    return frame
+
+
+def premultiplied(suffix: str, dtype: torch.dtype) -> bool:
+    """Whether an RGBA image of type ``suffix`` holding ``dtype`` samples stores premultiplied
+    colour, as its format's readers expect: OpenEXR always (its specification), float TIFF (as
+    compositing applications write it); PNG never (its specification), integer TIFF not."""
+    return suffix == ".exr" or (suffix in (".tif", ".tiff") and dtype.is_floating_point)
 
 
 def write_image(file: Path, frame: torch.Tensor) -> None:
