@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
@@ -21,6 +22,18 @@ from tqdm import tqdm
 Advance = Callable[[int], None]
 
 LOG = logging.getLogger("vidfill")
+
+_CONTROL = ("Cc", "Zl", "Zp")
+"""Unicode categories that break or rewrite a terminal line: control characters, line and
+paragraph separators."""
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters written as Python escapes them (a newline as
+    ``\\n``, ESC as ``\\x1b``), so that a message naming any path stays one line and cannot
+    rewrite the terminal; every other character, non-ASCII letters included, as it is."""
+    return "".join(c.encode("unicode_escape").decode("ascii")
+                   if unicodedata.category(c) in _CONTROL else c for c in text)
 
 
 class Reporter:
@@ -48,7 +61,7 @@ class Reporter:
         if self.quiet:
             LOG.log(level, message)
         else:
-            print(f"vidfill: {message}", file=self.stream, flush=True)
+            print(f"vidfill: {one_line(message)}", file=self.stream, flush=True)
 
     @contextmanager
     def stage(self, name: str, total: int | None = None, unit: str = "it") -> Iterator[Advance]:

@@ -34,6 +34,10 @@ FLOW_SCALE = 10.0
 MULTIPLE = 4
 """Network inputs are padded to a multiple of this (two stride-2 levels)."""
 
+MIN_SIDE = 16
+"""Network inputs are padded to at least this: at 1/4 resolution its residual blocks reflect
+2 px, which needs more than 2 px there."""
+
 
 def flow_edges(flow: torch.Tensor, hole: torch.Tensor, cfg: EdgeConfig) -> torch.Tensor:
     """Motion boundaries of the known flow: Canny on each flow channel, outside the hole.
@@ -212,7 +216,8 @@ def complete_edges(model: nn.Module, flow: torch.Tensor, edges: torch.Tensor, ho
             y0, y1, x0, x1 = _crop_box(hole[i], cfg.context)
             crop = network_input(flow[i:i + 1, :, y0:y1, x0:x1], edges[i:i + 1, :, y0:y1, x0:x1],
                                  hole[i:i + 1, :, y0:y1, x0:x1])
-            ph, pw = -(y1 - y0) % MULTIPLE, -(x1 - x0) % MULTIPLE
+            ph, pw = (max(MIN_SIDE, -(-side // MULTIPLE) * MULTIPLE) - side
+                      for side in (y1 - y0, x1 - x0))
             with torch.inference_mode():
                 logits = model(F.pad(crop, (0, pw, 0, ph), mode="replicate"))[..., :y1 - y0, :x1 - x0]
             drawn = (torch.sigmoid(logits) > cfg.threshold) & hole[i:i + 1, :, y0:y1, x0:x1]

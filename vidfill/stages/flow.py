@@ -172,9 +172,21 @@ def _split_context(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tenso
     return torch.tanh(state), F.relu(context)
 
 
+DIS_MIN_SIDE = 16
+"""OpenCV's DIS fails on images with a side under 12 px (its patches and pyramid; 8x512 too):
+smaller ones are padded to this."""
+
+
 def _dis_flow(dis: cv2.DISOpticalFlow, first: np.ndarray, second: np.ndarray) -> torch.Tensor:
-    """DIS flow between two (h, w) uint8 gray images, as (1, 2, h, w)."""
-    return torch.from_numpy(dis.calc(first, second, None)).permute(2, 0, 1)[None]
+    """DIS flow between two (h, w) uint8 gray images, as (1, 2, h, w). Images with a side under
+    :data:`DIS_MIN_SIDE` are padded (replicated edges) and the flow cropped."""
+    h, w = first.shape
+    bottom, right = max(0, DIS_MIN_SIDE - h), max(0, DIS_MIN_SIDE - w)
+    if bottom or right:
+        first, second = (cv2.copyMakeBorder(g, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
+                         for g in (first, second))
+    flow = dis.calc(first, second, None)[:h, :w]
+    return torch.from_numpy(np.ascontiguousarray(flow)).permute(2, 0, 1)[None]
 
 
 def _at_working_size(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
