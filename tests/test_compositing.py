@@ -19,7 +19,9 @@ from vidfill.stages.holes import dilate_holes
 
 T = 6
 SIZE = (48, 64)
-DIS = ("--flow", "dis", "--edges", "none", "--refine", "0", "-q")
+DIS = ("--flow", "dis", "--edges", "none", "--refine", "0", "-q", "--set", "mask.grow_objects=0")
+"""Quick settings, and the masks exact: these tests lay layers over the plate by the given holes
+(the ball of the demo scene is an object, whose masks would otherwise be grown)."""
 
 
 def run(capsys, *args) -> tuple[int, str]:
@@ -202,7 +204,7 @@ def test_a_frame_range_with_handles_writes_only_the_range(plate, tmp_path, capsy
     folder, masks, frames, holes = plate
     out = tmp_path / "shot"
     code, err = run(capsys, folder, masks, "-o", out, "--frames", "1002:1004", "--handles", 1,
-                    "--flow", "dis", "--edges", "none", "--refine", "0")
+                    "--flow", "dis", "--edges", "none", "--refine", "0", "--set", "mask.grow_objects=0")
     assert code == 0, err
     assert "frames 1002 to 1004 (3 of 6), with 1 before and 1 after as context" in err, err
     assert sorted(p.name for p in visible(out)) == ["1002.png", "1003.png", "1004.png"]
@@ -300,7 +302,7 @@ def test_a_proxy_runs_everything_at_a_fraction_of_the_size(plate, tmp_path, caps
     folder, masks, frames, holes = plate
     out, look = tmp_path / "proxy", tmp_path / "look.mp4"
     code, err = run(capsys, folder, masks, "-o", out, "--proxy", 0.5, "--preview", look,
-                    "--flow", "dis", "--edges", "none", "--refine", "0")
+                    "--flow", "dis", "--edges", "none", "--refine", "0", "--set", "mask.grow_objects=0")
     assert code == 0, err
     assert f"proxy: the whole run at {SIZE[1] // 2}x{SIZE[0] // 2} (0.5 of the frame size)" in err
     small = read_folder(out)
@@ -315,3 +317,47 @@ def test_a_proxy_runs_everything_at_a_fraction_of_the_size(plate, tmp_path, caps
         assert next(container.decode(video=0)).width == SIZE[1]  # two halves of the reduced size
     code, err = run(capsys, folder, masks, "-o", tmp_path / "o", "--proxy", 1.5, *DIS)
     assert code == 2 and "--proxy must be a fraction" in err, err
+
+
+@pytest.mark.shared
+def test_a_proxy_decides_where_the_camera_holds_still_as_the_full_run_does(shared):
+    """Flow at half size is half as long: with its limits in pixels scaled (PipelineConfig.at_scale)
+    a proxy finds the still runs the full-size run finds (unscaled, blackswan's slow pan counted as
+    13 still frames where the full run finds none)."""
+    from vidfill import load_preset
+    from vidfill.inpainters.detail import still_runs
+    from vidfill.stages.flow import estimate_flow
+
+    cfg = load_preset("default").replace(flow={"method": "dis"})
+    for name in ("davis480p_blackswan", "davis480p_tennis", "davis480p_breakdance"):
+        files = sorted((shared / "data" / "clips" / name / "frames").iterdir())[:16]
+        frames = torch.stack([torch.from_numpy(np.ascontiguousarray(cv2.resize(
+            cv2.imread(str(f)), (432, 240), interpolation=cv2.INTER_AREA)[..., ::-1])).permute(2, 0, 1)
+            for f in files])
+        runs = []
+        for scale, c in ((1.0, cfg), (0.5, cfg.at_scale(0.5))):
+            small = frames if scale == 1 else torch.nn.functional.interpolate(
+                frames.float(), scale_factor=scale, mode="area").round().to(torch.uint8)
+            flow = estimate_flow(small, c.flow)
+            no_hole = torch.zeros(len(frames), 1, *flow.fwd.shape[-2:], dtype=torch.bool)
+            runs.append([(r.start, r.stop) for r in still_runs(flow.fwd, no_hole, small.shape[-1],
+                                                               c.leftover.still_px)])
+        assert runs[0] == runs[1], (name, runs)
+
+
+def test_a_proxy_keeps_the_plates_sample_type_and_scales_lengths(tmp_path, capsys):
+    from test_float import hdr_clip, read_exr, write_exr
+    from vidfill import load_preset
+
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for t, frame in enumerate(hdr_clip()):
+        write_exr(folder / f"plate.{1001 + t}.exr", frame)
+    hole = np.zeros(hdr_clip().shape[1:3], np.uint8)
+    hole[16:32, 20:40] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), hole)
+    code, err = run(capsys, folder, tmp_path / "m.png", "-o", tmp_path / "proxy", "--proxy", 0.5, *DIS)
+    assert code == 0, err
+    assert {read_exr(f).dtype for f in visible(tmp_path / "proxy")} == {np.dtype(np.float16)}  # as the plate
+    half = load_preset("object").at_scale(0.5)
+    assert (half.mask.dilate, half.flow.max_side, half.leftover.still_px) == (3, 256, 1.0)

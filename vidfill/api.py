@@ -10,9 +10,10 @@ from __future__ import annotations
 import torch
 
 from vidfill.config import PipelineConfig, load_preset
+from vidfill.stages.holes import outlines_an_object
 from vidfill.models.build import Models
 from vidfill.progress import Reporter
-from vidfill.types import check_masks
+from vidfill.types import check_masks, to_display
 from vidfill.windows import fill_in_windows
 
 
@@ -43,6 +44,30 @@ def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None =
     if frames.dtype not in (torch.uint8, torch.float16):
         raise ValueError(f"frames must be uint8 (or float16 for a deep clip), got {frames.dtype}")
     device = torch.device(device) if device is not None else frames.device
+    cfg = for_objects(cfg, frames, masks, reporter)
     out = fill_in_windows(iter(frames.cpu()), iter(masks.cpu()), len(frames), cfg, models=models,
                           reporter=reporter, device=device, references=references)
     return torch.stack(list(out))
+
+
+OBJECT_SAMPLE = 24
+"""Frames looked at to tell whether the masks are a roto of an object (one window's worth)."""
+
+
+def for_objects(cfg: PipelineConfig, frames: torch.Tensor, masks: torch.Tensor,
+                reporter: Reporter | None = None) -> PipelineConfig:
+    """``cfg`` with the hole grown by ``mask.grow_objects`` if the masks outline an object in
+    ``frames`` (:func:`vidfill.stages.holes.outlines_an_object`, on up to :data:`OBJECT_SAMPLE`
+    of them, 8-bit), with a line saying so; else ``cfg``."""
+    grow = cfg.mask.grow_objects
+    if grow <= cfg.mask.dilate:
+        return cfg
+    sample = frames[:OBJECT_SAMPLE]
+    if sample.dtype != torch.uint8:
+        sample = to_display(sample)
+    if not outlines_an_object(sample, masks[:OBJECT_SAMPLE]):
+        return cfg
+    if reporter is not None:
+        reporter.note(f"the masks outline a moving object: each is grown by {grow} px for its soft "
+                      "edge and shadow (mask.grow_objects; --set mask.grow_objects=0 keeps them exact)")
+    return cfg.replace(mask={"dilate": grow})

@@ -30,9 +30,12 @@ InpainterName = Literal["harmonic", "texture", "telea", "ns", "patchmatch", "dip
 
 
 def setting(default: Any, *, ge: float | None = None, gt: float | None = None,
-            le: float | None = None, lt: float | None = None, odd: bool = False) -> Any:
-    """A dataclass field with its valid range, checked by :class:`Checked` at construction."""
-    return field(default=default, metadata={"ge": ge, "gt": gt, "le": le, "lt": lt, "odd": odd})
+            le: float | None = None, lt: float | None = None, odd: bool = False,
+            pixels: bool = False) -> Any:
+    """A dataclass field with its valid range, checked by :class:`Checked` at construction;
+    ``pixels``: a length in the frames' pixels, which :meth:`PipelineConfig.at_scale` scales."""
+    return field(default=default, metadata={"ge": ge, "gt": gt, "le": le, "lt": lt, "odd": odd,
+                                            "pixels": pixels})
 
 
 class Checked:
@@ -85,8 +88,10 @@ class MaskConfig(Checked):
     """Hole = any channel above this fraction of full scale (robust to JPEG noise on 0/255 and 0/128 masks)."""
     invert: bool = False
     """The mask marks what to keep (an inverted matte): holes are where it is below the threshold."""
-    dilate: int = setting(0, ge=0)
-    """Pixels the hole is grown by (object edges, motion blur): 0 measured best on the benchmark's exact holes (DIS, hole PSNR over Telea: 0 +0.95 dB, 2 +0.18, 4 -0.17, 8 -0.54); loose roto masks want 4-8 (preset "object")."""
+    dilate: int = setting(0, ge=0, le=1024, pixels=True)
+    """Pixels the hole is grown by (object edges, motion blur): 0 measured best on the benchmark's exact holes (DIS, hole PSNR over Telea: 0 +0.95 dB, 2 +0.18, 4 -0.17, 8 -0.54); loose roto masks want 4-8 (preset "object"). At most 1024, more than any mask is off by; a job also refuses a radius of its frame's larger side or more."""
+    grow_objects: int = setting(4, ge=0, le=64, pixels=True)
+    """Pixels the hole grows by (at least) when the masks are a tight roto of an object (they move and their outline lies on the frames' edges, :func:`vidfill.stages.holes.outlines_an_object`): its soft edge, motion blur and contact shadow lie just outside such a mask, and left there they come back as the object's ghost. Object benchmark (benchmarks/objects.py): footprint PSNR +1.9 to +5 dB over exact masks on four pairs. Still masks (logos) and masks whose outline crosses the picture anywhere stay exact. 0 = off."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ class FlowConfig(Checked):
     """Manifest name of the RAFT weights: "raft_small" or "raft_large"."""
     num_updates: int = setting(12, ge=1)
     """RAFT refinement iterations (torchvision's default for raft_small)."""
-    max_side: int = setting(512, ge=64)
+    max_side: int = setting(512, ge=64, pixels=True)
     """Flow is estimated with the longer frame side at most this many pixels, then upsampled (values scaled)."""
     raft_min_side: int = setting(0, ge=0)
     """RAFT only: frames whose longer side is below this are enlarged for flow (RAFT matches at 1/8 resolution, so small frames lose detail); 0 = never."""
@@ -165,7 +170,7 @@ class CompletionConfig(Checked):
 class PropagationConfig(Checked):
     SECTION: ClassVar[str] = "propagation"
 
-    consistency_abs_px: float = setting(0.7, ge=0.0)
+    consistency_abs_px: float = setting(0.7, ge=0.0, pixels=True)
     """A step is an occlusion when |f + b|^2 > rel * (|f|^2 + |b|^2) + abs_px^2 (Sundaram et al.: abs^2 = 0.5; measured on the benchmark, 0.7 beat 0.4, 1.5 and 3)."""
     consistency_rel: float = setting(0.01, ge=0.0)
     """Relative part of that test: fast motion tolerates proportionally larger disagreement."""
@@ -189,7 +194,7 @@ class FusionConfig(Checked):
     """"gradient": fuse the candidates' colour differences and rebuild by a Poisson solve (no seams); "colour": average their colours."""
     colour_weight: float = setting(0.01, ge=0.0)
     """Gradient fusion: pull of each rebuilt pixel towards its fused colour, relative to one neighbour edge (keeps regions cut off from known pixels anchored)."""
-    error_sigma_px: float = setting(0.5, gt=0.0)
+    error_sigma_px: float = setting(0.5, gt=0.0, pixels=True)
     """Scale of the accumulated consistency error in the candidate weight exp(-(err/sigma)^2)."""
     distance_halflife: float = setting(8.0, gt=0.0)
     """Frames after which a candidate's weight halves: near frames are more trustworthy than far ones."""
@@ -215,11 +220,11 @@ class LeftoverConfig(Checked):
     """Neighbourhood radius of the OpenCV inpainters, in pixels."""
     poisson_blend: bool = False
     """Rebuild the inpainted region from its own colour differences with the known pixels as boundary (GLCIC-style post-processing), so that it meets its surroundings without a colour step. Off: no gain for Telea, whose fill already meets its boundary (hole PSNR 19.65 -> 19.68 dB on 8 cases); it helps patchmatch (17.79 -> 18.36 dB)."""
-    consistency_abs_px: float = setting(math.inf, ge=0.0)
+    consistency_abs_px: float = setting(math.inf, ge=0.0, pixels=True)
     """``propagation.consistency_abs_px`` for the rounds that carry keyframe content, in px. Where moving content crossed the hole, the two directions of the completed flow disagree there: the strict limit stops every trajectory and each frame becomes a keyframe with its own fill (flicker). That content is invented, so inf lets it follow the completed flow wherever it leads. Completion benchmark, RAFT-small: hole PSNR 18.09 -> 18.27 dB, E_warp 3.831 -> 3.670 (breakdance -1.04 and -0.46 dB, running_car +2.02 and +1.56); DIS: 18.11 -> 18.23 dB (5 px: 18.15). Static-hole benchmark (8 cases): E_warp in the hole 0.76x -> 0.69x per-frame Telea's, 8 -> 1 keyframes, hole PSNR 19.65 -> 19.49 dB. Not better everywhere: dogs-jump's 66 frames as one window scored 0.9 dB below the 0.7 px rule (README, windows)."""
     each_still_frame: bool = True
     """Where the camera holds still (``still_px``), fill the pixels that propagation did not reach in every frame on its own, from that frame's surroundings, instead of carrying a keyframe's fill along the completed flow, which inside a still hole follows whatever crosses it and drags the fill into a smear (vidfill/inpainters/detail.py). With the harmonic inpainter only: its membrane is the same in every frame where nothing moves, while an exemplar or network fill guessed anew in every frame would flicker (and cost its time per frame). Blob benchmark: hole PSNR 19.10 -> 19.22 dB, no case lower (benchmarks/README.md, "Each still frame its own fill")."""
-    still_px: float = setting(2.0, ge=0.0)
+    still_px: float = setting(2.0, ge=0.0, pixels=True)
     """The camera holds still between two frames when the median flow outside the holes is below this many pixels (for ``each_still_frame`` and the detail stage). A slow drift is still."""
     max_rounds: int = setting(64, ge=1)
     """Safety cap on keyframe fill + propagation rounds (each round fills at least one whole keyframe)."""
@@ -273,7 +278,7 @@ class DetailConfig(Checked):
     """Each frame takes its sources' detail averaged with that of up to this many frames of the
     run before and after it: the scene's texture stays, the sources' frame-to-frame noise (which
     flickers where it is copied) is averaged down. 0: each frame's own."""
-    moving_px: float = setting(1.0, gt=0.0)
+    moving_px: float = setting(1.0, gt=0.0, pixels=True)
     """Flow that differs from the camera's (the median) by more than this many pixels is motion:
     a place with it in any pair of the run is no source, and an invented pixel with it in the
     pairs next to its frame gets no detail there (something crosses the hole)."""
@@ -357,6 +362,21 @@ class PipelineConfig:
         Every value is validated; a bad one is a :class:`~vidfill.errors.ConfigError` (a ValueError)
         that starts with ``origin`` (e.g. ``"--set"``)."""
         return _from_dict(self, sections, origin)
+
+    def at_scale(self, factor: float) -> "PipelineConfig":
+        """The settings for frames reduced by ``factor`` (a proxy run): every length in pixels
+        (``setting(pixels=True)``: mask growth, flow size, consistency and stillness limits)
+        scaled by it, so that the run makes the decisions the full-size run makes."""
+        changes: dict[str, dict[str, Any]] = {}
+        for section in dataclasses.fields(self):
+            current = getattr(self, section.name)
+            for f in dataclasses.fields(current):
+                if f.metadata.get("pixels"):
+                    value = getattr(current, f.name) * factor
+                    if isinstance(getattr(current, f.name), int):
+                        value = max(round(value), f.metadata.get("ge") or 0)
+                    changes.setdefault(section.name, {})[f.name] = value
+        return self.replace(origin="--proxy", **changes)
 
 
 def _from_dict(base: PipelineConfig, data: dict[str, Any], origin: str) -> PipelineConfig:

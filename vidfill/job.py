@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -17,9 +18,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from vidfill.api import OBJECT_SAMPLE, for_objects
 from vidfill.io import media as io
 from vidfill.io import safety
-from vidfill.io.layers import PreviewWriter, fill_layers
+from vidfill.io.layers import PreviewWriter, at_depth, composite, fill_layers
 from vidfill.config import PipelineConfig
 from vidfill.errors import ConfigError, VidfillError
 from vidfill.models.build import Models, build_models
@@ -105,7 +107,9 @@ class Job:
     """Write only the fill, as RGBA layers to lay over the plate (an image sequence): colour and
     alpha on the filled region, transparent elsewhere (:func:`vidfill.io.layers.fill_layers`)."""
     feather: int = 0
-    """With ``fill_only``: alpha falls from 1 to 0 over this many pixels around the hole."""
+    """The fill blends into the plate over this many pixels around the hole: it is computed
+    over that band too, and laid over the plate with an alpha that falls from 1 at the hole to
+    0 (:func:`vidfill.io.layers.composite`); a fill layer carries that alpha."""
     preview: Path | None = None
     """Also write this video: the input with the hole outlined beside the result, reduced."""
     frames: tuple[int, int] | None = None
@@ -181,8 +185,6 @@ class Job:
             raise ConfigError("--handles are frames around a range: they need --frames")
         if self.restart and not self.resume:
             raise ConfigError("--restart starts a resumable run over: it needs --resume or --work-dir")
-        if self.feather and not self.fill_only:
-            raise ConfigError("--feather shapes the alpha of a fill layer: it needs --fill-only")
         if self.image_format is not None and self.image_format not in io.IMAGE_FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(io.IMAGE_FORMATS)}, got "
                               f"{self.image_format!r}")
@@ -223,6 +225,11 @@ def check_output_location(output: Path) -> None:
         raise VidfillError(f"{output}: cannot write here ({ancestor} is not a folder)")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise VidfillError(f"{output}: cannot write here (no write permission on {ancestor})")
+    try:  # the real test (root passes os.access; /proc, read-only mounts): make a folder there
+        os.rmdir(tempfile.mkdtemp(prefix=".vidfill-check-", dir=ancestor))
+    except OSError as exc:
+        raise VidfillError(f"{output}: cannot write here ({exc.strerror or exc} in {ancestor})") \
+            from None
 
 
 @dataclass(frozen=True)
@@ -302,10 +309,30 @@ class _Inputs:
         return ~torch.isfinite(frame).all(0, keepdim=True)
 
 
+def _for_objects(inputs: _Inputs, reporter: Reporter) -> _Inputs:
+    """``inputs`` whose job grows the masks when they outline an object (:func:`for_objects`,
+    decided on the first frames of the range)."""
+    if inputs.job.cfg.mask.grow_objects <= inputs.job.cfg.mask.dilate:
+        return inputs
+    part = (inputs.lo, min(inputs.hi, inputs.lo + OBJECT_SAMPLE))
+    masks = torch.stack(list(inputs.masks(part=part)))
+    if bool((masks == masks[:1]).all()):
+        return inputs  # a still mask (a logo): no frame need be decoded to tell
+    frames = torch.stack(list(inputs.frames(part)))
+    cfg = for_objects(inputs.job.cfg, frames, masks, reporter)
+    return inputs if cfg is inputs.job.cfg else replace(inputs, job=replace(inputs.job, cfg=cfg))
+
+
+def _at_proxy(job: Job) -> Job:
+    """``job`` with its settings for the proxy's frame size (:meth:`PipelineConfig.at_scale`)."""
+    return job if job.proxy is None else replace(job, cfg=job.cfg.at_scale(job.proxy))
+
+
 def _resized(frame: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A frame (any sample type) reduced to ``size`` by area averaging (:attr:`_Inputs.size`)."""
+    """A frame reduced to ``size`` by area averaging (:attr:`_Inputs.size`), of its own sample
+    type (a half-float plate stays half, as the full-size run writes it)."""
     small = F.interpolate(frame[None].float(), size=size, mode="area")[0]
-    return small if frame.is_floating_point() else small.round().to(frame.dtype)
+    return small.to(frame.dtype) if frame.is_floating_point() else small.round().to(frame.dtype)
 
 
 def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
@@ -329,14 +356,19 @@ def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
                       f"({'counter-' if source.info.rotation > 0 else ''}clockwise display matrix): "
                       "masks are read as the clip is displayed, and the output keeps the rotation")
     inputs = _Inputs(job, source, lo, hi, first, stop)
-    (h, w), dilate = inputs.size, job.cfg.mask.dilate
-    if dilate >= max(h, w):
-        at = f" of --proxy {job.proxy:g}" if job.proxy is not None else ""
-        raise ConfigError(f"--dilate {dilate} (mask.dilate): grows the hole past the {w}x{h} "
-                          f"frame{at}; give less than {max(h, w)}")
+    (h, w) = inputs.size
+    if job.cfg.mask.dilate >= max(h, w):
+        raise ConfigError(f"{_growth(job)}: grows the hole past the {w}x{h} frame; mask.dilate "
+                          f"must be less than its larger side, {max(h, w)}")
     if source.info.floating:
         inputs = replace(inputs, nonfinite=_nonfinite(inputs, reporter))
     return inputs
+
+
+def _growth(job: Job) -> str:
+    """``--dilate N`` as the hole is grown (with ``--proxy``, N is scaled to the proxy's size)."""
+    return f"--dilate {job.cfg.mask.dilate}" + (
+        f" scaled to --proxy {job.proxy:g}" if job.proxy is not None else "")
 
 
 def _nonfinite(inputs: _Inputs, reporter: Reporter) -> frozenset[int]:
@@ -374,8 +406,8 @@ def _read_inputs(inputs: _Inputs, reporter: Reporter,
         if bool(hole.all()):
             full.append(t)
     if full:
-        why = ([f"grown by --dilate {job.cfg.mask.dilate}"] if job.cfg.mask.dilate else []) + (
-            [f"at --proxy {job.proxy:g}"] if job.proxy is not None else []) + (
+        why = ([f"grown by {_growth(job)}"] if job.cfg.mask.dilate else
+               [f"at --proxy {job.proxy:g}"] if job.proxy is not None else []) + (
             [f"with the pixels of {job.input} that are not finite"]
             if inputs.nonfinite.intersection(full) else [])
         raise VidfillError(f"{job.masks}: frame(s) "
@@ -406,11 +438,13 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     when complete; with ``job.resume`` the work directory is removed then.
     """
     reporter = reporter or Reporter(quiet=True)
+    job = _at_proxy(job)
     cfg = job.cfg
     device = resolve_device(job.device)
     safety.check_apart(job.inputs(), job.outputs())
     check_output_location(job.output)
-    inputs = _open_inputs(job, reporter)
+    inputs = _for_objects(_open_inputs(job, reporter), reporter)
+    job, cfg = inputs.job, inputs.job.cfg  # the masks' growth decided
     clip, shown = inputs.clip, inputs.shown
     for flag, wanted in (("--fill-only", job.fill_only), ("--format", job.image_format)):
         if wanted and not io.is_sequence_folder(job.output):
@@ -444,30 +478,36 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
             store = _work_dir(job, clip, models, deep)
             if store.finished:
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
-        out = fill_in_windows(inputs.work(deep), inputs.masks(), clip.num_frames, cfg,
+        # with --feather the fill covers the band its alpha ramps across, too
+        grown = cfg.replace(mask={"dilate": cfg.mask.dilate + job.feather}) if job.feather else cfg
+        out = fill_in_windows(inputs.work(deep), inputs.masks(), clip.num_frames, grown,
                               models=models, reporter=reporter, device=device, store=store,
                               references=references)
     out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
     written = (inputs.first, inputs.stop)
+    # a full-frame output is composited over the plate at its depth where the fill alone is not
+    # it: a deep plate (the plate bit-exact outside the hole), a feather (a blend across the edge)
+    blend = not job.fill_only and (deep or job.feather > 0)
     # the masks are read once for the steps below that need the holes; they take them in step
-    users = (job.preview is not None) + deep + job.fill_only
+    users = (job.preview is not None) + blend + job.fill_only
     holes = iter(itertools.tee(inputs.holes(), users) if users else ())
     try:
         with (PreviewWriter(job.preview, shown.num_frames, shown.info, job.overwrite,
                             job.inputs()) if job.preview else nullcontext()) as preview:
             # the written frames are decoded once more: at full depth for the composite, and
             # shown in 8 bits from those for the preview
-            sources = inputs.frames(written, deep=deep)
-            if preview is not None and deep:
-                sources, deep_sources = itertools.tee(sources)
-                shown_8bit = (to_display(io.work_frame(f, shown.info)) for f in sources)
+            sources = inputs.frames(written, deep=deep) if preview or blend else iter(())
+            plate = sources
+            if preview is not None and blend:
+                sources, plate = itertools.tee(sources)
+            if preview is not None:
+                shown_8bit = (to_display(io.work_frame(f, shown.info)) for f in sources) if deep \
+                    else sources
                 out = preview.tee(out, shown_8bit, next(holes))
-                sources = deep_sources
-            elif preview is not None:
-                out = preview.tee(out, sources, next(holes))
-            if deep:  # outside the hole the source at full depth, the fill inside it
-                out = io.composite_deep(out, sources, next(holes), shown.info)
-            if job.fill_only:
+            out = at_depth(out, shown.info, deep)
+            if blend:
+                out = composite(out, plate, next(holes), job.feather)
+            elif job.fill_only:
                 out = fill_layers(out, next(holes), job.feather)
             io.write_stream(job.output, out, shown.num_frames, target, crf=job.crf,
                             codec=job.codec, overwrite=job.overwrite, start=job.start_number,
@@ -489,8 +529,10 @@ def find_keyframes(job: Job, reporter: Reporter | None = None,
     range), each with the region no frame showed: what an artist paints for ``--reference``.
     Runs the whole fill (the regions depend on it) and writes nothing."""
     reporter = reporter or Reporter(quiet=True)
+    job = _at_proxy(job)
     device = resolve_device(job.device)
-    inputs = _open_inputs(job, reporter)
+    inputs = _for_objects(_open_inputs(job, reporter), reporter)
+    job = inputs.job  # the masks' growth decided
     references, any_hole = _read_inputs(inputs, reporter)
     keyframes: list[Keyframe] = []
     if any_hole:
@@ -544,6 +586,6 @@ def _work_dir(job: Job, clip: io.ClipSource, models: Models, deep: bool) -> Work
            "config": config_hash(job.cfg),
            "plan": [[w.start, w.stop, w.fixed] for w in plan],
            "frames": list(job.frames) if job.frames else None, "handles": job.handles,
-           "proxy": job.proxy, "deep": deep}
+           "proxy": job.proxy, "deep": deep, "feather": job.feather}
     return WorkDir(job.work_location, key, protected=job.inputs() + job.outputs()[:-1],
                    restart=job.restart)

@@ -14,11 +14,22 @@ def on_host(x: torch.Tensor) -> bool:
     return x.device.type == "cpu"
 
 
+KERNEL_MAX_RADIUS = 32
+"""Largest radius grown with a structuring element, whose cost grows with its area (540x960 by
+500 px: 14 s); larger ones by a distance transform, whose cost does not depend on the radius."""
+
+
 def dilate_holes(masks: torch.Tensor, radius: int) -> torch.Tensor:
     """Grow ``(T, 1, H, W)`` bool masks by a disk of ``radius`` pixels (OpenCV's elliptic
-    structuring element), on the masks' device."""
+    structuring element), on the masks' device. Beyond :data:`KERNEL_MAX_RADIUS`, by the exact
+    Euclidean disk (pixels at most ``radius`` from the hole; the two differ at a few edge pixels),
+    computed on the host."""
     if radius <= 0:
         return masks
+    if radius > KERNEL_MAX_RADIUS:
+        far = [cv2.distanceTransform((~m[0]).numpy().astype(np.uint8), cv2.DIST_L2,
+                                     cv2.DIST_MASK_PRECISE) <= radius for m in masks.cpu()]
+        return torch.from_numpy(np.stack(far)[:, None]).to(masks.device)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     if on_host(masks):
         grown = [cv2.dilate(m[0].numpy().astype(np.uint8), kernel) for m in masks]
@@ -45,3 +56,37 @@ def smooth_fill(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     coarse = smooth_fill(coarse_v / coarse_w.clamp_min(1e-8), coarse_w <= 0)
     up = F.interpolate(coarse, size=frames.shape[-2:], mode="bilinear", align_corners=False)
     return torch.where(hole, up, frames)
+
+
+def outlines_an_object(frames: torch.Tensor, masks: torch.Tensor, min_edge_ratio: float = 1.6,
+                       flat_level: float = 2.0) -> bool:
+    """Whether the masks are a tight roto of an object in the frames, whose soft edge (anti-
+    aliasing, motion blur) and contact shadow then lie just outside the mask: the masks move, the
+    frames show something under them (not a hole already blanked to one colour), and their
+    outline lies on the frames' edges (the median over frames of the image gradient on the
+    mask's boundary is at least ``min_edge_ratio`` times the frame's mean gradient).
+
+    Not a still mask (a logo or watermark, drawn exactly), nor a mask whose outline crosses the
+    picture anywhere (damage, a hole punched for a benchmark). Measured on the shared DAVIS clips,
+    16 frames at 432x240: their own object annotations 1.9 to 2.5, drifting random blobs 0.6 to
+    1.8 (one of 16 above 1.6), tennis' hand-drawn loose removal masks 0.5.
+
+    Args:
+        frames: ``(T, 3, H, W)`` uint8 RGB (a few dozen frames suffice).
+        masks: ``(T, 1, H, W)`` bool, as given (before any growth).
+    """
+    if bool((masks == masks[:1]).all()):
+        return False
+    ratios, ring = [], np.ones((3, 3), np.uint8)
+    for frame, mask in zip(frames.cpu(), masks.cpu()):
+        inside = mask[0].numpy().astype(np.uint8)
+        if not inside.any() or inside.all():
+            continue
+        raw = cv2.cvtColor(frame.permute(1, 2, 0).numpy(), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if float(raw[inside > 0].std()) < flat_level:
+            return False  # blanked: no object is left in the frames to leave an edge
+        grey = cv2.GaussianBlur(raw, (0, 0), 1.0)
+        gradient = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+        outline = (cv2.dilate(inside, ring) - cv2.erode(inside, ring)) > 0
+        ratios.append(float(gradient[outline].mean() / max(float(gradient.mean()), 1e-6)))
+    return bool(ratios) and float(np.median(ratios)) >= min_edge_ratio

@@ -1,0 +1,69 @@
+"""A tight roto of a moving object is grown (mask.grow_objects); still masks, blanked holes and
+masks whose outline crosses the picture anywhere stay exact (issue 30)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import translating_clip
+from vidfill.cli.main import main
+from vidfill.stages.holes import outlines_an_object
+
+
+def _ball(T: int = 10, h: int = 96, w: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    """A red ball crossing a drifting texture, its edge anti-aliased, and its tight roto: the
+    pixels it covers by more than half (as an artist exports the mask)."""
+    import cv2
+
+    clip = translating_clip(num_frames=T, h=h, w=w).permute(0, 2, 3, 1).numpy().astype(np.float32)
+    frames, masks = [], []
+    for t in range(T):
+        alpha = np.zeros((4 * h, 4 * w), np.float32)  # drawn at 4x, reduced: anti-aliased
+        cv2.circle(alpha, (4 * (20 + 8 * t), 4 * (h // 2)), 4 * 14, 1.0, -1)
+        alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_AREA)[..., None]
+        frames.append(np.round(alpha * np.float32([200, 40, 40]) + (1 - alpha) * clip[t]).astype(np.uint8))
+        masks.append(alpha[..., 0] > 0.5)
+    return (torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).contiguous(),
+            torch.from_numpy(np.stack(masks))[:, None])
+
+
+def test_a_moving_objects_roto_is_told_from_still_blanked_and_arbitrary_masks():
+    frames, masks = _ball()
+    assert outlines_an_object(frames, masks)
+    assert not outlines_an_object(frames, masks[:1].expand_as(masks))  # a still mask: a logo
+    blanked = torch.where(masks, torch.zeros_like(frames), frames)
+    assert not outlines_an_object(blanked, masks)  # nothing left under the hole to have an edge
+    clip = translating_clip(num_frames=10, h=96, w=128)  # no object: a drifting hole anywhere
+    drifting = torch.zeros(10, 1, 96, 128, dtype=torch.bool)
+    for t in range(10):
+        drifting[t, 0, 30 + t:60 + t, 20 + 3 * t:60 + 3 * t] = True
+    assert not outlines_an_object(clip, drifting)
+
+
+def _write(folder, images):
+    import cv2
+
+    folder.mkdir()
+    for t, image in enumerate(images):
+        cv2.imwrite(str(folder / f"{t:04d}.png"), image[..., ::-1] if image.ndim == 3 else image)
+    return folder
+
+
+@pytest.mark.parametrize("grow", [None, "0"])
+def test_the_default_grows_an_objects_roto_and_says_so(tmp_path, capsys, grow):
+    frames, masks = _ball(6)
+    plate = _write(tmp_path / "plate", frames.permute(0, 2, 3, 1).numpy())
+    mask_dir = _write(tmp_path / "masks", masks[:, 0].numpy().astype(np.uint8) * 255)
+    args = [str(plate), str(mask_dir), "-o", str(tmp_path / "out"), "--fill-only", "--flow", "dis",
+            "--edges", "none", "--refine", "0"] + (["--set", f"mask.grow_objects={grow}"] if grow else [])
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    import cv2
+    alpha = np.stack([cv2.imread(str(tmp_path / "out" / f"{t:04d}.png"), cv2.IMREAD_UNCHANGED)[..., 3]
+                      for t in range(6)]) > 0
+    if grow is None:
+        assert "grown by 4 px" in err and alpha.sum() > masks.sum() and (alpha >= masks[:, 0].numpy()).all()
+    else:
+        assert "grown by" not in err and np.array_equal(alpha, masks[:, 0].numpy())
