@@ -20,7 +20,7 @@ inside the tight mask and in the fringe (footprint outside the tight mask: where
 lives), whole-frame PSNR (mean over frames) and seconds per frame.
 
     python benchmarks/objects.py [--pairs blackswan:tennis,car-roundabout:breakdance+shadow,...]
-        [--methods default,object,fast,telea] [--dilate 0,2,4,6,8] [--frames 20]
+        [--methods default,object,fast,telea] [--dilate 0,2,4,6,8] [--frames 16]
         [--set SECTION.KEY=VALUE] [--json OUT] [--pictures DIR [--picture-methods default,object]]
     python benchmarks/objects.py --tables OUT [OUT...]   # the tables of earlier runs, merged
 
@@ -30,11 +30,12 @@ A method is a preset name or ``telea``, optionally followed by ``/SECTION.KEY=VA
 names ``mask.dilate`` gets exactly that growth; a preset as shipped gets whatever growth the
 package decides for these masks (``mask.grow_objects``, where it has it: each row prints the
 growth used). Methods whose effective settings are the same (``object`` is
-``default/mask.dilate=6``) run once and share the row's figures. ``--pictures DIR`` writes, for blackswan, car-roundabout and breakdance removed with
-their OWN annotation (no truth there), input | each picture method panels of a few frames, and
-for each pair composite | methods | truth panels, for a person to look for the outline. Write
-them outside the repository: they are frames of the shared clips. ``--pairs none`` skips the
-pairs (pictures only).
+``default/mask.dilate=6``) run once and share the row's figures. ``--pictures DIR`` writes,
+for blackswan, car-roundabout and breakdance removed with their OWN annotation (no truth
+there), input | each picture method panels of a few frames, and for each pair composite |
+methods | truth panels, for a person to look for the outline. Write them outside the
+repository: they are frames of the shared clips. ``--pairs none`` skips the pairs (pictures
+only). benchmarks/README.md ("Removing a real object") has the figures.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from completion import SHARED, SIZE, load_clip
 from vidfill import fill, load_preset
@@ -281,7 +281,7 @@ def save_panels(folder: Path, panels: list[tuple[str, torch.Tensor]], region: to
     y0, y1, x0, x1 = crop_box(region, margin)
     folder.mkdir(parents=True, exist_ok=True)
     num_frames = panels[0][1].shape[0]
-    for t in sorted({int(round(f)) for f in np.linspace(num_frames * 0.15, num_frames * 0.85, count)}):
+    for t in sorted({min(int(round(f)), num_frames - 1) for f in np.linspace(num_frames * 0.15, num_frames * 0.85, count)}):
         tiles = []
         for name, frames in panels:
             tile = np.ascontiguousarray(frames[t, :, y0:y1, x0:x1].permute(1, 2, 0).numpy()[..., ::-1])
@@ -325,7 +325,7 @@ def main() -> None:
     p.add_argument("--pairs", default=PAIRS, help="OBJECT:BACKGROUND[+shadow],... or none")
     p.add_argument("--methods", default="default,object,fast,telea")
     p.add_argument("--dilate", default="", help="also default/mask.dilate=N for each N, e.g. 0,2,4,6,8")
-    p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--frames", type=int, default=16)
     p.add_argument("--feather", type=float, default=1.0, help="Gaussian sigma of the soft edge, px")
     p.add_argument("--shutter", type=float, default=0.5,
                    help="motion blur length as a fraction of the object's per-frame motion")
@@ -369,6 +369,7 @@ def main() -> None:
             key = runner.key(method, damaged, tight)
             if key in done:
                 row = {**done[key], "method": method, "same_as": done[key]["method"]}
+                results[method] = results[done[key]["method"]]
             else:
                 result, seconds = runner.run(method, damaged, tight)
                 row = {"pair": spec, "method": method, "frames": num_frames,
