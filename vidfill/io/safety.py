@@ -103,9 +103,10 @@ def own_files(folder: Path) -> dict[str, str]:
     return own
 
 
-def foreign_entries(folder: Path) -> list[Path]:
-    """The entries of ``folder`` that are not vidfill's own (:func:`own_files`, the manifest)."""
-    own = own_files(folder)
+def foreign_entries(folder: Path, own: dict[str, str] | None = None) -> list[Path]:
+    """The entries of ``folder`` that are not vidfill's own (``own``: :func:`own_files`, found
+    when None; the manifest)."""
+    own = own_files(folder) if own is None else own
     return sorted(p for p in folder.iterdir() if p.name != MANIFEST and p.name not in own)
 
 
@@ -133,7 +134,7 @@ def place_sequence(staging: Path, path: Path, names: list[str]) -> None:
         os.rename(staging, path)  # only if nothing appeared there meanwhile (or an empty folder)
         return
     earlier = own_files(path)
-    if not foreign_entries(path) and not path.is_symlink():
+    if not foreign_entries(path, earlier) and not path.is_symlink():
         _swap(staging, path, written, earlier)
         return
     # the user's files are here too (--overwrite): the manifest first names the earlier and the
