@@ -12,9 +12,9 @@ import torch
 from vidfill.config import PipelineConfig, load_preset
 from vidfill.stages.holes import outlines_an_object
 from vidfill.models.build import Models
+from vidfill.overlays import fill_recovering
 from vidfill.progress import Reporter
 from vidfill.types import check_masks, to_display
-from vidfill.windows import fill_in_windows
 
 
 def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None = None, *,
@@ -45,7 +45,7 @@ def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None =
         raise ValueError(f"frames must be uint8 (or float16 for a deep clip), got {frames.dtype}")
     device = torch.device(device) if device is not None else frames.device
     cfg = for_objects(cfg, frames, masks, reporter)
-    out = fill_in_windows(iter(frames.cpu()), iter(masks.cpu()), len(frames), cfg, models=models,
+    out = fill_recovering(iter(frames.cpu()), iter(masks.cpu()), len(frames), cfg, models=models,
                           reporter=reporter, device=device, references=references)
     return torch.stack(list(out))
 

@@ -340,6 +340,37 @@ class WindowConfig(Checked):
 
 
 @dataclass(frozen=True)
+class OverlayConfig(Checked):
+    SECTION: ClassVar[str] = "overlay"
+
+    method: Literal["recover", "fill"] = "recover"
+    """Under a still mask (a logo, channel bug or watermark burnt in at a fixed place), "recover" estimates the overlay's opacity and colour from the clip (J = a*W + (1-a)*I, a and W the same in every frame) and gives back the scene it lets through, filling only where it is opaque; "fill" treats the mask as a hole like any other (vidfill/stages/overlay.py)."""
+    sample: int = setting(32, ge=2)
+    """Frames (the first of the clip) filled with the whole mask as a hole to estimate the overlay from: the more the scene under it changes over them, the better; each costs one frame's fill more."""
+    radius: int = setting(6, ge=0, pixels=True)
+    """Neighbourhood (pixels either side) over which the estimate is pooled among pixels of the same part of the overlay: a pixel alone sees too little of the scene change to fix its opacity, and the fill's errors average out over many."""
+    guide_sigma: float = setting(0.06, gt=0.0)
+    """Difference in the frames' mean colour (the overlay, the moving scene averaged out; [0, 1] scale) at which two neighbours count as different parts of the overlay (Gaussian sigma)."""
+    informed: float = setting(0.02, gt=0.0)
+    """Variation (standard deviation over the frames, on the [0, 1] scale) of the scene under a pixel at which its own estimate counts as much as its neighbourhood's; below it, on this and its neighbours together, the fill is used."""
+    opaque: float = setting(0.1, ge=0.0, lt=1.0)
+    """Share of the scene showing through (1 - opacity) at and below which the fill is used: the recovery's gain 1/(1 - opacity) would amplify noise and compression past the fill's error."""
+    clear: float = setting(0.25, gt=0.0, le=1.0)
+    """Share of the scene showing through at and above which only the recovered scene is used (between ``opaque`` and this the two are blended)."""
+    min_fit: float = setting(0.5, ge=0.0, le=1.0)
+    """Least share of the variation under the mask that the overlay model must explain (pooled R^2 of the frames on the fill) for recovery to be used at all: an opaque sign or a person walking through a still mask explain little."""
+    robust_passes: int = setting(2, ge=0)
+    """Passes that lower the weight of frames that do not fit (something passing over the overlay that the fill did not see)."""
+    robust_scale: float = setting(3.0, gt=0.0)
+    """Residual, in robust standard deviations, at which a frame's weight is halved."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.clear <= self.opaque:
+            raise ConfigError(f"overlay: need opaque < clear, got opaque {self.opaque}, clear {self.clear}")
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     mask: MaskConfig = field(default_factory=MaskConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
@@ -355,6 +386,7 @@ class PipelineConfig:
     dip: DipConfig = field(default_factory=DipConfig)
     gated: GatedConfig = field(default_factory=GatedConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
+    overlay: OverlayConfig = field(default_factory=OverlayConfig)
 
     def replace(self, *, origin: str = "settings", **sections: dict[str, Any]) -> "PipelineConfig":
         """A copy with some fields of some sections changed: ``cfg.replace(mask={"dilate": 0})``.
