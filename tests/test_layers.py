@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "vidfill"
 
 LAYER_OF = {"config": "core", "types": "core", "errors": "core", "progress": "core",
             "stages": "stages", "io": "io", "inpainters": "inpainters", "models": "models",
-            "metrics": "metrics", "pipeline": "pipeline", "windows": "pipeline", "api": "api",
+            "metrics": "metrics", "pipeline": "pipeline", "windows": "pipeline", "overlays": "pipeline", "api": "api",
             "job": "job", "cli": "cli", "": "root"}
 """First name under vidfill -> layer ("": the package's own __init__)."""
 

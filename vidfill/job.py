@@ -25,6 +25,8 @@ from vidfill.io.layers import PreviewWriter, at_depth, composite, fill_layers
 from vidfill.config import PipelineConfig
 from vidfill.errors import ConfigError, VidfillError
 from vidfill.models.build import Models, build_models
+from vidfill.overlays import fill_recovering
+from vidfill.stages.overlay import Overlay, given_overlay
 from vidfill.stages.holes import dilate_holes
 from vidfill.progress import Reporter
 from vidfill.types import to_display, to_float
@@ -131,6 +133,9 @@ class Job:
     reads: tuple[tuple[str, Path], ...] = ()
     """``(what, path)`` of the other files the job was made from (a preset file, a batch job
     file): protected like the inputs (:meth:`inputs`)."""
+    overlay_image: Path | None = None
+    """The overlay burnt into the clip under a still mask, as an RGBA image of the frame's size
+    (a broadcaster's own bug): its alpha and colour are taken off instead of estimated."""
     restart: bool = False
     """With ``resume``: a work directory of another run (other inputs, masks, painted frames,
     weights or settings) is emptied of what vidfill wrote there and the run starts over, instead
@@ -141,7 +146,8 @@ class Job:
         weights = (("--raft-weights", self.raft_weights), ("--inpainter-weights", self.inpainter_weights))
         return ((("the input", self.input), ("the masks", self.masks))
                 + tuple((f"--reference {n}", file) for n, file in self.references)
-                + tuple((what, path) for what, path in weights if path is not None) + self.reads)
+                + tuple((what, path) for what, path in weights if path is not None) + self.reads
+                + ((("--overlay-image", self.overlay_image),) if self.overlay_image else ()))
 
     def outputs(self) -> tuple[tuple[str, Path], ...]:
         """``(what, path)`` of everything the job writes or removes."""
@@ -365,6 +371,25 @@ def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
     return inputs
 
 
+def known_overlay(job: Job, inputs: _Inputs) -> Overlay | None:
+    """The overlay of ``job.overlay_image`` at the frames' size (reduced for a proxy), used
+    under the job's first mask; None without one."""
+    if job.overlay_image is None:
+        return None
+    opacity, colour = io.read_overlay_image(job.overlay_image)
+    (h, w), size = inputs.source.size, inputs.size
+    if tuple(opacity.shape[-2:]) != (h, w):
+        raise VidfillError(f"{job.overlay_image}: the overlay image is {opacity.shape[-1]}x"
+                           f"{opacity.shape[-2]}, the frames of {job.input} are {w}x{h}")
+    mask = next(io.iter_masks(job.masks, 1, tuple(opacity.shape[-2:]), job.cfg.mask.threshold,
+                              invert=job.cfg.mask.invert))
+    if tuple(opacity.shape[-2:]) != tuple(size):
+        opacity, colour = (F.interpolate(x[None], size=size, mode="area")[0] for x in (opacity, colour))
+        mask = F.interpolate(mask[None].float(), size=size, mode="area")[0] > 0
+    return given_overlay(opacity, colour, dilate_holes(mask[None], job.cfg.mask.dilate)[0],
+                         job.cfg.overlay)
+
+
 def _growth(job: Job) -> str:
     """``--dilate N`` as the hole is grown (with ``--proxy``, N is scaled to the proxy's size)."""
     return f"--dilate {job.cfg.mask.dilate}" + (
@@ -480,9 +505,9 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
                 reporter.note(f"resuming: {store.finished} window(s) already in {store.path}")
         # with --feather the fill covers the band its alpha ramps across, too
         grown = cfg.replace(mask={"dilate": cfg.mask.dilate + job.feather}) if job.feather else cfg
-        out = fill_in_windows(inputs.work(deep), inputs.masks(), clip.num_frames, grown,
+        out = fill_recovering(inputs.work(deep), inputs.masks(), clip.num_frames, grown,
                               models=models, reporter=reporter, device=device, store=store,
-                              references=references)
+                              references=references, known=known_overlay(job, inputs))
     out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
     written = (inputs.first, inputs.stop)
     # a full-frame output is composited over the plate at its depth where the fill alone is not
@@ -586,6 +611,7 @@ def _work_dir(job: Job, clip: io.ClipSource, models: Models, deep: bool) -> Work
            "config": config_hash(job.cfg),
            "plan": [[w.start, w.stop, w.fixed] for w in plan],
            "frames": list(job.frames) if job.frames else None, "handles": job.handles,
-           "proxy": job.proxy, "deep": deep, "feather": job.feather}
+           "proxy": job.proxy, "deep": deep, "feather": job.feather,
+           "overlay_image": safety.sha256(job.overlay_image) if job.overlay_image else None}
     return WorkDir(job.work_location, key, protected=job.inputs() + job.outputs()[:-1],
                    restart=job.restart)

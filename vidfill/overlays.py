@@ -53,15 +53,22 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     if not still or hole is None or not bool(hole.any()):
         return fill_in_windows(frames, masks, num_frames, cfg, models=models, reporter=reporter,
                                device=device, **windows)
+    if known is None and not changes_under(torch.stack(head), hole, cfg.overlay.informed / 4):
+        reporter.note(f"nothing under the still mask changes over the first {size} frames: what an "
+                      "overlay there lets through cannot be told apart from it; it is filled")
+        return fill_in_windows(frames, masks, num_frames, cfg, models=models, reporter=reporter,
+                               device=device, **windows)
     if models is None:
         models = build_models(cfg, device=device or "cpu", reporter=reporter)
     work = device or torch.device("cpu")
     overlay = known
     if overlay is None:
         reporter.note(f"the mask is the same in every frame: the overlay under it is estimated "
-                      f"from the first {size} frames (overlay.method=fill to fill it instead)")
+                      f"from the first {size} frames (--overlay fill to fill it instead)")
+        early = {t: image for t, image in (windows.get("references") or {}).items() if t < size}
         behind = torch.stack(list(fill_in_windows(iter(head), iter(head_masks), size, cfg,
-                                                  models=models, reporter=reporter, device=device)))
+                                                  models=models, reporter=reporter, device=device,
+                                                  references=early)))
         overlay = estimate_overlay(to_float(torch.stack(head)).to(work), to_float(behind).to(work),
                                    hole.to(work), cfg.overlay)
         del behind
@@ -76,6 +83,15 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     reporter.note(f"overlay {'given' if known is not None else 'found'}: "
                   f"{overlay.summary(hole.to(work))}")
     return _recovered(frames, masks, num_frames, cfg, overlay, models, reporter, device, windows)
+
+
+def changes_under(frames: torch.Tensor, hole: torch.Tensor, level: float) -> bool:
+    """Whether the frames ``(T, 3, H, W)`` change under ``hole`` ``(1, H, W)`` bool: the median
+    over its pixels of their standard deviation over the frames (channels pooled, [0, 1] scale)
+    is at least ``level``. Not on a locked-off shot (an overlay there is as still as the scene),
+    nor a hole blanked to one colour."""
+    values = to_float(frames)[:, :, hole[0]]
+    return float(values.std(0).mean(0).median()) >= level
 
 
 def _recovered(frames: Iterator[torch.Tensor], masks: Iterator[torch.Tensor], num_frames: int,

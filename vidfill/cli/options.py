@@ -28,6 +28,13 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="hole = channel above this fraction of full scale (default 0.1)")
     p.add_argument("--invert-mask", action="store_true",
                    help="the masks mark what to keep (an inverted matte), not what to remove")
+    p.add_argument("--overlay", choices=["recover", "fill"],
+                   help="under a mask that is the same in every frame (a logo, bug or watermark): "
+                        "recover the scene a semi-transparent overlay lets through (default) or "
+                        "fill it like any hole")
+    p.add_argument("--overlay-image", type=Path, metavar="RGBA",
+                   help="the overlay burnt in under a still mask, as an RGBA image of the frame's "
+                        "size (e.g. the channel's own bug): taken off instead of estimated")
     p.add_argument("--flow", choices=["raft", "dis"], help="flow method (overrides the preset)")
     p.add_argument("--edges", choices=["network", "none"],
                    help="flow-edge guided flow completion (network) or diffusion only (overrides the preset)")
@@ -73,6 +80,7 @@ def config_from(args: argparse.Namespace, preset: str | None = None) -> Pipeline
     options = [("--dilate", "mask", "dilate", args.dilate),
                ("--mask-threshold", "mask", "threshold", args.mask_threshold),
                ("--invert-mask", "mask", "invert", args.invert_mask or None),
+               ("--overlay", "overlay", "method", args.overlay),
                ("--flow", "flow", "method", args.flow),
                ("--edges", "edges", "method", args.edges),
                ("--refine", "flow", "refine_passes", args.refine),
@@ -98,4 +106,5 @@ def make_job(args: argparse.Namespace, input: Path, masks: Path, output: Path,
                download=not args.no_download, crf=args.crf, codec=args.codec, fps=args.fps,
                device=args.device, resume=resume, work_dir=work_dir,
                inpainter_weights=args.inpainter_weights, references=references,
-               overwrite=getattr(args, "overwrite", False), **fields)
+               overwrite=getattr(args, "overwrite", False), overlay_image=args.overlay_image,
+               **fields)

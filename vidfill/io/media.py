@@ -600,6 +600,21 @@ def read_image(file: Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
 
 
+def read_overlay_image(file: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """An overlay kept as an RGBA image (PNG or TIFF, straight alpha; a broadcaster's bug):
+    ``(1, H, W)`` opacity and ``(3, H, W)`` colour, float32 on the [0, 1] scale (display values,
+    as the frames are composited). A VidfillError if it has no alpha channel."""
+    _require(file)
+    image = _read_image(file)
+    rgb, alpha = _bgr_alpha(image, file)
+    if alpha is None:
+        raise VidfillError(f"{file}: --overlay-image needs an alpha channel (RGBA) for the "
+                           "overlay's opacity; this image has none")
+    scale = np.float32(_full_scale(image.dtype, file))
+    to_tensor = lambda x: torch.from_numpy(np.ascontiguousarray(x, np.float32) / scale)  # noqa: E731
+    return to_tensor(alpha)[None], to_tensor(rgb).permute(2, 0, 1).contiguous()
+
+
 def check_output(path: Path, info: VideoInfo, codec: str | None = None, crf: int | None = None, *,
                  overwrite: bool = False, note: Callable[[str], None] | None = None) -> int:
     """Refuse now what :func:`write_output` would refuse only after all the work; return the bits

@@ -149,7 +149,7 @@ def estimate_overlay(observed: torch.Tensor, behind: torch.Tensor, mask: torch.T
         vote = 1 / (1 + (residual / (cfg.robust_scale * scale)).square())
     norm = _pooled(torch.ones_like(known), j_mean, known, r, cfg.guide_sigma).clamp_min(1e-12)
     informed = (s_ff / (norm * count * cfg.informed ** 2)).clamp(0, 1)
-    opaque_ramp = ((k - cfg.opaque) / (cfg.clear - cfg.opaque)).clamp(0, 1)
+    opaque_ramp = _weight(k, cfg)
     pooled_ff, pooled_jf, pooled_jj = (float(s[inside[0]].sum()) for s in sums)
     fit = pooled_jf ** 2 / max(pooled_ff * pooled_jj, 1e-12)
     weight_box = (opaque_ramp * informed * inside).float() if fit >= cfg.min_fit \
@@ -158,6 +158,22 @@ def estimate_overlay(observed: torch.Tensor, behind: torch.Tensor, mask: torch.T
     colour[:, y0:y1, x0:x1] = torch.where(inside, b, 0.0).float()
     weight[:, y0:y1, x0:x1] = weight_box
     return Overlay(clear, colour, weight, fit=fit)
+
+
+def _weight(clear: torch.Tensor, cfg: OverlayConfig) -> torch.Tensor:
+    """How much of the recovered scene to use, from how much of it shows through: 0 at and
+    below ``cfg.opaque``, 1 at and above ``cfg.clear``, linear between."""
+    return ((clear - cfg.opaque) / (cfg.clear - cfg.opaque)).clamp(0, 1)
+
+
+def given_overlay(opacity: torch.Tensor, colour: torch.Tensor, mask: torch.Tensor,
+                  cfg: OverlayConfig | None = None) -> Overlay:
+    """The :class:`Overlay` of a known overlay image (``--overlay-image``): ``opacity``
+    ``(1, H, W)`` and straight ``colour`` ``(3, H, W)`` float on the [0, 1] scale, used inside
+    ``mask`` ``(1, H, W)`` bool."""
+    cfg = cfg or OverlayConfig()
+    a = torch.where(mask, opacity.float().clamp(0, 1), 0.0)
+    return Overlay(1 - a, a * colour.float(), _weight(1 - a, cfg) * mask, fit=1.0)
 
 
 def recover(frames: torch.Tensor, overlay: Overlay) -> torch.Tensor:
