@@ -23,7 +23,8 @@ long clips are processed in overlapping windows ([window] in a preset) and
 written as each window finishes: memory does not grow with the clip's length.
 
 other commands: vidfill demo [--help], vidfill batch [--help],
-vidfill keyframes [--help], vidfill train flow-edges [--help];
+vidfill keyframes [--help], vidfill find-overlay [--help] (the mask of a
+logo or watermark that stays put), vidfill train flow-edges [--help];
 "vidfill fill INPUT MASKS -o OUTPUT" is this one
 """
 

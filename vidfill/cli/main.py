@@ -1,4 +1,5 @@
-"""``vidfill``: the sub-commands (fill, batch, demo, keyframes, train) under one error handler.
+"""``vidfill``: the sub-commands (fill, batch, demo, keyframes, find-overlay, train) under one
+error handler.
 
 Every sub-command raises :class:`~vidfill.errors.VidfillError` for a problem with its input,
 output or settings; :func:`main` turns it into one line and exit status 2, an unexpected error
@@ -70,15 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         logger.setLevel(previous_level)
 
 
-COMMANDS = ("fill", "batch", "demo", "keyframes", "train")
-"""The sub-commands, each the ``main(argv)`` of its module in :mod:`vidfill.cli`, imported when
-it runs (torch with it), so that Ctrl-C while it loads is one line too. ``vidfill INPUT ...``
-without one is ``vidfill fill INPUT ...``."""
+COMMANDS = ("fill", "batch", "demo", "keyframes", "find-overlay", "train")
+"""The sub-commands, each the ``main(argv)`` of its module in :mod:`vidfill.cli` (a hyphen in the
+name is an underscore in the module's), imported when it runs (torch with it), so that Ctrl-C
+while it loads is one line too. ``vidfill INPUT ...`` without one is ``vidfill fill INPUT ...``."""
 
 
 def command(name: str) -> Callable[[list[str]], int]:
     """The ``main`` of sub-command ``name``."""
-    return importlib.import_module(f"vidfill.cli.{name}").main
+    return importlib.import_module(f"vidfill.cli.{name.replace('-', '_')}").main
 
 
 def _dispatch(argv: list[str]) -> int:

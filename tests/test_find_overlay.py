@@ -1,0 +1,169 @@
+"""Finding a burnt-in overlay: a semi-transparent text over a moving texture is found, a still
+clip and a clip with no overlay are refused in one line; the command writes a mask that the
+fill takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import translating_clip, write_pngs
+from vidfill.cli.main import main
+from vidfill.errors import VidfillError
+from vidfill.io import media as io
+from vidfill.stages.find_overlay import FindOverlayConfig, find_overlay
+
+SIZE = (96, 160)
+
+
+def text_alpha(size: tuple[int, int] = SIZE, opacity: float = 0.5) -> np.ndarray:
+    """(H, W) float32: the opacity of a soft text overlay, "TV5" drawn anti-aliased and blurred
+    (Gaussian, 1 px), ``opacity`` at its strongest."""
+    alpha = np.zeros(size, np.uint8)
+    cv2.putText(alpha, "TV5", (90, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2, cv2.LINE_AA)
+    alpha = cv2.GaussianBlur(alpha.astype(np.float32) / 255, (0, 0), 1.0)
+    return alpha / alpha.max() * opacity
+
+
+def composite(frames: torch.Tensor, alpha: np.ndarray, colour: float = 255.0) -> torch.Tensor:
+    """``(T, 3, H, W)`` uint8 frames with the overlay ``alpha`` (H, W) of ``colour`` laid over
+    them, rounded to 8 bits."""
+    a = torch.from_numpy(alpha)[None, None]
+    return (a * colour + (1 - a) * frames.float()).round().clamp(0, 255).to(torch.uint8)
+
+
+def overlaid(num_frames: int = 24) -> tuple[torch.Tensor, np.ndarray]:
+    """A smooth random texture moving by (3, 1) px per frame under the text: frames and the
+    overlay's true footprint (H, W) bool, where its opacity is above 0.02 (about 5 levels of
+    white over mid-grey)."""
+    alpha = text_alpha()
+    return composite(translating_clip(num_frames, *SIZE, dx=3, dy=1, seed=1), alpha), alpha > 0.02
+
+
+def still(num_frames: int = 24) -> torch.Tensor:
+    """The first frame of :func:`overlaid` repeated, with noise of 2 levels: a locked-off shot."""
+    frame = overlaid(1)[0]
+    noise = 2 * torch.randn((num_frames, 3, *SIZE), generator=torch.Generator().manual_seed(0))
+    return (frame.float() + noise).round().clamp(0, 255).to(torch.uint8)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
+def test_a_soft_text_over_a_moving_scene_is_found(device):
+    frames, truth = overlaid()
+    found = find_overlay(frames.to(device))
+    assert found.mask.shape == (1, *SIZE) and found.mask.dtype == torch.bool
+    assert found.mask.device.type == device.type and found.alpha.device.type == device.type
+    mask = found.mask[0].cpu().numpy()
+    assert iou(mask, truth) >= 0.85, iou(mask, truth)
+    ys, xs = np.nonzero(mask)
+    assert found.box == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    assert found.share == pytest.approx(mask.mean()) and found.moving_share > 0.99
+    # the opacity: 0 outside the mask, about the true 0.5 where the text is solid
+    alpha = found.alpha[0].cpu().numpy()
+    assert alpha.dtype == np.float32 and (alpha[~mask] == 0).all()
+    assert 0.3 <= alpha[text_alpha() > 0.4].mean() <= 0.65
+    assert 0 < found.opacity <= found.peak_opacity <= 1
+
+
+def test_bands_floats_and_uint8_agree():
+    """Rows worked in bands of a few rows (each with its halo) give the whole frame's result,
+    and frames as float in [0, 1] the uint8 frames' one."""
+    frames = overlaid(16)[0][:, :, :48]  # the rows of the text
+    whole = find_overlay(frames).mask
+    assert whole.any()
+    banded = find_overlay(frames.float() / 255, FindOverlayConfig(band_pixels=7 * SIZE[1])).mask
+    assert torch.equal(banded, whole)
+
+
+def test_a_still_clip_cannot_be_told_apart():
+    with pytest.raises(VidfillError, match=r"the scene holds still in 100% of its textured "
+                                           r"picture over 24 frames .*cannot be told"):
+        find_overlay(still())
+
+
+def test_a_moving_scene_without_an_overlay():
+    with pytest.raises(VidfillError, match="no overlay found: nothing stays put over the moving "
+                                           "scene"):
+        find_overlay(translating_clip(16, 48, 160, dx=3, dy=1, seed=1))
+
+
+def test_bad_inputs():
+    with pytest.raises(VidfillError, match="at least 16 frames, got 15"):
+        find_overlay(overlaid(15)[0])
+    with pytest.raises(ValueError, match=r"\(T, 3, H, W\), got shape \(8, 1, 96, 160\)"):
+        find_overlay(torch.zeros(8, 1, *SIZE, dtype=torch.uint8))
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+def run(capsys, *args) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def frame_folder(folder: Path, frames: torch.Tensor) -> Path:
+    return write_pngs(folder, frames.permute(0, 2, 3, 1).numpy(), "f{:03d}.png")
+
+
+def test_the_command_writes_a_mask_that_the_fill_takes(tmp_path, capsys):
+    """(A whole fill with the mask found, on a clip like this one, is in the report of the
+    session that wrote this: it is too slow for a unit test.)"""
+    frames, truth = overlaid(16)
+    clip = frame_folder(tmp_path / "clip", frames)
+    mask, alpha = tmp_path / "found" / "logo.png", tmp_path / "found" / "alpha.png"
+    code, err = run(capsys, "find-overlay", clip, "-o", mask, "--alpha", alpha)
+    assert code == 0, err
+    line, = err.strip().splitlines()
+    assert line.startswith("vidfill: overlay found at x ") and "from 16 frames" in line
+    assert f"vidfill {clip} {mask} -o OUTPUT" in line
+    image = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
+    assert image.dtype == np.uint8 and image.shape == SIZE and set(np.unique(image)) == {0, 255}
+    assert iou(image > 0, truth) >= 0.7  # 16 frames only
+    opacity = cv2.imread(str(alpha), cv2.IMREAD_UNCHANGED)
+    assert opacity.shape == SIZE and opacity[image == 0].max() == 0 and opacity.max() > 64
+    assert sorted(p.name for p in mask.parent.iterdir()) == ["alpha.png", "logo.png"]
+    # the fill's reader takes it as MASKS: the same hole in every frame
+    holes, notes = io.read_masks(mask, 16, SIZE)
+    assert notes == [] and torch.equal(holes, torch.from_numpy(image > 0).expand(16, 1, *SIZE))
+
+
+def test_the_command_on_a_still_clip_says_so_and_writes_nothing(tmp_path, capsys):
+    clip = frame_folder(tmp_path / "clip", still(16))
+    code, err = run(capsys, "find-overlay", clip, "-o", tmp_path / "m.png",
+                    "--alpha", tmp_path / "a.png")
+    assert code == 2
+    line, = err.strip().splitlines()
+    assert line.startswith("vidfill: error: the scene holds still in 100%") and "by hand" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
+
+
+def test_the_command_keeps_the_users_files(tmp_path, capsys):
+    clip = frame_folder(tmp_path / "clip", overlaid(16)[0])
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"the user's")
+    for args, needle in [(["-o", mine], "mine.png: exists; give another name, or --overwrite"),
+                         (["-o", clip / "m.png"], "lies inside the clip"),
+                         (["-o", clip / "f000.png", "--overwrite"], "lies inside the clip"),
+                         (["-o", tmp_path / "m.jpg"], "m.jpg: the mask is written as PNG"),
+                         (["-o", tmp_path / "m.png", "--alpha", tmp_path / "m.png"],
+                          "--alpha is the mask's own path"),
+                         (["-o", tmp_path / "m.png", "--frames", 15], None)]:
+        if needle is None:  # refused by the option's parser
+            with pytest.raises(SystemExit):
+                run(capsys, "find-overlay", clip, *args)
+            assert "--frames: must be at least 16, got 15" in capsys.readouterr().err
+        else:
+            code, err = run(capsys, "find-overlay", clip, *args)
+            line, = err.strip().splitlines()
+            assert code == 2 and line.startswith("vidfill: error: ") and needle in line, err
+    assert mine.read_bytes() == b"the user's" and len(list(clip.iterdir())) == 16
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip", "mine.png"]
+    code, err = run(capsys, "find-overlay", clip, "-o", mine, "--overwrite", "-q")
+    assert code == 0 and err == "" and cv2.imread(str(mine)) is not None
