@@ -490,6 +490,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
             raise VidfillError(f"{job.preview}: a preview is a video file (.mp4, .mov, ...)")
         io.check_output(job.preview, replace(shown.info, depth=8), overwrite=job.overwrite)
     references, any_hole = _read_inputs(inputs, reporter, deep)
+    known = known_overlay(job, inputs)
     store = None
     if not any_hole:
         reporter.note(f"{job.masks}: no hole in any frame; the output is a copy of the input")
@@ -507,7 +508,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         grown = cfg.replace(mask={"dilate": cfg.mask.dilate + job.feather}) if job.feather else cfg
         out = fill_recovering(inputs.work(deep), inputs.masks(), clip.num_frames, grown,
                               models=models, reporter=reporter, device=device, store=store,
-                              references=references, known=known_overlay(job, inputs))
+                              references=references, known=known)
     out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
     written = (inputs.first, inputs.stop)
     # a full-frame output is composited over the plate at its depth where the fill alone is not
