@@ -184,3 +184,18 @@ def test_the_command_takes_an_overlay_image(tmp_path: Path, capsys):
     err = capsys.readouterr().err
     assert "plain.png" in err and "alpha" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o2").exists()
+
+
+def test_the_still_part_of_masks_is_a_logo_beside_a_moving_object_not_the_object():
+    from vidfill.overlays import still_part
+
+    holes = []
+    for t in range(6):
+        hole = torch.zeros(1, H, W, dtype=torch.bool)
+        hole[:, 2:8, 40:60] = True  # a logo
+        hole[:, 20:30, 5 + 2 * t:15 + 2 * t] = True  # an object moving right, its core always covered
+        holes.append(hole)
+    part = still_part(holes)
+    assert bool(part[:, 2:8, 40:60].all()) and int(part.sum()) == 6 * 20
+    holes[3][:, 8:20, 45:47] = True  # in one frame the object's mask joins the logo's
+    assert not bool(still_part(holes).any())

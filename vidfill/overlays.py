@@ -1,6 +1,9 @@
 """The fill with overlay recovery: under a still mask (a logo, bug or watermark), the scene the
 overlay lets through is given back (:mod:`vidfill.stages.overlay`) and only the rest is filled.
 
+0. The still part of the masks (:func:`still_part`: in every one of the first ``overlay.sample``
+   masks, and not joined to a part that moves) is where an overlay can be; none, or nothing
+   under it that changes over those frames (a locked-off shot), and the clip is filled as usual.
 1. The first ``overlay.sample`` frames are filled with the whole mask as a hole: the fill's
    estimate of the scene behind the overlay.
 2. The overlay's opacity and colour are estimated from those frames and that fill
@@ -17,6 +20,8 @@ import itertools
 import operator
 from collections.abc import Iterable, Iterator
 
+import cv2
+import numpy as np
 import torch
 
 from vidfill.config import PipelineConfig
@@ -34,7 +39,7 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                     known: Overlay | None = None, **windows) -> Iterator[torch.Tensor]:
     """:func:`vidfill.windows.fill_in_windows` (same arguments, ``windows`` its keyword-only
     ones), with the scene behind a still overlay recovered where ``cfg.overlay.method`` is
-    "recover" and the first ``cfg.overlay.sample`` masks are all the same.
+    "recover" and the first ``cfg.overlay.sample`` masks have a still part (:func:`still_part`).
 
     ``known``: the overlay as given by the user (``--overlay-image``), used instead of an
     estimate. Yields T frames like ``fill_in_windows``; outside the (dilated) masks equal to
@@ -48,9 +53,9 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     size = min(cfg.overlay.sample, num_frames)
     head, head_masks = list(itertools.islice(frames, size)), list(itertools.islice(masks, size))
     frames, masks = itertools.chain(head, frames), itertools.chain(head_masks, masks)
-    still = len(head_masks) >= 2 and all(bool(m.equal(head_masks[0])) for m in head_masks[1:])
-    hole = dilate_holes(head_masks[0][None], cfg.mask.dilate)[0] if head_masks else None
-    if not still or hole is None or not bool(hole.any()):
+    hole = still_part([dilate_holes(m[None], cfg.mask.dilate)[0] for m in head_masks]) \
+        if len(head_masks) >= 2 else None
+    if hole is None or not bool(hole.any()):
         return fill_in_windows(frames, masks, num_frames, cfg, models=models, reporter=reporter,
                                device=device, **windows)
     if known is None and not changes_under(torch.stack(head), hole, cfg.overlay.informed / 4):
@@ -63,8 +68,9 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     work = device or torch.device("cpu")
     overlay = known
     if overlay is None:
-        reporter.note(f"the mask is the same in every frame: the overlay under it is estimated "
-                      f"from the first {size} frames (--overlay fill to fill it instead)")
+        reporter.note(f"the mask holds a part that is the same in every frame ({int(hole.sum())} "
+                      f"pixels): the overlay under it is estimated from the first {size} frames "
+                      "(--overlay fill to fill it instead)")
         early = {t: image for t, image in (windows.get("references") or {}).items() if t < size}
         behind = torch.stack(list(fill_in_windows(iter(head), iter(head_masks), size, cfg,
                                                   models=models, reporter=reporter, device=device,
@@ -82,7 +88,31 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                                device=device, **windows)
     reporter.note(f"overlay {'given' if known is not None else 'found'}: "
                   f"{overlay.summary(hole.to(work))}")
-    return _recovered(frames, masks, num_frames, cfg, overlay, models, reporter, device, windows)
+    return _recovered(frames, masks, num_frames, cfg, overlay, hole.cpu(), models, reporter, device,
+                      windows)
+
+
+def still_part(holes: list[torch.Tensor]) -> torch.Tensor:
+    """The part of the holes ``(1, H, W)`` bool that stays put: pixels in every hole whose
+    connected region (8-connected) holds, in every one of them, no pixel that comes and goes.
+    A logo beside a moving object's mask is in it; the object's mask, or a logo it touches, not."""
+    always = torch.stack(holes).all(0)
+    if not bool(always.any()):
+        return always
+    touched = torch.zeros_like(always)
+    for hole in holes:
+        touched |= _regions_with(hole, hole & ~always)
+    return always & ~touched
+
+
+def _regions_with(hole: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
+    """The 8-connected regions of ``hole`` ``(1, H, W)`` bool that hold a pixel of ``seeds``."""
+    if not bool(seeds.any()):
+        return torch.zeros_like(hole)
+    _, labels = cv2.connectedComponents(hole[0].cpu().numpy().astype(np.uint8), connectivity=8)
+    labels = torch.from_numpy(labels)[None]
+    hit = torch.unique(labels[seeds.cpu()])
+    return torch.isin(labels, hit[hit > 0]).to(hole.device)
 
 
 def changes_under(frames: torch.Tensor, hole: torch.Tensor, level: float) -> bool:
@@ -95,29 +125,33 @@ def changes_under(frames: torch.Tensor, hole: torch.Tensor, level: float) -> boo
 
 
 def _recovered(frames: Iterator[torch.Tensor], masks: Iterator[torch.Tensor], num_frames: int,
-               cfg: PipelineConfig, overlay: Overlay, models: Models, reporter: Reporter,
+               cfg: PipelineConfig, overlay: Overlay, still: torch.Tensor, models: Models,
+               reporter: Reporter,
                device: torch.device | None, windows: dict) -> Iterator[torch.Tensor]:
     """Each frame with ``overlay`` taken off, the rest of its hole filled (grown already: the
-    fill runs with ``mask.dilate`` 0) and blended where the weight is partial."""
+    fill runs with ``mask.dilate`` 0) and blended where the weight is partial. ``still``: the
+    still part of the holes (:func:`still_part`) the overlay was estimated on."""
     weight = overlay.weight.cpu()
-    whole = weight >= 1
+    recoverable = weight > 0
 
     def taken_off() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         for frame, mask in zip(frames, masks):
             hole = dilate_holes(mask[None], cfg.mask.dilate)[0]
+            # where something that comes and goes joins the overlay, it is not taken for it
+            used = hole & recoverable & ~_regions_with(hole, hole & ~still)
             scene = stored(recover(to_float(frame[None]).to(overlay.clear.device), overlay)[0].cpu(),
                            frame.dtype)
-            used = hole & (weight > 0)
-            yield torch.where(used, scene, frame), hole & ~whole, (scene, hole)
+            share = torch.where(used, weight, 0.0)
+            yield torch.where(used, scene, frame), hole & (share < 1), (scene, share)
 
     plain, rest, scenes = _split(taken_off())
     filled = fill_in_windows(plain, rest, num_frames, cfg.replace(mask={"dilate": 0}),
                              models=models, reporter=reporter, device=device, **windows)
-    partial = (weight > 0) & ~whole
-    for out, (scene, hole) in zip(filled, scenes):
+    for out, (scene, share) in zip(filled, scenes):
+        partial = (share > 0) & (share < 1)
         if bool(partial.any()):
-            blend = stored(weight * to_float(scene) + (1 - weight) * to_float(out), out.dtype)
-            out = torch.where(partial & hole, blend, out)
+            blend = stored(share * to_float(scene) + (1 - share) * to_float(out), out.dtype)
+            out = torch.where(partial, blend, out)
         yield out
 
 
