@@ -8,19 +8,24 @@ colour): ``J = b + k*I``, so ``I = (J - b) / k`` wherever ``k`` is not near 0.
 
 ``k`` and ``b`` are estimated per pixel from the clip itself: a fill of the hole (the usual
 propagation and fusion, which on a moving shot brings what other frames show behind the overlay)
-gives ``F``, an estimate of ``I`` whose error is what it could not know. Regressing the observed
-``J`` on ``F`` over the frames (``J = b + k*F + noise``) is unbiased for such an error (a
-prediction's error is uncorrelated with the prediction, Berkson's case), where regressing ``F`` on
-``J`` or matching variances is not. Measured on a white text overlay at opacity 0.5 over
-car-roundabout (32 frames, 432x240, lossless): recovery 41.3 dB inside the overlay, the reverse
-regression 39.1, the fill itself 30.1.
+gives ``F``, an estimate of ``I``. Over the frames, ``J`` varies ``k`` times as much as the scene:
+``k = sqrt(var(J) / var(F))``, the variances pooled over the pixel's neighbours of the same part
+of the overlay (:func:`_pooled`), and ``b = mean(J) - k*mean(F)``. The recovered value is then
+``mean(F) + (J - mean(J)) / k``: its level comes from the fill's mean over the frames (where
+the fill's errors average out), and ``k`` only scales what changes, which the frames show
+exactly. Measured with truth (32 frames at 432x240, lossless, PSNR inside the overlay): white
+text at 0.5 over car-roundabout 41.1 dB (the fill 30.1), at 0.4 over blackswan 35.0 (24.9), a
+lower third over tennis 31.8 (24.3). The regression of ``J`` on ``F`` (the slope ``r`` times
+this ratio, ``r`` their correlation) lost 15 dB on tennis, where the fill lags the scene and ``r``
+is low; mixing in ``r`` at all cost 5-7 dB there (benchmarks/README.md, "Overlays").
 
-The recovered value is ``mean(F) + (J - mean(J)) / k``: its level always comes from the fill's
-mean over the frames, and ``k`` only scales what changes. Where nothing under the overlay changes
-(a locked-off shot), ``k`` cannot be told from the frames: such pixels take ``k`` from their
-neighbours where those know it, or keep the fill. Where the overlay is (nearly) opaque, the gain
-``1/k`` would amplify noise and compression: the fill is used there, blended by a weight that
-ramps between :attr:`OverlayConfig.opaque` and :attr:`OverlayConfig.clear`.
+Where nothing under the overlay changes (a locked-off shot), ``k`` cannot be told from the
+frames: the pixel takes its neighbours' estimate, or the fill where they know nothing either. A
+mask over something that does not follow the scene (an opaque sign on a moving shot, a screen
+with its own picture) fits poorly (:attr:`Overlay.fit`) and is filled. Where the overlay is
+(nearly) opaque, the gain ``1/k`` would amplify noise and compression: the fill is used there,
+blended by a weight that ramps between :attr:`OverlayConfig.opaque` and
+:attr:`OverlayConfig.clear`.
 """
 
 from __future__ import annotations
@@ -94,12 +99,11 @@ def estimate_overlay(observed: torch.Tensor, behind: torch.Tensor, mask: torch.T
                      cfg: OverlayConfig | None = None) -> Overlay:
     """Estimate a still overlay under ``mask`` from frames and a fill of them.
 
-    Per pixel, the regression's sums over the frames (robust: frames that do not fit, such as
-    something passing over the overlay that the fill did not see, weigh less); then pooled over
-    the pixel's neighbours of the same part of the overlay (:func:`_pooled`, guided by the
-    frames' mean, in which the moving scene averages out and the overlay stays): the opacity
-    from the pooled regression, the colour ``W`` as the pooled ratio of ``mean(J) - k*mean(F)``
-    to the opacity (the fill's errors average out over the part).
+    Per pixel, the variations over the frames of ``J`` and ``F`` (robust: frames that do not
+    fit, such as something passing over the overlay that the fill did not see, weigh less),
+    pooled over the pixel's neighbours of the same part of the overlay (:func:`_pooled`, guided
+    by the frames' mean, in which the moving scene averages out and the overlay stays); ``k``
+    their ratio, ``b`` the mean level left (module docstring).
 
     Args:
         observed: ``(T, 3, H, W)`` float32 frames on the [0, 1] scale (values above 1 kept).
