@@ -167,3 +167,20 @@ def test_the_command_keeps_the_users_files(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip", "mine.png"]
     code, err = run(capsys, "find-overlay", clip, "-o", mine, "--overwrite", "-q")
     assert code == 0 and err == "" and cv2.imread(str(mine)) is not None
+
+
+
+def test_the_inside_of_a_badge_around_an_opaque_text_is_found():
+    """A badge at opacity 0.5 with an opaque text on it: its rim and the text are found as
+    edges, and the inside between them (most of the ring around the shapes) is filled, judged
+    against the scene outside the rim."""
+    badge = np.zeros(SIZE, np.float32)
+    cv2.rectangle(badge, (84, 10), (150, 48), 1.0, -1)
+    text = np.zeros(SIZE, np.uint8)
+    cv2.putText(text, "HD", (96, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 4, cv2.LINE_AA)
+    badge, text = (cv2.GaussianBlur(x, (0, 0), 0.7) for x in (badge, text.astype(np.float32) / 255))
+    scene = translating_clip(24, *SIZE, dx=3, dy=1, seed=1)
+    frames = composite(composite(scene, 0.5 * badge, colour=40.0), text)
+    mask = find_overlay(frames).mask[0].numpy()
+    truth = np.maximum(0.5 * badge, text) > 0.02
+    assert iou(mask, truth) >= 0.85, iou(mask, truth)
