@@ -39,6 +39,7 @@ from vidfill.progress import Reporter
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SIZE = (240, 432)
+CLIPS = SHARED / "data/clips"
 
 
 def clip_source(folder: Path) -> Path:
@@ -46,6 +47,15 @@ def clip_source(folder: Path) -> Path:
     if (folder / "frames").is_dir():
         return folder / "frames"
     return next(p for p in sorted(folder.iterdir()) if p.suffix in io.VIDEO_EXTENSIONS)
+
+
+def clip_folder(name: str) -> Path:
+    """The shared clip whose folder name ends with ``name`` (``tennis`` -> davis480p_tennis)."""
+    found = [d for d in sorted(CLIPS.iterdir()) if d.is_dir() and d.name.split("_", 1)[-1] == name]
+    if len(found) != 1:
+        raise SystemExit(f"{name}: no such clip in {CLIPS} (have: "
+                         f"{', '.join(d.name.split('_', 1)[-1] for d in sorted(CLIPS.iterdir()))})")
+    return found[0]
 
 
 def load_clip(folder: Path, num_frames: int) -> torch.Tensor:

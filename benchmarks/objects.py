@@ -51,7 +51,7 @@ import cv2
 import numpy as np
 import torch
 
-from completion import SHARED, SIZE, load_clip
+from completion import SHARED, SIZE, clip_folder, load_clip
 from vidfill import fill, load_preset
 from vidfill.config import PipelineConfig, parse_overrides
 from vidfill.inpainters.registry import inpaint_image
@@ -65,20 +65,10 @@ try:  # the automatic growth of object masks, where the package has it
 except ImportError:
     for_objects = None
 
-CLIPS = SHARED / "data/clips"
 ANNOTATED = ("blackswan", "car-roundabout", "breakdance")
 """Clips whose masks are tight per-frame object annotations (tennis's are enlarged removal masks)."""
 PAIRS = ("blackswan:tennis,car-roundabout:breakdance+shadow,breakdance:car-roundabout+shadow,"
          "blackswan:dogs-jump+shadow")
-
-
-def clip_folder(name: str) -> Path:
-    """The shared clip whose folder name ends with ``name`` (``tennis`` -> davis480p_tennis)."""
-    found = [d for d in sorted(CLIPS.iterdir()) if d.is_dir() and d.name.split("_", 1)[-1] == name]
-    if len(found) != 1:
-        raise SystemExit(f"{name}: no such clip in {CLIPS} (have: "
-                         f"{', '.join(d.name.split('_', 1)[-1] for d in sorted(CLIPS.iterdir()))})")
-    return found[0]
 
 
 def load_alpha(name: str, num_frames: int) -> np.ndarray:

@@ -81,13 +81,12 @@ import cv2
 import numpy as np
 import torch
 
-from completion import SHARED, SIZE, load_clip, telea
+from completion import SHARED, SIZE, clip_folder, load_clip, telea
 from vidfill import VidfillError, fill, load_preset
 from vidfill.metrics import psnr_region, texture_ratio, warping_error
 from vidfill.models.build import build_models
 from vidfill.progress import Reporter
 
-CLIPS = SHARED / "data/clips"
 REPO = Path(__file__).resolve().parents[1]
 MOVING = ("car-roundabout", "tennis", "blackswan")
 LOCKED = ("breakdance", "still")
@@ -225,15 +224,6 @@ def composite(truth: torch.Tensor, alpha: np.ndarray, colour: np.ndarray) -> tor
 
 # ---------------------------------------------------------------------------------------------
 # Clips and encodings
-
-def clip_folder(name: str) -> Path:
-    """The shared clip whose folder name ends with ``name`` (``tennis`` -> davis480p_tennis)."""
-    found = [d for d in sorted(CLIPS.iterdir()) if d.is_dir() and d.name.split("_", 1)[-1] == name]
-    if len(found) != 1:
-        raise SystemExit(f"{name}: no such clip in {CLIPS} (have: "
-                         f"{', '.join(d.name.split('_', 1)[-1] for d in sorted(CLIPS.iterdir()))})")
-    return found[0]
-
 
 def load_truth(name: str, num_frames: int, seed: int) -> torch.Tensor:
     """(T, 3, 240, 432) uint8: the clip's first frames, or for ``still[:NAME]`` frame 0 of NAME
