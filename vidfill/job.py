@@ -30,7 +30,7 @@ from vidfill.stages.overlay import Overlay, given_overlay
 from vidfill.stages.holes import dilate_holes
 from vidfill.progress import Reporter
 from vidfill.types import to_display, to_float
-from vidfill.windows import Keyframe, fill_in_windows, plan_windows
+from vidfill.windows import Keyframe, plan_windows
 from vidfill.io.workdir import WorkDir, config_hash, default_location, fingerprint, weights_hash
 
 
@@ -563,9 +563,11 @@ def find_keyframes(job: Job, reporter: Reporter | None = None,
     keyframes: list[Keyframe] = []
     if any_hole:
         clip = inputs.clip
-        for _ in fill_in_windows(inputs.frames(), inputs.masks(), clip.num_frames, job.cfg,
+        known = known_overlay(job, inputs)  # what the fill recovers is not invented
+        for _ in fill_recovering(inputs.frames(), inputs.masks(), clip.num_frames, job.cfg,
                                  models=_models(job, models, device, reporter), reporter=reporter,
-                                 device=device, references=references, keyframes=keyframes):
+                                 device=device, references=references, keyframes=keyframes,
+                                 known=known):
             pass
     written = range(inputs.first - inputs.lo, inputs.stop - inputs.lo)
     return [replace(k, frame=k.frame + inputs.lo) for k in keyframes if k.frame in written], inputs
