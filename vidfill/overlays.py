@@ -75,8 +75,11 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
         behind = torch.stack(list(fill_in_windows(iter(head), iter(head_masks), size, cfg,
                                                   models=models, reporter=reporter, device=device,
                                                   references=early)))
-        overlay = estimate_overlay(to_float(torch.stack(head)).to(work), to_float(behind).to(work),
-                                   hole.to(work), cfg.overlay)
+        # in float only around the overlay (32 whole 4K frames would be GBs)
+        box = _around(hole, cfg.overlay.radius)
+        overlay = estimate_overlay(to_float(torch.stack(head)[box]).to(work),
+                                   to_float(behind[box]).to(work), hole[box[1:]].to(work),
+                                   cfg.overlay).placed(tuple(hole.shape[-2:]), box)
         del behind
     else:
         overlay = Overlay(*(x.to(work) for x in (overlay.clear, overlay.colour, overlay.weight)),
@@ -90,6 +93,14 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                   f"{overlay.summary(hole.to(work))}")
     return _recovered(frames, masks, num_frames, cfg, overlay, hole.cpu(), models, reporter, device,
                       windows)
+
+
+def _around(hole: torch.Tensor, margin: int) -> tuple[slice, slice, slice, slice]:
+    """Index of ``(T, C, H, W)`` tensors: the box of ``hole`` ``(1, H, W)`` grown by ``margin``."""
+    h, w = hole.shape[-2:]
+    ys, xs = torch.nonzero(hole[0], as_tuple=True)
+    return (slice(None), slice(None), slice(max(int(ys.min()) - margin, 0), min(int(ys.max()) + margin + 1, h)),
+            slice(max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, w)))
 
 
 def still_part(holes: list[torch.Tensor]) -> torch.Tensor:

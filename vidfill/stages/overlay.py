@@ -55,6 +55,15 @@ class Overlay:
     moving scene, low where something else is going on (an opaque sign, a person walking
     through a still mask)."""
 
+    def placed(self, size: tuple[int, int], box: tuple[slice, ...]) -> "Overlay":
+        """This estimate of a crop, put at ``box`` (index of ``(T, C, H, W)``) in frames of
+        ``size`` (H, W); clear, uncoloured and unused elsewhere."""
+        whole = [torch.full((c, *size), fill, device=x.device) for c, fill, x in
+                 ((1, 1.0, self.clear), (3, 0.0, self.colour), (1, 0.0, self.weight))]
+        for full, part in zip(whole, (self.clear, self.colour, self.weight)):
+            full[box[1:]] = part
+        return Overlay(*whole, fit=self.fit)
+
     def opacity(self, mask: torch.Tensor) -> torch.Tensor:
         """The estimated opacities ``a`` of the pixels of ``mask`` ``(1, H, W)`` bool, 1-D."""
         return 1 - self.clear[mask]
