@@ -581,7 +581,34 @@ def frame_range(job: Job, clip: io.ClipSource) -> tuple[tuple[int, int], tuple[i
     what = f"--frames {job.frames[0]}:{job.frames[1]}"
     first, stop = (_frame_index(clip, n, what) for n in job.frames)
     stop += 1
-    return (max(0, first - job.handles), min(clip.num_frames, stop + job.handles)), (first, stop)
+    lo, hi = max(0, first - job.handles), min(clip.num_frames, stop + job.handles)
+    if job.handles:
+        lo, hi = _on_windows(clip.num_frames, job.cfg, (lo, hi), (first, stop))
+    return (lo, hi), (first, stop)
+
+
+def _on_windows(num_frames: int, cfg: PipelineConfig, read: tuple[int, int],
+                written: tuple[int, int]) -> tuple[int, int]:
+    """The frames ``read`` (a range with its handles) rounded out to the windows a full run
+    cuts the clip into (:func:`vidfill.windows.plan_windows`), so that the range's frames are
+    filled by the windows, with the context, that fill them in a full run: out to the start of
+    the window before the one that finishes the range's first frame (or an earlier one that
+    holds the first handle), which fills the frames it hands over, and to the stop of the
+    window that finishes the range's last frame (or a later one). Only that first window's own
+    handover is missing, so the frames match the full render's within a level or so, exactly
+    when the first window is the clip's (docs/usage.md, --handles).
+    ``read`` unchanged where the windows of the frames read would be cut otherwise."""
+    plan = plan_windows(num_frames, cfg.window)
+    (lo, hi), (first, stop) = read, written
+    finishing = [w for w in plan if w.new.start < stop and first < w.finish]
+    before = plan[max(0, plan.index(finishing[0]) - 1)]  # fills what it hands over
+    lo = min(before.start, max(w.start for w in plan if w.start <= lo))
+    hi = max(finishing[-1].stop, min((w.stop for w in plan if w.stop >= hi), default=num_frames))
+    full = {(w.start, w.stop) for w in plan}
+    if all((lo + w.start, lo + w.stop) in full for w in plan_windows(hi - lo, cfg.window)
+           if lo + w.new.start < stop and first < lo + w.finish):
+        return lo, hi
+    return read
 
 
 def frame_number(clip: io.ClipSource, index: int) -> int:
