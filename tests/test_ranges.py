@@ -116,3 +116,19 @@ def test_a_range_of_a_shared_clip_splices_with_the_full_render(shared, tmp_path)
     seams = (rows[0], rows[-1])
     assert all(m <= SEAM_MAX and mean <= SEAM_MEAN for m, mean in seams), seams
     assert all(m <= SEAM_MAX and mean <= SEAM_MEAN for m, mean in rows), rows
+
+
+def test_a_range_under_a_still_overlay_estimates_it_from_the_clips_start(tmp_path):
+    """Overlay recovery estimates the overlay from the clip's first frames in a range re-render
+    too (not from the first frames it reads), so that a logo removed in a range splices with the
+    full render: identical frames where recovery leaves no hole."""
+    num_frames, first, last = 36, 26, 29  # windows of 12: the range reads from frame 12 on
+    scene = translating_clip(num_frames, h=64, w=96, dx=3, dy=1, seed=4)
+    alpha = torch.zeros(1, 64, 96)
+    alpha[:, 6:20, 50:90] = 0.5  # a grey box at 0.5, top right
+    shown = (alpha * 0.9 * 255 + (1 - alpha) * scene.float()).round().to(torch.uint8)
+    masks = np.broadcast_to((alpha[0] > 0).numpy(), (num_frames, 64, 96)).copy()
+    full, part = renders(tmp_path, shown.permute(0, 2, 3, 1).numpy(), masks, first, last, HANDLES,
+                         SMALL_WINDOWS)
+    rows = hole_differences(full, part, masks[first:last + 1])
+    assert all(m <= SEAM_MAX and mean <= SEAM_MEAN for m, mean in rows), rows

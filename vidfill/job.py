@@ -277,15 +277,23 @@ class _Inputs:
             return frames
         return (_resized(f, self.size) for f in frames)
 
-    def work(self, deep: bool) -> Iterator[torch.Tensor]:
-        """The frames the pipeline fills: :meth:`frames`, or with ``deep`` the float16 frames
-        of :func:`vidfill.io.media.work_frame` (filled in float)."""
+    def work(self, deep: bool, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
+        """The frames the pipeline fills (``part``: these instead): :meth:`frames`, or with
+        ``deep`` the float16 frames of :func:`vidfill.io.media.work_frame` (filled in float)."""
         if not deep:
-            return self.frames()
+            return self.frames(part)
         # samples that are not finite are in the hole (:meth:`masks`): 0, so that none spreads
         return (io.work_frame(f.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
                               if f.is_floating_point() else f, self.source.info)
-                for f in self.frames(deep=True))
+                for f in self.frames(part, deep=True))
+
+    def overlay_sample(self, deep: bool) -> tuple[Iterator, Iterator] | None:
+        """The frames and masks an overlay is estimated from (:mod:`vidfill.overlays`) when a
+        range does not read from the clip's start: the clip's first ones, as in the full render."""
+        if self.lo == 0:
+            return None
+        part = (0, min(self.source.num_frames, self.job.cfg.overlay.sample))
+        return self.work(deep, part), self.masks(part=part)
 
     def masks(self, note=None, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
         """The masks of the frames filled (``part``: of these frames instead), with the pixels
@@ -317,10 +325,10 @@ class _Inputs:
 
 def _for_objects(inputs: _Inputs, reporter: Reporter) -> _Inputs:
     """``inputs`` whose job grows the masks when they outline an object (:func:`for_objects`,
-    decided on the first frames of the range)."""
+    decided on the clip's first frames, for a range too: it splices with the full render)."""
     if inputs.job.cfg.mask.grow_objects <= inputs.job.cfg.mask.dilate:
         return inputs
-    part = (inputs.lo, min(inputs.hi, inputs.lo + OBJECT_SAMPLE))
+    part = (0, min(inputs.source.num_frames, OBJECT_SAMPLE))
     masks = torch.stack(list(inputs.masks(part=part)))
     if bool((masks == masks[:1]).all()):
         return inputs  # a still mask (a logo): no frame need be decoded to tell
@@ -508,7 +516,8 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         grown = cfg.replace(mask={"dilate": cfg.mask.dilate + job.feather}) if job.feather else cfg
         out = fill_recovering(inputs.work(deep), inputs.masks(), clip.num_frames, grown,
                               models=models, reporter=reporter, device=device, store=store,
-                              references=references, known=known)
+                              references=references, known=known,
+                              sample=inputs.overlay_sample(deep))
     out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
     written = (inputs.first, inputs.stop)
     # a full-frame output is composited over the plate at its depth where the fill alone is not
@@ -567,7 +576,7 @@ def find_keyframes(job: Job, reporter: Reporter | None = None,
         for _ in fill_recovering(inputs.frames(), inputs.masks(), clip.num_frames, job.cfg,
                                  models=_models(job, models, device, reporter), reporter=reporter,
                                  device=device, references=references, keyframes=keyframes,
-                                 known=known):
+                                 known=known, sample=inputs.overlay_sample(False)):
             pass
     written = range(inputs.first - inputs.lo, inputs.stop - inputs.lo)
     return [replace(k, frame=k.frame + inputs.lo) for k in keyframes if k.frame in written], inputs

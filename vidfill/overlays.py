@@ -36,13 +36,17 @@ from vidfill.windows import fill_in_windows
 def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor], num_frames: int,
                     cfg: PipelineConfig, *, models: Models | None = None,
                     reporter: Reporter | None = None, device: torch.device | None = None,
-                    known: Overlay | None = None, **windows) -> Iterator[torch.Tensor]:
+                    known: Overlay | None = None,
+                    sample: tuple[Iterable[torch.Tensor], Iterable[torch.Tensor]] | None = None,
+                    **windows) -> Iterator[torch.Tensor]:
     """:func:`vidfill.windows.fill_in_windows` (same arguments, ``windows`` its keyword-only
     ones), with the scene behind a still overlay recovered where ``cfg.overlay.method`` is
     "recover" and the first ``cfg.overlay.sample`` masks have a still part (:func:`still_part`).
 
     ``known``: the overlay as given by the user (``--overlay-image``), used instead of an
-    estimate. Yields T frames like ``fill_in_windows``; outside the (dilated) masks equal to
+    estimate. ``sample``: the frames and masks to estimate it from (their first
+    ``cfg.overlay.sample``), when they are not the first of ``frames``: a range re-render
+    estimates from the clip's start as the full render does, so that the two splice. Yields T frames like ``fill_in_windows``; outside the (dilated) masks equal to
     the input.
     """
     reporter = reporter or Reporter(quiet=True)
@@ -50,9 +54,14 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     if cfg.overlay.method != "recover" and known is None:
         return fill_in_windows(frames, masks, num_frames, cfg, models=models, reporter=reporter,
                                device=device, **windows)
-    size = min(cfg.overlay.sample, num_frames)
-    head, head_masks = list(itertools.islice(frames, size)), list(itertools.islice(masks, size))
-    frames, masks = itertools.chain(head, frames), itertools.chain(head_masks, masks)
+    if sample is None:
+        size = min(cfg.overlay.sample, num_frames)
+        head, head_masks = list(itertools.islice(frames, size)), list(itertools.islice(masks, size))
+        frames, masks = itertools.chain(head, frames), itertools.chain(head_masks, masks)
+        early = {t: image for t, image in (windows.get("references") or {}).items() if t < size}
+    else:
+        head, head_masks = (list(itertools.islice(x, cfg.overlay.sample)) for x in sample)
+        size, early = len(head), {}
     hole = still_part([dilate_holes(m[None], cfg.mask.dilate)[0] for m in head_masks]) \
         if len(head_masks) >= 2 else None
     if hole is None or not bool(hole.any()):
@@ -71,7 +80,6 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
         reporter.note(f"the mask holds a part that is the same in every frame ({int(hole.sum())} "
                       f"pixels): the overlay under it is estimated from the first {size} frames "
                       "(--overlay fill to fill it instead)")
-        early = {t: image for t, image in (windows.get("references") or {}).items() if t < size}
         behind = torch.stack(list(fill_in_windows(iter(head), iter(head_masks), size, cfg,
                                                   models=models, reporter=reporter, device=device,
                                                   references=early)))
