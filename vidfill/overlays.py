@@ -28,7 +28,7 @@ from vidfill.config import PipelineConfig
 from vidfill.models.build import Models, build_models
 from vidfill.progress import Reporter
 from vidfill.stages.holes import dilate_holes
-from vidfill.stages.overlay import Overlay, estimate_overlay, recover
+from vidfill.stages.overlay import Overlay, estimate_overlay, mask_box, recover
 from vidfill.types import stored, to_float
 from vidfill.windows import fill_in_windows
 
@@ -46,14 +46,19 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     ``known``: the overlay as given by the user (``--overlay-image``), used instead of an
     estimate. ``sample``: the frames and masks to estimate it from (their first
     ``cfg.overlay.sample``), when they are not the first of ``frames``: a range re-render
-    estimates from the clip's start as the full render does, so that the two splice. Yields T frames like ``fill_in_windows``; outside the (dilated) masks equal to
-    the input.
+    estimates from the clip's start as the full render does, so that the two splice.
+
+    Yields T frames like ``fill_in_windows``; outside the (dilated) masks equal to the input.
     """
     reporter = reporter or Reporter(quiet=True)
     frames, masks = iter(frames), iter(masks)
-    if cfg.overlay.method != "recover" and known is None:
+
+    def plain() -> Iterator[torch.Tensor]:  # the fill without recovery, of what is left to read
         return fill_in_windows(frames, masks, num_frames, cfg, models=models, reporter=reporter,
                                device=device, **windows)
+
+    if cfg.overlay.method != "recover" and known is None:
+        return plain()
     if sample is None:
         size = min(cfg.overlay.sample, num_frames)
         head, head_masks = list(itertools.islice(frames, size)), list(itertools.islice(masks, size))
@@ -65,13 +70,11 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     hole = still_part([dilate_holes(m[None], cfg.mask.dilate)[0] for m in head_masks]) \
         if len(head_masks) >= 2 else None
     if hole is None or not bool(hole.any()):
-        return fill_in_windows(frames, masks, num_frames, cfg, models=models, reporter=reporter,
-                               device=device, **windows)
+        return plain()
     if known is None and not changes_under(torch.stack(head), hole, cfg.overlay.informed / 4):
         reporter.note(f"nothing under the still mask changes over the first {size} frames: what an "
                       "overlay there lets through cannot be told apart from it; it is filled")
-        return fill_in_windows(frames, masks, num_frames, cfg, models=models, reporter=reporter,
-                               device=device, **windows)
+        return plain()
     if models is None:
         models = build_models(cfg, device=device or "cpu", reporter=reporter)
     work = device or torch.device("cpu")
@@ -84,7 +87,7 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                                                   models=models, reporter=reporter, device=device,
                                                   references=early)))
         # in float only around the overlay (32 whole 4K frames would be GBs)
-        box = _around(hole, cfg.overlay.radius)
+        box = mask_box(hole, cfg.overlay.radius)
         overlay = estimate_overlay(to_float(torch.stack(head)[box]).to(work),
                                    to_float(behind[box]).to(work), hole[box[1:]].to(work),
                                    cfg.overlay).placed(tuple(hole.shape[-2:]), box)
@@ -95,20 +98,11 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     if not bool((overlay.weight > 0).any()):
         reporter.note(f"the still mask does not let a scene through that the frames show (overlay "
                       f"model fit {overlay.fit:.2f}): it is filled")
-        return fill_in_windows(frames, masks, num_frames, cfg, models=models, reporter=reporter,
-                               device=device, **windows)
+        return plain()
     reporter.note(f"overlay {'given' if known is not None else 'found'}: "
                   f"{overlay.summary(hole.to(work))}")
     return _recovered(frames, masks, num_frames, cfg, overlay, hole.cpu(), models, reporter, device,
                       windows)
-
-
-def _around(hole: torch.Tensor, margin: int) -> tuple[slice, slice, slice, slice]:
-    """Index of ``(T, C, H, W)`` tensors: the box of ``hole`` ``(1, H, W)`` grown by ``margin``."""
-    h, w = hole.shape[-2:]
-    ys, xs = torch.nonzero(hole[0], as_tuple=True)
-    return (slice(None), slice(None), slice(max(int(ys.min()) - margin, 0), min(int(ys.max()) + margin + 1, h)),
-            slice(max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, w)))
 
 
 def still_part(holes: list[torch.Tensor]) -> torch.Tensor:

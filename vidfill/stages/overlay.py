@@ -81,6 +81,16 @@ class Overlay:
                 f", {recovered:.0%} of the mask recovered")
 
 
+def mask_box(mask: torch.Tensor, margin: int) -> tuple[slice, slice, slice, slice]:
+    """Index of ``(T, C, H, W)`` tensors (``[1:]`` of ``(C, H, W)`` ones): the box of ``mask``
+    ``(1, H, W)`` bool, not empty, grown by ``margin`` within the frame."""
+    h, w = mask.shape[-2:]
+    ys, xs = torch.nonzero(mask[0], as_tuple=True)
+    return (slice(None), slice(None),
+            slice(max(int(ys.min()) - margin, 0), min(int(ys.max()) + margin + 1, h)),
+            slice(max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, w)))
+
+
 def _pooled(values: torch.Tensor, guide: torch.Tensor, known: torch.Tensor, radius: int,
             range_sigma: float) -> torch.Tensor:
     """Joint-bilateral sums of ``values`` ``(C, h, w)`` over each pixel's (2r+1)^2 window: each
@@ -139,11 +149,8 @@ def estimate_overlay(observed: torch.Tensor, behind: torch.Tensor, mask: torch.T
     if not bool(mask.any()) or len(observed) < 2:
         return Overlay(clear, colour, weight, fit=0.0)
     r = cfg.radius  # work in the mask's box, grown by the neighbourhood radius
-    ys, xs = torch.nonzero(mask[0], as_tuple=True)
-    y0, y1 = max(int(ys.min()) - r, 0), min(int(ys.max()) + r + 1, h)
-    x0, x1 = max(int(xs.min()) - r, 0), min(int(xs.max()) + r + 1, w)
-    box = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))
-    j, f, inside = observed[box].double(), behind[box].double(), mask[:, y0:y1, x0:x1]
+    box = mask_box(mask, r)
+    j, f, inside = observed[box].double(), behind[box].double(), mask[box[1:]]
     known = inside.to(j.dtype)
     count = j.shape[0] * 3
     vote = torch.ones(j.shape[0], 1, *j.shape[-2:], dtype=j.dtype, device=device)  # per frame
@@ -167,9 +174,9 @@ def estimate_overlay(observed: torch.Tensor, behind: torch.Tensor, mask: torch.T
     fit = pooled_jf ** 2 / max(pooled_ff * pooled_jj, 1e-12)
     weight_box = (opaque_ramp * informed * inside).float() if fit >= cfg.min_fit \
         else torch.zeros_like(k).float()
-    clear[:, y0:y1, x0:x1] = torch.where(inside, k, 1.0).float()
-    colour[:, y0:y1, x0:x1] = torch.where(inside, b, 0.0).float()
-    weight[:, y0:y1, x0:x1] = weight_box
+    clear[box[1:]] = torch.where(inside, k, 1.0).float()
+    colour[box[1:]] = torch.where(inside, b, 0.0).float()
+    weight[box[1:]] = weight_box
     return Overlay(clear, colour, weight, fit=fit)
 
 
