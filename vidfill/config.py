@@ -91,7 +91,7 @@ class MaskConfig(Checked):
     dilate: int = setting(0, ge=0, le=1024, pixels=True)
     """Pixels the hole is grown by (object edges, motion blur): 0 measured best on the benchmark's exact holes (DIS, hole PSNR over Telea: 0 +0.95 dB, 2 +0.18, 4 -0.17, 8 -0.54); loose roto masks want 4-8 (preset "object"). At most 1024, more than any mask is off by; a job also refuses a radius of its frame's larger side or more."""
     grow_objects: int = setting(4, ge=0, le=64, pixels=True)
-    """Pixels the hole grows by (at least) when the masks are a tight roto of an object (they move and their outline lies on the frames' edges, :func:`vidfill.stages.holes.outlines_an_object`): its soft edge, motion blur and contact shadow lie just outside such a mask, and left there they come back as the object's ghost. Object benchmark (benchmarks/objects.py): footprint PSNR +1.9 to +5 dB over exact masks on four pairs. Still masks (logos) and masks whose outline crosses the picture anywhere stay exact. 0 = off."""
+    """Pixels the hole grows by (at least) when the masks are a tight roto of an object (they move and their outline runs along an edge of the frames, :func:`vidfill.stages.holes.outlines_an_object`): its soft edge, motion blur and contact shadow lie just outside such a mask, and left there they come back as the object's ghost. Object benchmark (benchmarks/objects.py): footprint PSNR +1.9 to +5 dB over exact masks on four pairs. Still masks (logos) and masks whose outline crosses the picture anywhere stay exact. 0 = off."""
 
 
 @dataclass(frozen=True)
