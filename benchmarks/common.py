@@ -62,11 +62,11 @@ def clip_folder(name: str) -> Path:
     return found[0]
 
 
-def load_clip(folder: Path, num_frames: int, size: tuple[int, int] = SIZE) -> torch.Tensor:
-    """(T, 3, H, W) uint8: the first frames, area-resized to ``size`` (432x240 by default)."""
+def load_clip(folder: Path, num_frames: int) -> torch.Tensor:
+    """(T, 3, 240, 432) uint8: the first frames, area-resized."""
     frames, _ = io.read_frames(clip_source(folder))
     frames = frames[:num_frames]
-    return F.interpolate(frames.float(), size=size, mode="area").round().to(torch.uint8)
+    return F.interpolate(frames.float(), size=SIZE, mode="area").round().to(torch.uint8)
 
 
 def blob_holes(num_frames: int, moving: bool, seed: int,
