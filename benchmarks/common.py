@@ -220,6 +220,4 @@ def describe(data: dict) -> str:
         parts.append(data["machine"]["description"])
     if data["machine"].get("device"):
         parts.append(f"device {data['machine']['device']}")
-    if data.get("command"):
-        parts.append(data["command"])
-    return ", ".join(parts)
+    return ", ".join(parts) + (f": {data['command']}" if data.get("command") else "")

@@ -524,7 +524,7 @@ def main() -> None:
                         print(f"      vidfill: {note[:240]}", flush=True)
                 # after every composite: a long run stopped early keeps what it did
                 write_results(path, rows, meta["settings"], meta=meta)
-    print(f"\n{describe(meta)}, {args.frames} frames (results: {path}):")
+    print(f"\n{describe(meta)}; {args.frames} frames (results: {path}):")
     print_tables(rows)
 
 
