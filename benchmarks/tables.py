@@ -111,9 +111,9 @@ def table(header: list[str], lines: list[list[str]], rows_of_lines: list[list[di
 
 
 def notes(rows: list[dict], name=label) -> list[str]:
-    """The rows' own notes, one line each."""
+    """The rows' own notes, one line each (after a blank line: a list must not run into the table)."""
     seen = dict.fromkeys(f"{name(r)}: {r['note']}" for r in rows if r.get("note"))
-    return [f"- {n}" for n in seen]
+    return ["", *(f"- {n}" for n in seen)] if seen else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,9 +200,9 @@ def davis_clips(files: list[dict]) -> list[str]:
         lines.append([clip, str(mine[0]["frames"]), number(share * 100 if share is not None else None, ".1f"),
                       *cells, number(truth, ".3f")])
         members.append(mine)
-    header = ["clip", "frames", "hole (% of frame)", *methods, "untouched E_warp"]
-    return ([f"Each method: {' / '.join(names[k] for k in fields)}."] + table(header, lines, members)
-            + notes(rows, name=lambda r: f"{r['clip']}, {label(r)}"))
+    shown = " / ".join(names[k] for k in fields)
+    header = ["clip", "frames", "hole (% of frame)", *(f"{m}: {shown}" for m in methods), "untouched E_warp"]
+    return table(header, lines, members) + notes(rows, name=lambda r: f"{r['clip']}, {label(r)}")
 
 
 def inpainters(files: list[dict]) -> list[str]:
@@ -259,7 +259,7 @@ def window_cost(files: list[dict]) -> list[str]:
     lines = [[r["run"], str(r["windows"]), str(r["frames_filled"]), number(r["seconds"], ".1f"),
               number(r["ratio"], ".2f")] for r in rows]
     return table(["run", "windows", "frames filled", "s", "ratio to 60 frames"], lines,
-                 [[r] for r in rows]) + notes(rows, name=lambda r: r["run"])
+                 [[r] for r in rows])
 
 
 def poisson_speed(files: list[dict]) -> list[str]:
@@ -322,7 +322,7 @@ def objects_pairs(files: list[dict]) -> list[str]:
     for name, mine in groups(rows).items():
         by = {r["pair"]: r for r in mine}
         lines.append([name, *(number(by[p]["psnr_fp"], ".2f") if p in by else "-" for p in pairs)])
-    return ["PSNR in the footprint, per pair:"] + table(["method", *pairs], lines)
+    return table(["method: PSNR footprint", *pairs], lines)
 
 
 def overlay(files: list[dict]) -> list[str]:
