@@ -87,7 +87,7 @@ def groups(rows: list[dict], key=label) -> dict[str, list[dict]]:
 
 
 def measured(rows: list[dict]) -> str:
-    """When and where the rows were measured, where that is not the file's."""
+    """When and where the rows were measured, where that is not the file's ("" for no rows)."""
     dates = sorted({r["_date"] for r in rows})
     text = " / ".join(dates)
     machines = {r["_machine"] for r in rows if r["_machine"] != r["_file_machine"]}
@@ -101,7 +101,7 @@ def table(header: list[str], lines: list[list[str]], rows_of_lines: list[list[di
     where the lines' rows differ in date or machine."""
     if rows_of_lines is not None:
         whens = [measured(rows) for rows in rows_of_lines]
-        if len(set(whens)) > 1:
+        if len(set(whens) - {""}) > 1:
             header = [*header, "measured"]
             lines = [[*line, when] for line, when in zip(lines, whens)]
     keep = [i for i in range(len(header)) if i == 0 or any(line[i] != "-" for line in lines)]
@@ -176,7 +176,7 @@ def davis_recipe(files: list[dict]) -> list[str]:
         lines.append([" / ".join(p["method"] for p in published) + " (published, 50 other DAVIS clips "
                       "and masks)", " / ".join(f"{p['psnr']:.2f}" for p in published),
                       " / ".join(f"{p['ssim']:.3f}" for p in published), "-", "-", "-", "-"])
-        members.append([{"_date": "published", "_machine": None, "_file_machine": None}])
+        members.append([])  # the papers' figures: no date of ours
     return table(["method", "PSNR", "SSIM (65x65)", "PSNR hole", "texture", "E_warp (1e-3)", "s/frame"],
                  lines, members) + notes(rows)
 
