@@ -9,6 +9,9 @@ truth's, :func:`vidfill.metrics.texture_ratio`) and seconds per frame of each st
 
     python benchmarks/completion.py [--methods raft,dis,telea] [--dilate 4] [--json out.json]
 
+The rows go to benchmarks/results/completion-DATE.json unless ``--json`` says where
+(benchmarks/common.py has the format).
+
 ``--methods truth-flow`` is a bound, not a method: vidfill's propagation given RAFT-small's
 flow of the untouched frames (what perfect flow completion would give).
 """
@@ -16,80 +19,24 @@ flow of the untouched frames (what perfect flow completion would give).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import time
-from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+# the shared helpers, re-exported: older scripts and tests/test_ranges.py import them from here
+from common import (CLIPS, SHARED, SIZE, add_json_option, blob_holes, clip_folder,  # noqa: F401
+                    clip_source, load_clip, settings_of, telea, write_results)
 from vidfill.io import media as io
 from vidfill.config import PipelineConfig, parse_overrides
-from vidfill.inpainters.registry import inpaint_image
 from vidfill.metrics import (psnr_frames, psnr_region, seam_error, ssim_frames, texture_ratio,
                              warping_error)
 from vidfill.stages.flow import estimate_flow
 from vidfill.models.build import Models, build_edge_model, build_flow_model, build_inpainter
 from vidfill.pipeline import fill_along_flow, inpaint_video
 from vidfill.progress import Reporter
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SIZE = (240, 432)
-CLIPS = SHARED / "data/clips"
-
-
-def clip_source(folder: Path) -> Path:
-    """The frames of a shared clip: its frames/ folder or its one video."""
-    if (folder / "frames").is_dir():
-        return folder / "frames"
-    return next(p for p in sorted(folder.iterdir()) if p.suffix in io.VIDEO_EXTENSIONS)
-
-
-def clip_folder(name: str) -> Path:
-    """The shared clip whose folder name ends with ``name`` (``tennis`` -> davis480p_tennis)."""
-    found = [d for d in sorted(CLIPS.iterdir()) if d.is_dir() and d.name.split("_", 1)[-1] == name]
-    if len(found) != 1:
-        raise SystemExit(f"{name}: no such clip in {CLIPS} (have: "
-                         f"{', '.join(d.name.split('_', 1)[-1] for d in sorted(CLIPS.iterdir()))})")
-    return found[0]
-
-
-def load_clip(folder: Path, num_frames: int) -> torch.Tensor:
-    """(T, 3, 240, 432) uint8: the first frames, area-resized."""
-    frames, _ = io.read_frames(clip_source(folder))
-    frames = frames[:num_frames]
-    return F.interpolate(frames.float(), size=SIZE, mode="area").round().to(torch.uint8)
-
-
-def blob_holes(num_frames: int, moving: bool, seed: int,
-               size: tuple[int, int] = SIZE) -> torch.Tensor:
-    """(T, 1, H, W) bool: a random blob (about 6% of the frame), fixed or drifting and bouncing."""
-    rng = np.random.default_rng(seed)
-    h, w = size
-    bh, bw = h // 3, w // 4
-    noise = cv2.GaussianBlur(rng.random((bh, bw)).astype(np.float32), (0, 0), 6 * h / SIZE[0])
-    yy, xx = np.mgrid[:bh, :bw]
-    envelope = 1 - ((yy - bh / 2) / (bh / 2)) ** 2 - ((xx - bw / 2) / (bw / 2)) ** 2
-    blob = (noise - noise.mean()) * 8 + envelope > 0.35
-    y, x = rng.uniform(0, h - bh), rng.uniform(0, w - bw)
-    vy, vx = (rng.uniform(-2, 2), rng.uniform(2, 4) * rng.choice([-1, 1])) if moving else (0, 0)
-    masks = np.zeros((num_frames, 1, h, w), bool)
-    for t in range(num_frames):
-        masks[t, 0, int(y):int(y) + bh, int(x):int(x) + bw] = blob
-        y, x = y + vy, x + vx
-        if not 0 <= y <= h - bh:
-            vy, y = -vy, min(max(y, 0), h - bh)
-        if not 0 <= x <= w - bw:
-            vx, x = -vx, min(max(x, 0), w - bw)
-    return torch.from_numpy(masks)
-
-
-def telea(frames: torch.Tensor, holes: torch.Tensor) -> torch.Tensor:
-    return torch.stack([inpaint_image(f, m) for f, m in zip(frames, holes)])
 
 
 def truth_flow_fill(truth: torch.Tensor, damaged: torch.Tensor, holes: torch.Tensor,
@@ -114,7 +61,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=40)
     p.add_argument("--clips", default="", help="comma-separated clip names (default: all)")
     p.add_argument("--holes", default="stationary,moving")
-    p.add_argument("--json", type=Path, help="also write the rows here")
+    add_json_option(p, "completion")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a pipeline setting, e.g. --set fusion.method=colour (repeatable)")
     args = p.parse_args()
@@ -173,8 +120,9 @@ def main() -> None:
               f"{mean['ewarp']:.3f} | {mean['seam']:.2f} | {mean['texture']:.2f} | "
               f"{mean['s_per_frame']:.2f} | {by_stage or '-'} |")
     print(f"E_warp of the untouched frames (what a perfect fill would score): {np.mean(truth_ewarp):.3f}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+    path = write_results(args.json, rows, settings_of(args), name="completion",
+                         summary={"ewarp_truth": float(np.mean(truth_ewarp))})
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

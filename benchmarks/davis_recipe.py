@@ -10,6 +10,8 @@ hole PSNR, the texture ratio (:func:`vidfill.metrics.texture_ratio`), E_warp and
     python benchmarks/davis_recipe.py [--methods telea,fast,default] [--seed 0] [--json OUT]
         [--mask PNG] [--pictures DIR]
 
+The rows go to benchmarks/results/davis_recipe-DATE.json unless ``--json`` says where.
+
 ``--mask`` replaces the strokes by one static image mask (a logo), resized to the clips and
 dilated the same way; ``--pictures`` writes, for a few frames of each clip, the hole's
 surroundings as damaged | each method | truth, side by side, for a person to look at.
@@ -20,7 +22,6 @@ The published figures are on 50 other clips with other masks: an axis, not a rac
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import time
@@ -31,7 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from completion import SHARED, load_clip, telea, truth_flow_fill
+from common import SHARED, add_json_option, load_clip, settings_of, telea, write_results
+from completion import truth_flow_fill
 from vidfill import fill, load_preset
 from vidfill.config import parse_overrides
 from vidfill.metrics import psnr_region, texture_ratio, warping_error
@@ -152,7 +154,7 @@ def main() -> None:
     p.add_argument("--save", type=Path, help="write each result's frames here (PNG) for a look")
     p.add_argument("--pictures", type=Path,
                    help="write damaged | methods | truth panels of a few frames here (PNG)")
-    p.add_argument("--json", type=Path)
+    add_json_option(p, "davis_recipe")
     args = p.parse_args()
     methods = args.methods.split(",")
     raft = SHARED / "checkpoints/raft-small.pth"
@@ -218,8 +220,10 @@ def main() -> None:
     for paper, psnr, ssim in PUBLISHED:
         print(f"| {paper} (published, 50 other DAVIS clips and masks) | {psnr:.2f} | {ssim:.3f} | "
               "- | - | - | - |")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+    path = write_results(args.json, rows, settings_of(args), name="davis_recipe",
+                         summary={"published": [{"method": paper, "psnr": psnr, "ssim": ssim}
+                                                for paper, psnr, ssim in PUBLISHED]})
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,13 @@ Printed per clip: mean EPE (px) inside the hole for each, and the edge network's
 precision and recall inside the hole (2 px tolerance) against the true edges.
 
     python benchmarks/flow_edges.py [--weights FILE] [--cache DIR] [--every 3] [--json out.json]
+
+The rows and their mean go to benchmarks/results/flow_edges-DATE.json unless ``--json`` says where.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from dataclasses import replace
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from completion import SHARED, blob_holes, load_clip
+from common import SHARED, add_json_option, blob_holes, load_clip, settings_of, write_results
 from vidfill.models import weights
 from vidfill.stages.completion import complete_flow
 from vidfill.config import FlowConfig, PipelineConfig
@@ -76,7 +77,7 @@ def main() -> None:
     p.add_argument("--every", type=int, default=3, help="use every N-th flow field (default 3)")
     p.add_argument("--clips", help="comma-separated clip names (default: all)")
     p.add_argument("--threshold", type=float, help="edge probability threshold (default: the config's)")
-    p.add_argument("--json", type=Path)
+    add_json_option(p, "flow_edges")
     args = p.parse_args()
     torch.set_num_threads(2)
     cfg = PipelineConfig()
@@ -117,8 +118,8 @@ def main() -> None:
           f"{mean['precision']:9.3f} {mean['recall']:7.3f}")
     print(f"edges (Canny + network) {mean['edge_s_per_field']:.3f} s per field; "
           f"{platform.processor() or platform.machine()}, torch {torch.__version__}")
-    if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "mean": mean}, indent=1))
+    path = write_results(args.json, rows, settings_of(args), name="flow_edges", summary={"mean": mean})
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ reference), keyframes per case and the inpainter's seconds per keyframe.
     python benchmarks/inpainters.py [--methods harmonic,telea,patchmatch,dip] [--frames 20] [--json out.json]
     python benchmarks/inpainters.py --summarise run1.json run2.json
 
+The rows go to benchmarks/results/inpainters-DATE.json unless ``--json`` says where.
+
 A method is an inpainter name, optionally with "+blend" (leftover.poisson_blend on).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -28,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from completion import SHARED, blob_holes, load_clip, telea
+from common import (SHARED, add_json_option, blob_holes, load_clip, load_results, settings_of, telea,
+                    write_results)
 from vidfill.config import parse_overrides, PipelineConfig
 from vidfill.models.build import Models, build_inpainter
 from vidfill.metrics import psnr_region, ssim_region, texture_ratio, warping_error
@@ -92,14 +94,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (default 1: on a CPU shared with other jobs, small ops on 2 "
                         "threads wait for the busy core)")
-    p.add_argument("--json", type=Path, help="also write the rows here")
+    add_json_option(p, "inpainters")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a pipeline setting, e.g. --set dip.iterations=200 (repeatable)")
     p.add_argument("--summarise", type=Path, nargs="+", metavar="JSON",
                    help="only print the table of rows saved by earlier runs (--json)")
     args = p.parse_args()
     if args.summarise:
-        summarise([row for path in args.summarise for row in json.loads(path.read_text())])
+        summarise([row for path in args.summarise for row in load_results(path)["rows"]])
         return
     torch.set_num_threads(args.threads)
     all_clips = sorted(d.name for d in (SHARED / "data/clips").iterdir() if d.is_dir())
@@ -139,8 +141,8 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, DIS flow, {args.frames} frames, "
           f"{' '.join(args.set) or 'defaults'}):")
     summarise(rows)
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+    path = write_results(args.json, rows, settings_of(args), name="inpainters")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

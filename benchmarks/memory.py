@@ -12,6 +12,9 @@ benchmarks/completion.py, DIS flow), and the E_warp of each fill inside the hole
 
     python benchmarks/memory.py rss [--runs 60x854x480,300x854x480] [--keep DIR]
     python benchmarks/memory.py psnr [--clips NAME,...] [--window 60/10/15] [--set SECTION.KEY=VALUE]
+
+The rows go to benchmarks/results/memory-rss-DATE.json (memory-psnr-DATE.json) unless ``--json``
+says where.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from vidfill.pipeline import inpaint_video
 from vidfill.windows import fill_in_windows, plan_windows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from completion import SHARED, blob_holes, clip_source, load_clip  # noqa: E402
+from common import (SHARED, add_json_option, blob_holes, clip_source, load_clip,  # noqa: E402
+                    settings_of, write_results)
 
 FOOTAGE = SHARED / "data" / "clips" / "davis480p_blackswan"
 
@@ -83,13 +87,14 @@ def make_inputs(folder: Path, num_frames: int, size: tuple[int, int]) -> tuple[P
     return video, masks
 
 
-def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None) -> None:
+def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None) -> list[dict]:
     window = load_preset("fast").window
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
           f"{torch.__version__}; preset fast (DIS flow), windows of {window.length} frames "
           f"overlapping by {window.overlap}")
     print("| frames | size | windows | peak RSS (GB) | s/frame |")
     print("|---|---|---|---|---|")
+    rows = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
@@ -107,11 +112,14 @@ def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None) -> None:
             windows = len(plan_windows(num_frames, window))
             print(f"| {num_frames} | {size[1]}x{size[0]} | {windows} | {usage.ru_maxrss / 1e6:.2f} | "
                   f"{seconds / num_frames:.2f} |", flush=True)
+            rows.append({"frames": num_frames, "size": f"{size[1]}x{size[0]}", "windows": windows,
+                         "peak_rss_gb": usage.ru_maxrss / 1e6, "s_per_frame": seconds / num_frames})
             out.unlink()
+    return rows
 
 
 def run_psnr(clips: list[str], length: int, overlap: int, lookahead: int,
-             settings: list[str]) -> None:
+             settings: list[str]) -> list[dict]:
     cfg = load_preset("fast").replace(**parse_overrides(settings)).replace(
         window={"length": length, "overlap": overlap, "lookahead": lookahead})
     print(f"DIS flow, 432x240, moving blob hole; windows of {length} frames overlapping by {overlap}, "
@@ -120,6 +128,7 @@ def run_psnr(clips: list[str], length: int, overlap: int, lookahead: int,
           "E_warp in the hole, whole / windowed |")
     print("|---|---|---|---|---|---|---|")
     names = sorted(p.name for p in (SHARED / "data" / "clips").iterdir())
+    rows = []
     for name in clips:
         frames = load_clip(SHARED / "data" / "clips" / name, 10_000)
         holes = blob_holes(len(frames), moving=True, seed=names.index(name))
@@ -130,6 +139,10 @@ def run_psnr(clips: list[str], length: int, overlap: int, lookahead: int,
         flicker = [warping_error(x, frames, region=holes) for x in (whole, windowed)]
         print(f"| {name} | {len(frames)} | {len(plan_windows(len(frames), cfg.window))} | {a:.2f} | "
               f"{b:.2f} | {b - a:+.2f} | {flicker[0]:.3f} / {flicker[1]:.3f} |", flush=True)
+        rows.append({"clip": name, "frames": len(frames), "windows": len(plan_windows(len(frames), cfg.window)),
+                     "psnr_whole": a, "psnr_windowed": b, "difference": b - a,
+                     "ewarp_whole": flicker[0], "ewarp_windowed": flicker[1]})
+    return rows
 
 
 def main() -> None:
@@ -139,12 +152,14 @@ def main() -> None:
     rss.add_argument("--runs", default="60x854x480,300x854x480",
                      help="FRAMESxWIDTHxHEIGHT,... (e.g. 100x854x480,1000x854x480,300x1920x1080)")
     rss.add_argument("--keep", type=Path, help="keep the generated inputs in this folder")
+    add_json_option(rss, "memory-rss")
     psnr = sub.add_parser("psnr")
     psnr.add_argument("--clips", default="davis480p_car-roundabout,davis480p_breakdance,"
                       "davis480p_tennis,sttn240p_dogs-jump,propainter_running_car")
     psnr.add_argument("--window", default="60/10/15", help="LENGTH/OVERLAP/LOOKAHEAD")
     psnr.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                       help="override a setting of the fast preset (repeatable)")
+    add_json_option(psnr, "memory-psnr")
     args = parser.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     if args.command == "rss":
@@ -152,10 +167,12 @@ def main() -> None:
         for item in args.runs.split(","):
             frames, width, height = map(int, item.split("x"))
             runs.append((frames, (height, width)))
-        run_rss(runs, args.keep)
+        rows = run_rss(runs, args.keep)
     else:
         length, overlap, lookahead = map(int, args.window.split("/"))
-        run_psnr(args.clips.split(","), length, overlap, lookahead, args.set)
+        rows = run_psnr(args.clips.split(","), length, overlap, lookahead, args.set)
+    path = write_results(args.json, rows, settings_of(args), name=f"memory-{args.command}")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

@@ -35,13 +35,13 @@ for blackswan, car-roundabout and breakdance removed with their OWN annotation (
 there), input | each picture method panels of a few frames, and for each pair composite |
 methods | truth panels, for a person to look for the outline. Write them outside the
 repository: they are frames of the shared clips. ``--pairs none`` skips the pairs (pictures
-only). benchmarks/README.md ("Removing a real object") has the figures.
+only). The rows go to benchmarks/results/objects-DATE.json unless ``--json`` says where.
+benchmarks/README.md ("Removing a real object") has the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import platform
 import time
@@ -51,7 +51,8 @@ import cv2
 import numpy as np
 import torch
 
-from completion import SHARED, SIZE, clip_folder, load_clip
+from common import (SHARED, SIZE, add_json_option, clip_folder, load_clip, load_results, settings_of,
+                    write_results)
 from vidfill import fill, load_preset
 from vidfill.config import PipelineConfig, parse_overrides
 from vidfill.inpainters.registry import inpaint_image
@@ -321,14 +322,14 @@ def main() -> None:
                    help="motion blur length as a fraction of the object's per-frame motion")
     p.add_argument("--shadow-opacity", type=float, default=0.5)
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    p.add_argument("--json", type=Path)
+    add_json_option(p, "objects")
     p.add_argument("--pictures", type=Path, help="write panels here (outside the repository)")
     p.add_argument("--picture-methods", default="default,object")
     p.add_argument("--tables", type=Path, nargs="+",
                    help="print the per-pair and pooled tables of earlier --json files, run nothing")
     args = p.parse_args()
     if args.tables:
-        rows = [r for file in args.tables for r in json.loads(file.read_text())]
+        rows = [r for file in args.tables for r in load_results(file)["rows"]]
         for spec in dict.fromkeys(r["pair"] for r in rows):
             print(f"\n{spec}:")
             print(HEADER)
@@ -384,8 +385,9 @@ def main() -> None:
               f"shadow {args.shadow_opacity}, {' '.join(args.set) or 'defaults'}):")
         print_pooled(rows)
         print(f"E_warp footprint of the untouched frames: {np.mean(list(truth_ewarp.values())):.3f}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+    if rows:
+        path = write_results(args.json, rows, settings_of(args), name="objects")
+        print(f"results: {path}")
     if args.pictures:
         own_annotation_pictures(args.pictures, runner, picture_methods, args.frames)
 

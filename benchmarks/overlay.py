@@ -56,6 +56,9 @@ per frame (the networks built once, outside the timing); and, where
     python benchmarks/overlay.py --overlays all --encodings all --json full.json   # everything
     python benchmarks/overlay.py --tables OUT [OUT...]   # the tables of earlier runs, merged
 
+The rows go to benchmarks/results/overlay-DATE.json unless ``--json`` says where, rewritten after
+every composite (a long run stopped early keeps what it did).
+
 Cost: the default preset fills at about 2.5-3 s/frame on the 2-core CPU, twice per composite
 (recover and fill), so a composite of 32 frames costs about 3 minutes. The default run (5 clips
 x 3 overlays x 2 encodings = 30 composites) takes about 1.5 hours; the full run (5 x 6 x 3 = 90
@@ -65,13 +68,7 @@ composites) about 4.5 hours. benchmarks/README.md ("Overlays (issue 31)") has th
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import logging
-import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -81,13 +78,13 @@ import cv2
 import numpy as np
 import torch
 
-from completion import SHARED, SIZE, clip_folder, load_clip, telea
+from common import (SHARED, SIZE, add_json_option, clip_folder, default_json, describe, load_clip,
+                    load_results, results, settings_of, telea, write_results)
 from vidfill import VidfillError, fill, load_preset
 from vidfill.metrics import psnr_region, texture_ratio, warping_error
 from vidfill.models.build import build_models
 from vidfill.progress import Reporter
 
-REPO = Path(__file__).resolve().parents[1]
 MOVING = ("car-roundabout", "tennis", "blackswan")
 LOCKED = ("breakdance", "still")
 STILL_SOURCE = "car-roundabout"
@@ -438,29 +435,6 @@ def print_tables(rows: list[dict]) -> None:
 
 # ---------------------------------------------------------------------------------------------
 
-def provenance(args: argparse.Namespace) -> dict:
-    """Commit (and the files changed beside it), machine, date and command of this run."""
-    def git(*command: str) -> str:
-        try:
-            return subprocess.run(["git", *command], cwd=REPO, capture_output=True, text=True,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    machine = f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} on {torch.get_num_threads()} threads"
-    if args.device != "cpu" and torch.cuda.is_available():
-        machine += f", {torch.cuda.get_device_name(torch.device(args.device))}"
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted": git("status", "--porcelain").splitlines(),
-            "machine": machine, "device": args.device,
-            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "command": " ".join(["python", *sys.argv])}
-
-
 def choose(value: str, known: tuple[str, ...]) -> list[str]:
     """A comma-separated option's items; ``all``: every known one."""
     return list(known) if value == "all" else [v for v in value.split(",") if v]
@@ -476,16 +450,14 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--seed", type=int, default=0, help="of the still background's noise")
     p.add_argument("--device", default="cpu", help="where vidfill works (the frames stay on the CPU)")
-    p.add_argument("--json", type=Path, help="write the rows, with commit, machine, date and command")
+    add_json_option(p, "overlay")
     p.add_argument("--tables", type=Path, nargs="+", help="print the tables of earlier --json files, run nothing")
     args = p.parse_args()
     if args.tables:
         rows = []
         for file in args.tables:
-            data = json.loads(file.read_text())
-            print(f"{file}: {data['date']}, commit {data['commit'][:10]}"
-                  f"{' with uncommitted changes' if data.get('uncommitted') else ''}, {data['machine']}, "
-                  f"device {data['device']}: {data['command']}")
+            data = load_results(file)
+            print(f"{file}: {describe(data)}")
             rows += data["rows"]
         print()
         print_tables(rows)
@@ -503,7 +475,8 @@ def main() -> None:
     for name in encodings:
         if name != "lossless" and not (name.startswith("crf") and name[3:].isdigit()):
             raise SystemExit(f"--encodings {name}: expected lossless or crfN (crf18, crf23)")
-    meta = provenance(args)
+    meta = results("overlay", [], settings_of(args), device=args.device)
+    path = args.json or default_json("overlay")
     runner = Runner(args.device)
     find_overlay = load_find_overlay()
     shapes = {name: render(name) for name in overlays}
@@ -549,10 +522,9 @@ def main() -> None:
                     print(f"  {table_row(row)}", flush=True)
                     for note in notes:
                         print(f"      vidfill: {note[:240]}", flush=True)
-                if args.json:  # after every composite: a long run stopped early keeps what it did
-                    args.json.write_text(json.dumps({**meta, "rows": rows}, indent=1))
-    print(f"\n{meta['date']}, commit {meta['commit'][:10]}, {meta['machine']}, device {args.device}, "
-          f"{args.frames} frames:")
+                # after every composite: a long run stopped early keeps what it did
+                write_results(path, rows, meta["settings"], meta=meta)
+    print(f"\n{describe(meta)}; {args.frames} frames (results: {path}):")
     print_tables(rows)
 
 

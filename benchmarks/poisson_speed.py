@@ -7,7 +7,9 @@ smooth fill. Printed: seconds per frame (median of repeats), CG iterations and
 the error against the true frame, at 432x240 and 854x480, on the CPU and on
 CUDA when there is one.
 
-    python benchmarks/poisson_speed.py [--repeats 5] [--batch 1]
+    python benchmarks/poisson_speed.py [--repeats 5] [--batch 1] [--json OUT]
+
+The rows go to benchmarks/results/poisson_speed-DATE.json unless ``--json`` says where.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from completion import SHARED, blob_holes, clip_source
+from common import SHARED, add_json_option, blob_holes, clip_source, settings_of, write_results
 from vidfill.io import media as io
 from vidfill.config import PoissonConfig
 from vidfill.stages.holes import smooth_fill
@@ -45,6 +47,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--batch", type=int, default=1, help="frames solved together")
+    add_json_option(p, "poisson_speed")
     args = p.parse_args()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     cfg = PoissonConfig()
@@ -52,6 +55,7 @@ def main() -> None:
           f"tolerance {cfg.tolerance}")
     print("| device | size | s/frame | iterations | max error (8-bit levels) |")
     print("|---|---|---|---|---|")
+    rows = []
     for device in devices:
         name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
         for size in SIZES:
@@ -72,6 +76,12 @@ def main() -> None:
             error = float((result.values - truth).abs().max()) * 255
             print(f"| {name} | {size[1]}x{size[0]} | {statistics.median(times):.3f} | "
                   f"{result.iterations} | {error:.3f} |", flush=True)
+            rows.append({"device": name, "size": f"{size[1]}x{size[0]}",
+                         "s_per_frame": statistics.median(times), "iterations": int(result.iterations),
+                         "max_error": error, "tolerance": cfg.tolerance})
+    path = write_results(args.json, rows, settings_of(args), name="poisson_speed",
+                         device="cuda" if "cuda" in devices else "cpu")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

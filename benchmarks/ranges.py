@@ -8,6 +8,8 @@ frames (the range's first and last) and over the whole range.
     python benchmarks/ranges.py                       # tennis, 40 frames, DIS, range 16:23
     python benchmarks/ranges.py --flow raft --clip blackswan
     python benchmarks/ranges.py --set window.length=20 --set window.overlap=4 --set window.lookahead=4
+
+The rows go to benchmarks/results/ranges-DATE.json unless ``--json`` says where.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import cv2
 import numpy as np
 import torch
 
-from completion import SHARED, blob_holes, clip_folder, load_clip
+from common import (SHARED, add_json_option, blob_holes, clip_folder, load_clip, settings_of,
+                    write_results)
 from vidfill import build_models, load_preset
 from vidfill.config import parse_overrides
 from vidfill.io import media
@@ -54,6 +57,7 @@ def main() -> None:
     parser.add_argument("--mask", choices=["blob", "clip"], default="blob",
                         help="a moving blob (default) or the clip's own masks")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    add_json_option(parser, "ranges")
     args = parser.parse_args()
     first, last = map(int, args.range.split(":"))
     folder = clip_folder(args.clip)
@@ -86,6 +90,7 @@ def main() -> None:
         holes = masks[first:last + 1]
         table = ["| handles | seam max (first, last) | seam mean (first, last) | range max | range mean |",
                  "|---|---|---|---|---|"]
+        results = []
         for n in (int(h) for h in args.handles.split(",")):
             rows = differences(full, render(f"h{n}", frames=(first, last), handles=n), holes)
             seam = (rows[0], rows[-1])
@@ -93,7 +98,13 @@ def main() -> None:
                          f"{seam[1][1]:.2f} | {max(r[0] for r in rows):.0f} | "
                          f"{np.mean([r[1] for r in rows]):.2f} |")
             print("    per frame max: " + " ".join(f"{r[0]:.0f}" for r in rows), flush=True)
+            results.append({"handles": n, "seam_max": [seam[0][0], seam[1][0]],
+                            "seam_mean": [seam[0][1], seam[1][1]], "range_max": max(r[0] for r in rows),
+                            "range_mean": float(np.mean([r[1] for r in rows])),
+                            "frame_max": [r[0] for r in rows], "frame_mean": [r[1] for r in rows]})
         print("\n".join(table))
+    path = write_results(args.json, results, settings_of(args), name="ranges")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

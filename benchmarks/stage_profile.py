@@ -2,7 +2,9 @@
 clip at a given size with the completion benchmark's stationary blob hole.
 
     python benchmarks/stage_profile.py [--clip davis480p_blackswan] [--size 480x854] [--frames 30]
-                                 [--pipeline default]
+                                 [--pipeline default] [--json OUT]
+
+The stages go to benchmarks/results/stage_profile-DATE.json unless ``--json`` says where.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from completion import SHARED, blob_holes, clip_source
+from common import SHARED, add_json_option, blob_holes, clip_source, settings_of, write_results
 from vidfill import build_models, fill, load_preset
 from vidfill.io import media
 from vidfill.progress import Reporter
@@ -26,6 +28,7 @@ def main() -> None:
     p.add_argument("--size", default="480x854", help="HxW")
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--pipeline", default="default")
+    add_json_option(p, "stage_profile")
     args = p.parse_args()
     h, w = map(int, args.size.split("x"))
     frames, _ = media.read_frames(clip_source(SHARED / "data/clips" / args.clip))
@@ -39,12 +42,17 @@ def main() -> None:
          reporter=reporter)
     total = time.perf_counter() - start
     n = len(frames)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"{args.clip}, {n} frames at {w}x{h}, --pipeline {args.pipeline}, "
-          f"{torch.get_num_threads()} threads: {total / n:.2f} s/frame, peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB")
+          f"{torch.get_num_threads()} threads: {total / n:.2f} s/frame, peak RSS {peak:.2f} GB")
     print("| stage | s/frame | share |\n|---|---|---|")
     for stage, seconds in sorted(reporter.timings.items(), key=lambda kv: -kv[1]):
         print(f"| {stage} | {seconds / n:.3f} | {seconds / total:.0%} |")
+    row = {"clip": args.clip, "preset": args.pipeline, "size": f"{w}x{h}", "frames": n,
+           "s_per_frame": total / n, "peak_rss_gb": peak,
+           "s_by_stage": {stage: seconds / n for stage, seconds in reporter.timings.items()}}
+    path = write_results(args.json, [row], settings_of(args), name="stage_profile")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":
