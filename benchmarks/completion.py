@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.config import PipelineConfig, parse_overrides
 from vidfill.inpainters.registry import inpaint_image
 from vidfill.metrics import (psnr_frames, psnr_region, seam_error, ssim_frames, texture_ratio,

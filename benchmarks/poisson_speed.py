@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from completion import SHARED, blob_holes, clip_source
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.config import PoissonConfig
 from vidfill.stages.holes import smooth_fill
 from vidfill.stages.poisson import poisson_solve

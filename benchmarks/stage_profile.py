@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from completion import SHARED, blob_holes, clip_source
 from vidfill import build_models, fill, load_preset
-from vidfill.io import media
+from vidfill import io
 from vidfill.progress import Reporter
 
 
@@ -28,7 +28,7 @@ def main() -> None:
     p.add_argument("--pipeline", default="default")
     args = p.parse_args()
     h, w = map(int, args.size.split("x"))
-    frames, _ = media.read_frames(clip_source(SHARED / "data/clips" / args.clip))
+    frames, _ = io.read_frames(clip_source(SHARED / "data/clips" / args.clip))
     frames = F.interpolate(frames[:args.frames].float(), size=(h, w), mode="area").round().to(torch.uint8)
     holes = blob_holes(len(frames), False, 0, (h, w))
     cfg = load_preset(args.pipeline)

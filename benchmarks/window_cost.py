@@ -13,7 +13,7 @@ import time
 
 from completion import SHARED, SIZE, load_clip
 from vidfill import build_models, fill, load_preset
-from vidfill.io import media
+from vidfill import io
 from vidfill.windows import plan_windows
 
 CLIP = SHARED / "data/clips/davis480p_tennis"
@@ -21,7 +21,7 @@ CLIP = SHARED / "data/clips/davis480p_tennis"
 
 def main() -> None:
     frames = load_clip(CLIP, 70)
-    masks, _ = media.read_masks(CLIP / "masks", len(frames), SIZE)
+    masks, _ = io.read_masks(CLIP / "masks", len(frames), SIZE)
     cfg = load_preset("default")
     models = build_models(cfg, raft_weights=SHARED / "checkpoints/raft-small.pth")
     runs = [("60 frames", 60, cfg), ("70 frames, one stretched window", 70, cfg),

@@ -156,7 +156,7 @@ def test_the_command_takes_an_overlay_image(tmp_path: Path, capsys):
     """``--overlay-image BUG.png`` (RGBA, straight alpha): taken off, one line says so; an image
     without alpha or of another size is refused in one line."""
     from vidfill.cli.main import main
-    from vidfill.io import media as io
+    from vidfill import io
 
     scene = panning_scene(seed=7, frames=4)
     alpha, paint = text_overlay(0.5, (1.0, 0.8, 0.2))

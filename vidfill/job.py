@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from vidfill import io
 from vidfill.api import OBJECT_SAMPLE, for_objects
-from vidfill.io import media as io
 from vidfill.io import safety
 from vidfill.io.layers import PreviewWriter, at_depth, composite, fill_layers
 from vidfill.config import PipelineConfig
@@ -85,10 +85,10 @@ class Job:
     """Whether RAFT weights may be downloaded."""
     crf: int | None = None
     """Quality of a CRF codec (x264, x265, VP9, AV1), lower is better; None: its default
-    (:data:`vidfill.io.media.DEFAULT_CRF`). Checked against the codec's range before any work."""
+    (:data:`vidfill.io.video.DEFAULT_CRF`). Checked against the codec's range before any work."""
     codec: str | None = None
     fps: Fraction | None = None
-    """Frame rate of a frame-folder input; None: :data:`vidfill.io.media.DEFAULT_FPS`. A video
+    """Frame rate of a frame-folder input; None: :data:`vidfill.io.inputs.DEFAULT_FPS`. A video
     keeps its own."""
     device: str = "auto"
     """Torch device; "auto": CUDA when available, else the CPU."""
@@ -125,11 +125,11 @@ class Job:
     settings, and write the result at that size: a quick look before the full run."""
     start_number: int | None = None
     """Number of the first frame of a sequence output; None: an image sequence's own
-    numbers, 0 for a video (:func:`vidfill.io.media.frame_names`)."""
+    numbers, 0 for a video (:func:`vidfill.io.outputs.frame_names`)."""
     image_format: str | None = None
     """File type of a sequence output: "png", "tiff" or "exr"; None: the source sequence's own
     (PNG for a video). EXR holds scene-linear values, the others display ones: crossing from one
-    to the other converts with :data:`vidfill.io.media.GAMMA`."""
+    to the other converts with :data:`vidfill.io.colour.GAMMA`."""
     reads: tuple[tuple[str, Path], ...] = ()
     """``(what, path)`` of the other files the job was made from (a preset file, a batch job
     file): protected like the inputs (:meth:`inputs`)."""
@@ -270,7 +270,7 @@ class _Inputs:
 
     def frames(self, part: tuple[int, int] | None = None, deep: bool = False) -> Iterator[torch.Tensor]:
         """The frames filled (``part``: these instead), at :attr:`size`: 8-bit, or with ``deep``
-        at the source's full depth (:func:`vidfill.io.media.native_dtype`)."""
+        at the source's full depth (:func:`vidfill.io.colour.native_dtype`)."""
         lo, hi = part or (self.lo, self.hi)
         frames = io.iter_frames(io.clip_range(self.source, lo, hi), deep=deep)
         if self.size == self.source.size:
@@ -279,7 +279,7 @@ class _Inputs:
 
     def work(self, deep: bool, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
         """The frames the pipeline fills (``part``: these instead): :meth:`frames`, or with
-        ``deep`` the float16 frames of :func:`vidfill.io.media.work_frame` (filled in float)."""
+        ``deep`` the float16 frames of :func:`vidfill.io.colour.work_frame` (filled in float)."""
         if not deep:
             return self.frames(part)
         # samples that are not finite are in the hole (:meth:`masks`): 0, so that none spreads
