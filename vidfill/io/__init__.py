@@ -12,7 +12,8 @@
 
 Also here, used by their own module name: :mod:`.safety` (what keeps the user's files safe when
 vidfill writes), :mod:`.workdir` (the work directory of a resumable run), :mod:`.layers` (fill
-layers, compositing and the preview). The modules' other names are shared between them only.
+layers, compositing and the preview). The modules' other names, and :mod:`.messages` (the
+pieces of io's one-line errors), are shared between them only.
 
 Frames are ``(T, 3, H, W)`` uint8 RGB tensors on the CPU, masks ``(T, 1, H, W)`` bool tensors
 (True = hole). A deep source (16-bit or float images, 10-bit video) is also read at full depth
