@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.inpainters.registry import inpaint_image
-from vidfill.io import media as io
+from vidfill import io
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -29,7 +29,6 @@ import torch
 # the shared helpers, re-exported: older scripts and tests/test_ranges.py import them from here
 from common import (CLIPS, SHARED, SIZE, add_json_option, blob_holes, clip_folder,  # noqa: F401
                     clip_source, load_clip, settings_of, telea, write_results)
-from vidfill.io import media as io
 from vidfill.config import PipelineConfig, parse_overrides
 from vidfill.metrics import (psnr_frames, psnr_region, seam_error, ssim_frames, texture_ratio,
                              warping_error)

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.config import parse_overrides, load_preset
 from vidfill.metrics import psnr_region, warping_error
 from vidfill.pipeline import inpaint_video

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from common import SHARED, add_json_option, blob_holes, clip_source, settings_of, write_results
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.config import PoissonConfig
 from vidfill.stages.holes import smooth_fill
 from vidfill.stages.poisson import poisson_solve

@@ -27,7 +27,7 @@ from common import (SHARED, add_json_option, blob_holes, clip_folder, load_clip,
                     write_results)
 from vidfill import build_models, load_preset
 from vidfill.config import parse_overrides
-from vidfill.io import media
+from vidfill import io
 from vidfill.job import Job, run_job
 
 
@@ -65,7 +65,7 @@ def main() -> None:
     if args.mask == "blob":
         masks = blob_holes(len(frames), moving=True, seed=3)
     else:
-        masks, _ = media.read_masks(folder / "masks", len(frames), tuple(frames.shape[-2:]))
+        masks, _ = io.read_masks(folder / "masks", len(frames), tuple(frames.shape[-2:]))
     cfg = load_preset("default").replace(flow={"method": args.flow})
     cfg = cfg.replace(origin="--set", **parse_overrides(args.set))
     weights = SHARED / "checkpoints/raft-small.pth" if args.flow == "raft" else None
@@ -80,7 +80,7 @@ def main() -> None:
             start = time.perf_counter()
             run_job(job, models=models)
             seconds = time.perf_counter() - start
-            out, _ = media.read_frames(tmp / name)
+            out, _ = io.read_frames(tmp / name)
             print(f"  {name}: {len(out)} frames, {seconds:.1f} s", flush=True)
             return out
 

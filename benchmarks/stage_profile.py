@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from common import SHARED, add_json_option, blob_holes, clip_source, settings_of, write_results
 from vidfill import build_models, fill, load_preset
-from vidfill.io import media
+from vidfill import io
 from vidfill.progress import Reporter
 
 
@@ -31,7 +31,7 @@ def main() -> None:
     add_json_option(p, "stage_profile")
     args = p.parse_args()
     h, w = map(int, args.size.split("x"))
-    frames, _ = media.read_frames(clip_source(SHARED / "data/clips" / args.clip))
+    frames, _ = io.read_frames(clip_source(SHARED / "data/clips" / args.clip))
     frames = F.interpolate(frames[:args.frames].float(), size=(h, w), mode="area").round().to(torch.uint8)
     holes = blob_holes(len(frames), False, 0, (h, w))
     cfg = load_preset(args.pipeline)

@@ -16,7 +16,7 @@ import time
 
 from common import SHARED, SIZE, add_json_option, load_clip, settings_of, write_results
 from vidfill import build_models, fill, load_preset
-from vidfill.io import media
+from vidfill import io
 from vidfill.windows import plan_windows
 
 CLIP = SHARED / "data/clips/davis480p_tennis"
@@ -27,7 +27,7 @@ def main() -> None:
     add_json_option(p, "window_cost")
     args = p.parse_args()
     frames = load_clip(CLIP, 70)
-    masks, _ = media.read_masks(CLIP / "masks", len(frames), SIZE)
+    masks, _ = io.read_masks(CLIP / "masks", len(frames), SIZE)
     cfg = load_preset("default")
     models = build_models(cfg, raft_weights=SHARED / "checkpoints/raft-small.pth")
     runs = [("60 frames", 60, cfg), ("70 frames, one stretched window", 70, cfg),

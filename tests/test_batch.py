@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import translating_clip, visible
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.cli.batch import from_folder, from_job_file
 from vidfill.cli.main import main
 from vidfill.errors import VidfillError

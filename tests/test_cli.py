@@ -12,7 +12,7 @@ import pytest
 from conftest import visible
 import torch
 
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.cli.main import main
 from vidfill.cli.demo import make_clip, write_clip
 

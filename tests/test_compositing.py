@@ -167,14 +167,14 @@ def test_compositing_options_that_cannot_work_are_refused_before_any_work(plate,
 
 
 def test_a_failed_output_leaves_no_preview(plate, tmp_path, capsys, monkeypatch):
-    from vidfill.io import media
+    from vidfill.io import outputs
 
     folder, masks, _, _ = plate
 
     def broken(*_args, **_kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(media, "write_image", broken)
+    monkeypatch.setattr(outputs, "write_image", broken)  # the sequence writer's
     code, err = run(capsys, folder, masks, "-o", tmp_path / "clean", "--preview", tmp_path / "p.mp4", *DIS)
     assert code == 2 and "No space left on device" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["masks", "plate"]

@@ -14,7 +14,7 @@ import torch
 from conftest import translating_clip, write_pngs
 from vidfill.cli.main import main
 from vidfill.errors import VidfillError
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.stages.find_overlay import FindOverlayConfig, find_overlay
 
 SIZE = (96, 160)

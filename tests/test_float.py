@@ -16,7 +16,7 @@ import torch
 from conftest import translating_clip, visible
 from vidfill.cli.main import main
 from vidfill.config import PipelineConfig
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.io.workdir import WorkDir
 from vidfill.pipeline import inpaint_video
 from vidfill.types import to_float
@@ -238,11 +238,9 @@ def test_a_deep_run_with_a_preview_decodes_the_written_frames_once_more(exr_plat
     it once; the composite and the preview share one more read."""
     import av
 
-    from vidfill.io import media
-
     reads = []
-    iter_frames = media.iter_frames
-    monkeypatch.setattr(media, "iter_frames", lambda *a, **k: reads.append(k) or iter_frames(*a, **k))
+    iter_frames = io.iter_frames  # the job reads every frame through vidfill.io
+    monkeypatch.setattr(io, "iter_frames", lambda *a, **k: reads.append(k) or iter_frames(*a, **k))
     folder, mask, frames, hole = exr_plate
     out, preview = tmp_path / "clean", tmp_path / "look.mp4"
     code, err = run(capsys, folder, mask, "-o", out, "--preview", preview, *DIS)

@@ -1,4 +1,4 @@
-"""vidfill.io.media: frames, masks and outputs on tiny synthetic files (and the real clips when present)."""
+"""vidfill.io: frames, masks and outputs on tiny synthetic files (and the real clips when present)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.io import safety
 from vidfill.errors import VidfillError
 

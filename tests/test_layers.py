@@ -35,6 +35,12 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def is_module(name: str) -> bool:
+    """Whether the dotted ``name`` is a module or package of vidfill (not a name inside one)."""
+    path = PACKAGE.parent / name.replace(".", "/")
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
 def imports(path: Path) -> set[str]:
     """The vidfill modules ``path`` imports, anywhere in it (lazy imports count too)."""
     found = set()
@@ -42,10 +48,9 @@ def imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("vidfill")}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("vidfill"):
-            for alias in node.names:  # "from vidfill.io import media" imports vidfill.io.media
-                candidate = f"{node.module}.{alias.name}"
-                found.add(candidate if (PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").exists()
-                          else node.module)
+            for alias in node.names:  # "from vidfill.io import masks" imports vidfill.io.masks,
+                candidate = f"{node.module}.{alias.name}"  # "from vidfill import io" vidfill.io
+                found.add(candidate if is_module(candidate) else node.module)
     return found
 
 
@@ -93,4 +98,4 @@ def test_no_import_cycles():
 
 def test_the_layer_check_catches_a_stage_importing_the_cli():
     assert "cli" not in BELOW[layer("vidfill.stages.flow")]
-    assert "stages" not in BELOW[layer("vidfill.io.media")]
+    assert "stages" not in BELOW[layer("vidfill.io.masks")]

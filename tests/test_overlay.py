@@ -156,7 +156,7 @@ def test_the_command_takes_an_overlay_image(tmp_path: Path, capsys):
     """``--overlay-image BUG.png`` (RGBA, straight alpha): taken off, one line says so; an image
     without alpha or of another size is refused in one line."""
     from vidfill.cli.main import main
-    from vidfill.io import media as io
+    from vidfill import io
 
     scene = panning_scene(seed=7, frames=4)
     alpha, paint = text_overlay(0.5, (1.0, 0.8, 0.2))
@@ -184,6 +184,42 @@ def test_the_command_takes_an_overlay_image(tmp_path: Path, capsys):
     err = capsys.readouterr().err
     assert "plain.png" in err and "alpha" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o2").exists()
+
+
+def test_a_given_overlay_under_a_mask_folder_takes_the_first_mask_read_once(tmp_path: Path, capsys,
+                                                                             monkeypatch):
+    """``--overlay-image`` with one mask per frame (it asked for one mask and was refused with
+    "4 masks for 1 frames"), on a range: the clip's first masks are decoded once for the
+    growth decision, the overlay's hole and the range's overlay sample; then the range is read
+    twice (checked, filled)."""
+    from vidfill import io
+    from vidfill.cli.main import main
+
+    scene = panning_scene(seed=7, frames=4)
+    alpha, paint = text_overlay(0.5, (1.0, 0.8, 0.2))
+    frames, masks = tmp_path / "frames", tmp_path / "masks"
+    frames.mkdir()
+    masks.mkdir()
+    for t, frame in enumerate(composite(scene, alpha, paint)):
+        cv2.imwrite(str(frames / f"f.{t:04d}.png"), frame.permute(1, 2, 0).numpy()[..., ::-1])
+        cv2.imwrite(str(masks / f"m.{t:04d}.png"), (alpha[0] > 0.01).numpy().astype(np.uint8) * 255)
+    rgba = np.dstack([(paint.permute(1, 2, 0).numpy()[..., ::-1] * 255).round(),
+                      (alpha[0].numpy() * 255).round()]).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "bug.png"), rgba)
+    drawn = []  # masks taken from each reading of the mask folder
+    iter_masks = io.iter_masks
+
+    def counted(*args, **kwargs):
+        drawn.append(0)
+        for mask in iter_masks(*args, **kwargs):
+            drawn[-1] += 1
+            yield mask
+
+    monkeypatch.setattr(io, "iter_masks", counted)
+    assert main([str(frames), str(masks), "-o", str(tmp_path / "out"), "--flow", "dis",
+                 "--frames", "2:3", "--overlay-image", str(tmp_path / "bug.png")]) == 0
+    assert "overlay given" in capsys.readouterr().err
+    assert drawn == [4, 4, 4]  # the first 4 (all), then frames 0..3 for the check and the fill
 
 
 def test_the_still_part_of_masks_is_a_logo_beside_a_moving_object_not_the_object():

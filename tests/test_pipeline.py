@@ -249,7 +249,7 @@ def test_the_library_and_the_cli_give_identical_frames_for_the_default_preset(tm
 
     from vidfill import build_models, fill, load_preset
     from vidfill.cli.main import main
-    from vidfill.io import media
+    from vidfill.io import read_frames
 
     raft = SHARED / "checkpoints" / "raft-small.pth"
     raft = raft if raft.is_file() else None
@@ -267,7 +267,7 @@ def test_the_library_and_the_cli_give_identical_frames_for_the_default_preset(tm
     library = fill(frames, masks, cfg, models=models)
     weights_args = ["--raft-weights", str(raft)] if raft else ["--no-download"]
     assert main([str(folder), str(mask_dir), "-o", str(tmp_path / "out"), "-q", *weights_args]) == 0
-    cli, _ = media.read_frames(tmp_path / "out")
+    cli, _ = read_frames(tmp_path / "out")
     assert torch.equal(library, cli)
     assert models.edges is not None  # the default preset's edge network ran in both
     assert not torch.equal(library, frames)

@@ -13,7 +13,7 @@ import torch
 
 from conftest import translating_clip, write_pngs
 from vidfill import load_preset
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.job import Job, run_job
 
 HANDLES = 1

@@ -23,13 +23,13 @@ import pytest
 import torch
 
 from conftest import deep_plate, write_pngs
-from vidfill import windows
-from vidfill.io import media as io
+from vidfill import io, windows
 from vidfill.cli.main import main
 from vidfill.config import FlowConfig, MaskConfig, PipelineConfig
 from vidfill.cli.demo import check_demo_place, make_clip, write_clip
 from vidfill.errors import ConfigError, VidfillError
 from vidfill.job import Job
+from vidfill.io import images
 from vidfill.io.safety import MANIFEST
 from vidfill.io.workdir import WorkDir
 
@@ -307,7 +307,7 @@ def test_an_unwritable_output_folder_is_refused_before_the_fill(clip, tmp_path, 
     out = tmp_path / "seq"
     out.mkdir()
     real = os.access  # root may write anywhere: ask the check as a user without permission would
-    monkeypatch.setattr(io.os, "access", lambda p, mode: False if Path(p) == out else real(p, mode))
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == out else real(p, mode))
     code, err = run(capsys, video, masks, "-o", out, *DIS)
     refused(code, err, "no read and write permission")
 
@@ -564,7 +564,7 @@ def test_disk_full_while_writing_frames_says_so(clip, tmp_path, capsys, monkeypa
     def full(*_args, **_kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(io, "open", full, raising=False)  # what write_png writes through
+    monkeypatch.setattr(images, "open", full, raising=False)  # what write_image writes through
     code, err = run(capsys, video, masks, "-o", tmp_path / "seq", *DIS)
     refused(code, err, str(tmp_path / "seq"), "No space left on device")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "masks"]

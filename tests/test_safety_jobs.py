@@ -18,7 +18,7 @@ from test_safety import DIS, clip, frame_folder, no_fill, refused, run, snapshot
 from vidfill.cli import demo
 from vidfill.cli.batch import from_job_file
 from vidfill.cli.main import main
-from vidfill.io import media as io
+from vidfill import io
 
 T = 6
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from test_safety import DIS, clip, earlier_run, no_fill, refused, run, snapshot  # noqa: F401 - fixtures
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.io.safety import MANIFEST
 
 T = 6

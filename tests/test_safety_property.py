@@ -29,7 +29,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from vidfill.cli.demo import make_clip, write_clip  # noqa: E402
 from vidfill.cli.main import main  # noqa: E402
-from vidfill.io import media as io  # noqa: E402
+from vidfill import io  # noqa: E402
 from vidfill.io.safety import MANIFEST  # noqa: E402
 
 T, SIZE = 4, (48, 64)

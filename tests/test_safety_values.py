@@ -21,7 +21,7 @@ from vidfill.cli import batch
 from vidfill.cli.demo import make_clip
 from vidfill.config import FlowConfig, MaskConfig, PipelineConfig
 from vidfill.errors import ConfigError
-from vidfill.io import media as io
+from vidfill import io
 from vidfill.job import Job
 from vidfill.stages.flow import estimate_flow
 from vidfill.stages.holes import dilate_holes

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from vidfill import io
 from vidfill.api import OBJECT_SAMPLE, for_objects
-from vidfill.io import media as io
 from vidfill.io import safety
 from vidfill.io.layers import PreviewWriter, at_depth, composite, fill_layers
 from vidfill.config import PipelineConfig
@@ -85,10 +85,10 @@ class Job:
     """Whether RAFT weights may be downloaded."""
     crf: int | None = None
     """Quality of a CRF codec (x264, x265, VP9, AV1), lower is better; None: its default
-    (:data:`vidfill.io.media.DEFAULT_CRF`). Checked against the codec's range before any work."""
+    (:data:`vidfill.io.video.DEFAULT_CRF`). Checked against the codec's range before any work."""
     codec: str | None = None
     fps: Fraction | None = None
-    """Frame rate of a frame-folder input; None: :data:`vidfill.io.media.DEFAULT_FPS`. A video
+    """Frame rate of a frame-folder input; None: :data:`vidfill.io.inputs.DEFAULT_FPS`. A video
     keeps its own."""
     device: str = "auto"
     """Torch device; "auto": CUDA when available, else the CPU."""
@@ -125,11 +125,11 @@ class Job:
     settings, and write the result at that size: a quick look before the full run."""
     start_number: int | None = None
     """Number of the first frame of a sequence output; None: an image sequence's own
-    numbers, 0 for a video (:func:`vidfill.io.media.frame_names`)."""
+    numbers, 0 for a video (:func:`vidfill.io.outputs.frame_names`)."""
     image_format: str | None = None
     """File type of a sequence output: "png", "tiff" or "exr"; None: the source sequence's own
     (PNG for a video). EXR holds scene-linear values, the others display ones: crossing from one
-    to the other converts with :data:`vidfill.io.media.GAMMA`."""
+    to the other converts with :data:`vidfill.io.colour.GAMMA`."""
     reads: tuple[tuple[str, Path], ...] = ()
     """``(what, path)`` of the other files the job was made from (a preset file, a batch job
     file): protected like the inputs (:meth:`inputs`)."""
@@ -270,7 +270,7 @@ class _Inputs:
 
     def frames(self, part: tuple[int, int] | None = None, deep: bool = False) -> Iterator[torch.Tensor]:
         """The frames filled (``part``: these instead), at :attr:`size`: 8-bit, or with ``deep``
-        at the source's full depth (:func:`vidfill.io.media.native_dtype`)."""
+        at the source's full depth (:func:`vidfill.io.colour.native_dtype`)."""
         lo, hi = part or (self.lo, self.hi)
         frames = io.iter_frames(io.clip_range(self.source, lo, hi), deep=deep)
         if self.size == self.source.size:
@@ -279,7 +279,7 @@ class _Inputs:
 
     def work(self, deep: bool, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
         """The frames the pipeline fills (``part``: these instead): :meth:`frames`, or with
-        ``deep`` the float16 frames of :func:`vidfill.io.media.work_frame` (filled in float)."""
+        ``deep`` the float16 frames of :func:`vidfill.io.colour.work_frame` (filled in float)."""
         if not deep:
             return self.frames(part)
         # samples that are not finite are in the hole (:meth:`masks`): 0, so that none spreads
@@ -287,25 +287,34 @@ class _Inputs:
                               if f.is_floating_point() else f, self.source.info)
                 for f in self.frames(part, deep=True))
 
-    def overlay_sample(self, deep: bool) -> tuple[Iterator, Iterator] | None:
+    def overlay_sample(self, deep: bool, head: _FirstMasks) -> tuple[Iterator, Iterator] | None:
         """The frames and masks an overlay is estimated from (:mod:`vidfill.overlays`) when a
-        range does not read from the clip's start: the clip's first ones, as in the full render."""
+        range does not read from the clip's start: the clip's first ones, as in the full render
+        (the masks from ``head``, decoded only when the estimate takes them)."""
         if self.lo == 0:
             return None
         part = (0, min(self.source.num_frames, self.job.cfg.overlay.sample))
-        return self.work(deep, part), self.masks(part=part)
+        return self.work(deep, part), self.masks(part=part, head=head)
 
-    def masks(self, note=None, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
+    def read_masks(self, note=None) -> Iterator[torch.Tensor]:
+        """Every mask of the source, as :func:`vidfill.io.iter_masks` reads them (the source's
+        size; the pixels that are not finite not added)."""
+        cfg = self.job.cfg
+        return io.iter_masks(self.job.masks, self.source.num_frames, self.source.size,
+                             cfg.mask.threshold, note, invert=cfg.mask.invert,
+                             numbers=self.source.info.numbers)
+
+    def masks(self, note=None, part: tuple[int, int] | None = None,
+              head: _FirstMasks | None = None) -> Iterator[torch.Tensor]:
         """The masks of the frames filled (``part``: of these frames instead), with the pixels
         that are not finite (:attr:`nonfinite`), at :attr:`size`: reduced, a pixel is a hole if
-        any pixel under it is."""
-        cfg = self.job.cfg
+        any pixel under it is. ``head``: the clip's first masks, already decoded, for a
+        ``part`` among them."""
         lo, hi = part or (self.lo, self.hi)
-        every = io.iter_masks(self.job.masks, self.source.num_frames, self.source.size,
-                              cfg.mask.threshold, note, invert=cfg.mask.invert,
-                              numbers=self.source.info.numbers)
+        read = head.between(lo, hi) if head is not None else \
+            itertools.islice(self.read_masks(note), lo, hi)
         masks = (mask | self._not_finite(t) if t in self.nonfinite else mask
-                 for t, mask in zip(range(lo, hi), itertools.islice(every, lo, hi)))
+                 for t, mask in zip(range(lo, hi), read))
         if self.size == self.source.size:
             return masks
         return (F.interpolate(m[None].float(), size=self.size, mode="area")[0] > 0 for m in masks)
@@ -323,13 +332,41 @@ class _Inputs:
         return ~torch.isfinite(frame).all(0, keepdim=True)
 
 
-def _for_objects(inputs: _Inputs, reporter: Reporter) -> _Inputs:
+class _FirstMasks:
+    """The clip's first masks (:meth:`_Inputs.read_masks`), decoded once for the decisions taken
+    on the clip's start, each of which asks for the first n: whether the masks outline an object
+    (:func:`_for_objects`, :data:`~vidfill.api.OBJECT_SAMPLE`), the hole of a given overlay
+    (:func:`known_overlay`, 1) and a range's overlay sample (:meth:`_Inputs.overlay_sample`,
+    ``overlay.sample``). Only as many as the most asked for are decoded and kept (a few dozen,
+    whatever the clip's length), until :meth:`release`."""
+
+    def __init__(self, inputs: _Inputs) -> None:
+        self._read, self._kept, self._rest = inputs.read_masks, [], None
+
+    def __call__(self, count: int) -> list[torch.Tensor]:
+        """The first ``count`` masks (fewer if the clip has fewer), ``(1, H, W)`` bool each."""
+        if len(self._kept) < count:
+            if self._rest is None:
+                self._rest = self._read()
+            self._kept += itertools.islice(self._rest, count - len(self._kept))
+        return self._kept[:count]
+
+    def between(self, lo: int, hi: int) -> Iterator[torch.Tensor]:
+        """Masks ``lo`` to ``hi - 1``, decoded when the first of them is taken."""
+        yield from self(hi)[lo:]
+
+    def release(self) -> None:
+        """Drop the masks kept (and the reading of the rest): their users have them."""
+        self._kept, self._rest = [], None
+
+
+def _for_objects(inputs: _Inputs, reporter: Reporter, head: _FirstMasks) -> _Inputs:
     """``inputs`` whose job grows the masks when they outline an object (:func:`for_objects`,
     decided on the clip's first frames, for a range too: it splices with the full render)."""
     if inputs.job.cfg.mask.grow_objects <= inputs.job.cfg.mask.dilate:
         return inputs
     part = (0, min(inputs.source.num_frames, OBJECT_SAMPLE))
-    masks = torch.stack(list(inputs.masks(part=part)))
+    masks = torch.stack(list(inputs.masks(part=part, head=head)))
     if bool((masks == masks[:1]).all()):
         return inputs  # a still mask (a logo): no frame need be decoded to tell
     frames = torch.stack(list(inputs.frames(part)))
@@ -379,9 +416,9 @@ def _open_inputs(job: Job, reporter: Reporter) -> _Inputs:
     return inputs
 
 
-def known_overlay(job: Job, inputs: _Inputs) -> Overlay | None:
+def known_overlay(job: Job, inputs: _Inputs, head: _FirstMasks | None = None) -> Overlay | None:
     """The overlay of ``job.overlay_image`` at the frames' size (reduced for a proxy), used
-    under the job's first mask; None without one."""
+    under the clip's first mask (from ``head`` when given); None without one."""
     if job.overlay_image is None:
         return None
     opacity, colour = io.read_overlay_image(job.overlay_image)
@@ -389,8 +426,7 @@ def known_overlay(job: Job, inputs: _Inputs) -> Overlay | None:
     if tuple(opacity.shape[-2:]) != (h, w):
         raise VidfillError(f"{job.overlay_image}: the overlay image is {opacity.shape[-1]}x"
                            f"{opacity.shape[-2]}, the frames of {job.input} are {w}x{h}")
-    mask = next(io.iter_masks(job.masks, 1, tuple(opacity.shape[-2:]), job.cfg.mask.threshold,
-                              invert=job.cfg.mask.invert))
+    mask = (head or _FirstMasks(inputs))(1)[0]
     if tuple(opacity.shape[-2:]) != tuple(size):
         opacity, colour = (F.interpolate(x[None], size=size, mode="area")[0] for x in (opacity, colour))
         mask = F.interpolate(mask[None].float(), size=size, mode="area")[0] > 0
@@ -476,7 +512,9 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     device = resolve_device(job.device)
     safety.check_apart(job.inputs(), job.outputs())
     check_output_location(job.output)
-    inputs = _for_objects(_open_inputs(job, reporter), reporter)
+    inputs = _open_inputs(job, reporter)
+    head = _FirstMasks(inputs)
+    inputs = _for_objects(inputs, reporter, head)
     job, cfg = inputs.job, inputs.job.cfg  # the masks' growth decided
     clip, shown = inputs.clip, inputs.shown
     for flag, wanted in (("--fill-only", job.fill_only), ("--format", job.image_format)):
@@ -498,7 +536,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
             raise VidfillError(f"{job.preview}: a preview is a video file (.mp4, .mov, ...)")
         io.check_output(job.preview, replace(shown.info, depth=8), overwrite=job.overwrite)
     references, any_hole = _read_inputs(inputs, reporter, deep)
-    known = known_overlay(job, inputs)
+    known = known_overlay(job, inputs, head)
     store = None
     if not any_hole:
         reporter.note(f"{job.masks}: no hole in any frame; the output is a copy of the input")
@@ -517,7 +555,8 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
         out = fill_recovering(inputs.work(deep), inputs.masks(), clip.num_frames, grown,
                               models=models, reporter=reporter, device=device, store=store,
                               references=references, known=known,
-                              sample=inputs.overlay_sample(deep))
+                              sample=inputs.overlay_sample(deep, head))
+    head.release()  # the fill has taken its sample
     out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
     written = (inputs.first, inputs.stop)
     # a full-frame output is composited over the plate at its depth where the fill alone is not
@@ -566,17 +605,19 @@ def find_keyframes(job: Job, reporter: Reporter | None = None,
     reporter = reporter or Reporter(quiet=True)
     job = _at_proxy(job)
     device = resolve_device(job.device)
-    inputs = _for_objects(_open_inputs(job, reporter), reporter)
+    inputs = _open_inputs(job, reporter)
+    head = _FirstMasks(inputs)
+    inputs = _for_objects(inputs, reporter, head)
     job = inputs.job  # the masks' growth decided
     references, any_hole = _read_inputs(inputs, reporter)
     keyframes: list[Keyframe] = []
     if any_hole:
         clip = inputs.clip
-        known = known_overlay(job, inputs)  # what the fill recovers is not invented
+        known = known_overlay(job, inputs, head)  # what the fill recovers is not invented
         for _ in fill_recovering(inputs.frames(), inputs.masks(), clip.num_frames, job.cfg,
                                  models=_models(job, models, device, reporter), reporter=reporter,
                                  device=device, references=references, keyframes=keyframes,
-                                 known=known, sample=inputs.overlay_sample(False)):
+                                 known=known, sample=inputs.overlay_sample(False, head)):
             pass
     written = range(inputs.first - inputs.lo, inputs.stop - inputs.lo)
     return [replace(k, frame=k.frame + inputs.lo) for k in keyframes if k.frame in written], inputs

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from vidfill.cli.options import add_options, config_from, make_job
 from vidfill.errors import VidfillError
-from vidfill.io.media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from vidfill.io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from vidfill.job import Job, run_job
 from vidfill.progress import Reporter, one_line
 

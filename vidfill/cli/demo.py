@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import torch
 
+from vidfill import io
 from vidfill.cli import fill
 from vidfill.errors import VidfillError
-from vidfill.io import media as io
 from vidfill.inpainters.registry import inpaint_image
 
 FPS = 25

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from vidfill.cli.options import add_options, config_from, make_job
-from vidfill.io.media import IMAGE_FORMATS
+from vidfill.io import IMAGE_FORMATS
 from vidfill.job import parse_reference, run_job
 from vidfill.progress import Reporter
 

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import torch
 
+from vidfill import io
 from vidfill.errors import VidfillError
-from vidfill.io import media as io
 from vidfill.io import safety
 from vidfill.job import resolve_device
 from vidfill.progress import Reporter

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
+from vidfill import io
 from vidfill.cli.options import add_options, config_from, make_job
-from vidfill.io import media as io
 from vidfill.io import safety
 from vidfill.job import find_keyframes, frame_number
 from vidfill.progress import Reporter

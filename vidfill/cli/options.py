@@ -10,7 +10,7 @@ from pathlib import Path
 from vidfill.config import PipelineConfig, load_preset, parse_overrides, preset_names
 from vidfill.errors import VidfillError
 from vidfill.inpainters.registry import NAMES
-from vidfill.io.media import DEFAULT_FPS
+from vidfill.io import DEFAULT_FPS
 from vidfill.job import Job
 
 

@@ -13,7 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfill.io.media import VideoInfo, native_dtype, native_frame, write_stream
+from vidfill.io.clips import VideoInfo
+from vidfill.io.colour import native_dtype, native_frame
+from vidfill.io.outputs import write_stream
 from vidfill.types import to_display
 
 
@@ -32,7 +34,7 @@ def fill_layers(frames: Iterable[torch.Tensor], holes: Iterable[torch.Tensor],
     """The filled frames as RGBA layers to lay over the plate: ``(4, H, W)`` of the frames'
     dtype (uint8, uint16 or float), colour and straight (not premultiplied) alpha; a sequence
     that stores premultiplied colour (EXR, float TIFF) gets it when written
-    (:func:`vidfill.io.media.write_stream`).
+    (:func:`vidfill.io.outputs.write_stream`).
 
     Alpha is :func:`alpha_matte` at the dtype's full scale (1.0 for floats); the colour is the
     filled frame where alpha is above 0 and 0 elsewhere. With ``feather``, the frames must be
@@ -68,7 +70,7 @@ def composite(filled: Iterable[torch.Tensor], sources: Iterable[torch.Tensor],
 
 def at_depth(filled: Iterable[torch.Tensor], info: VideoInfo, deep: bool) -> Iterator[torch.Tensor]:
     """The filled frames at the source's sample type: as they are (8-bit), or with ``deep``
-    from the float16 work frames (:func:`vidfill.io.media.native_frame`)."""
+    from the float16 work frames (:func:`vidfill.io.colour.native_frame`)."""
     if not deep:
         yield from filled
         return

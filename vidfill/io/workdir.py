@@ -40,8 +40,8 @@ from typing import Any
 
 import torch
 
-from vidfill.io import media as io
 from vidfill.io import safety
+from vidfill.io.images import read_image, write_image
 from vidfill.config import PipelineConfig
 from vidfill.errors import VidfillError
 
@@ -165,9 +165,9 @@ class WorkDir:
             with safety.staging_folder(self.path / "frames") as tmp:  # private: nothing planted
                 for index, (frame, image) in enumerate(zip(frames, images)):
                     name = self._file(frame, ".png" if image.dtype == torch.uint8 else ".exr").name
-                    io.write_image(tmp / name, image)
+                    write_image(tmp / name, image)
                     if keyfill is not None and bool(keyfill[index].any()):
-                        io.write_image(tmp / self._file(frame, ".keyfill.png").name,
+                        write_image(tmp / self._file(frame, ".keyfill.png").name,
                                        keyfill[index].expand(3, -1, -1).to(torch.uint8) * 255)
                 for file in sorted(tmp.iterdir()):
                     os.replace(file, self.path / "frames" / file.name)  # replaces a link there
@@ -183,12 +183,12 @@ class WorkDir:
         ``(len(frames), 1, H, W)`` bool keyframe fill, as :meth:`save` was given them."""
         files = [self._file(frame, ".exr") for frame in frames]
         files = [f if f.exists() else f.with_suffix(".png") for f in files]
-        images = torch.stack([io.read_image(file) for file in files])
+        images = torch.stack([read_image(file) for file in files])
         keyfill = torch.zeros(len(files), 1, *images.shape[-2:], dtype=torch.bool)
         for index, frame in enumerate(frames):
             file = self._file(frame, ".keyfill.png")
             if file.exists():
-                keyfill[index] = io.read_image(file)[:1] > 127
+                keyfill[index] = read_image(file)[:1] > 127
         return images, keyfill
 
     def _remove_frames(self) -> None:
