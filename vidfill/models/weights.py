@@ -19,7 +19,8 @@ import torch
 from torchvision.models import optical_flow
 
 from vidfill.errors import VidfillError
-from vidfill.inpainters.gated import GatedGenerator
+from vidfill.models.flow_edges import EdgeGenerator
+from vidfill.models.gated import GatedGenerator
 
 StateDict = dict[str, torch.Tensor]
 
@@ -49,12 +50,6 @@ class WeightsEntry:
         return self.url.rsplit("/", 1)[-1]
 
 
-def _edge_generator() -> torch.nn.Module:
-    from vidfill.stages.edges import EdgeGenerator  # the stage module imports this one
-
-    return EdgeGenerator()  # its default widths are those of the shipped checkpoint
-
-
 MANIFEST: dict[str, WeightsEntry] = {
     "raft_small": WeightsEntry(
         name="raft_small",
@@ -78,7 +73,7 @@ MANIFEST: dict[str, WeightsEntry] = {
         sha256_prefix="48654c3f",
         licence="Apache-2.0 (trained by vidfill on synthetic flow; checkpoints/flow_edges.md)",
         normalisation="vidfill.stages.edges.network_input: flow minus its known mean, / 10 px; edges; mask",
-        build=_edge_generator,
+        build=EdgeGenerator,  # its default widths are those of the shipped checkpoint
     ),
     "gated_inpainter": WeightsEntry(
         name="gated_inpainter",
