@@ -13,7 +13,7 @@ import torch
 
 from vidfill.config import DipConfig
 from vidfill.models.dip import DipNet
-from vidfill.stages.crops import crop_around, paste
+from vidfill.inpainters.crops import crop_around, paste
 
 
 def complete(image: torch.Tensor, hole: torch.Tensor, cfg: DipConfig) -> torch.Tensor:

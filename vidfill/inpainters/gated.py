@@ -12,7 +12,7 @@ import torch
 
 from vidfill.config import GatedConfig
 from vidfill.models.gated import GatedGenerator
-from vidfill.stages.crops import crop_around, paste
+from vidfill.inpainters.crops import crop_around, paste
 
 
 def complete(image: torch.Tensor, hole: torch.Tensor, model: GatedGenerator,

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.config import PatchMatchConfig
-from vidfill.stages.crops import crop_around, paste
+from vidfill.inpainters.crops import crop_around, paste
 from vidfill.types import to_float, to_uint8
 
 

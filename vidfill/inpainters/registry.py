@@ -25,13 +25,12 @@ import cv2
 import numpy as np
 import torch
 
-from vidfill.stages import crops
 from vidfill.inpainters import dip
 from vidfill.inpainters import gated
 from vidfill.inpainters import patchmatch
 from vidfill.inpainters import texture
 from vidfill.config import InpainterName, PipelineConfig, PoissonConfig
-from vidfill.stages.holes import smooth_fill
+from vidfill.stages.holes import hole_box, smooth_fill
 from vidfill.stages.poisson import poisson_solve
 from vidfill.types import stored, to_display, to_float
 
@@ -74,7 +73,7 @@ def harmonic_fill(image: torch.Tensor, hole: torch.Tensor, cfg: PoissonConfig) -
     """
     if not bool(hole.any()):
         return image
-    ys, xs = crops.hole_box(hole, 1)
+    ys, xs = hole_box(hole, 1)
     unknown = hole[None, :, ys, xs]
     start = smooth_fill(to_float(image[None, :, ys, xs]), unknown)
     n, c, h, w = start.shape

@@ -17,7 +17,7 @@ import torch
 
 from vidfill.config import PatchMatchConfig, TextureConfig
 from vidfill.inpainters.patchmatch import _Level, _search
-from vidfill.stages.crops import crop_around, paste
+from vidfill.inpainters.crops import crop_around, paste
 
 
 def smooth_layer(images: torch.Tensor, sigma: float) -> torch.Tensor:
