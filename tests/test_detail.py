@@ -8,8 +8,8 @@ import torch
 from vidfill.config import DetailConfig, PipelineConfig
 from vidfill.inpainters.registry import Inpainter
 from vidfill.metrics import texture_ratio
-from vidfill.inpainters.detail import (add_detail, detail_where_still, fill_each_still_frame,
-                                       still_runs)
+from vidfill.stages.detail import (add_detail, detail_where_still, fill_each_still_frame,
+                                   still_runs)
 
 CFG = PipelineConfig()
 

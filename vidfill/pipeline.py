@@ -19,7 +19,7 @@ from vidfill.stages.edges import complete_edges, flow_edges
 from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
                                  nonlocal_pairs, unmatched)
 from vidfill.stages.fusion import Fused, fuse, reconstruct
-from vidfill.inpainters.detail import detail_where_still, fill_each_still_frame, still_runs
+from vidfill.stages.detail import detail_where_still, fill_each_still_frame, still_runs
 from vidfill.models.build import Models
 from vidfill.stages.holes import dilate_holes, smooth_fill
 from vidfill.progress import Reporter
