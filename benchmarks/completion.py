@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from vidfill.io import media as io
 from vidfill.config import PipelineConfig, parse_overrides
-from vidfill.inpainters.registry import inpaint_image
+from vidfill.inpainters.opencv import inpaint_image
 from vidfill.metrics import (psnr_frames, psnr_region, seam_error, ssim_frames, texture_ratio,
                              warping_error)
 from vidfill.stages.flow import estimate_flow

@@ -54,7 +54,7 @@ import torch
 from completion import SHARED, SIZE, clip_folder, load_clip
 from vidfill import fill, load_preset
 from vidfill.config import PipelineConfig, parse_overrides
-from vidfill.inpainters.registry import inpaint_image
+from vidfill.inpainters.opencv import inpaint_image
 from vidfill.metrics import psnr_frames, psnr_region, ssim_region, texture_ratio, warping_error
 from vidfill.models.build import build_models
 from vidfill.progress import Reporter

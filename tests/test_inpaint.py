@@ -16,8 +16,10 @@ from vidfill.models.gated import GatedGenerator, contextual_attention
 from vidfill.config import InpainterName, DipConfig, PatchMatchConfig, PipelineConfig, PoissonConfig
 from vidfill.errors import VidfillError
 from vidfill.models.build import GATED_WEIGHTS, build_inpainter
-from vidfill.inpainters.registry import (NAMES, Inpainter, harmonic_fill, inpaint_image,
-                             poisson_blend)
+from vidfill.inpainters.harmonic import harmonic_fill
+from vidfill.inpainters.opencv import inpaint_image
+from vidfill.inpainters.poisson_blend import poisson_blend
+from vidfill.inpainters.registry import NAMES, Inpainter
 from vidfill.metrics import psnr_region, texture_ratio
 from vidfill.types import to_float, to_uint8
 from vidfill.progress import Reporter
