@@ -34,7 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfill.inpainters.registry import inpaint_image
+from vidfill.inpainters.opencv import inpaint_image
 from vidfill import io
 
 REPO = Path(__file__).resolve().parents[1]

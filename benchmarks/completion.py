@@ -43,7 +43,8 @@ def truth_flow_fill(truth: torch.Tensor, damaged: torch.Tensor, holes: torch.Ten
     """A bound, not a method: propagation, fusion and keyframes given RAFT-small's flow of the
     untouched frames (motion inside the hole included), with no flow completion."""
     flow = estimate_flow(truth, cfg.flow, raft)  # propagation samples it at its working size
-    return fill_along_flow(damaged, holes, flow.fwd, flow.bwd, cfg, Reporter(quiet=True)).frames
+    return fill_along_flow(damaged, holes, flow.fwd, flow.bwd, cfg, Reporter(quiet=True),
+                           inpainter=build_inpainter(cfg)).frames
 
 
 def evaluate(result: torch.Tensor, truth: torch.Tensor, holes: torch.Tensor) -> dict[str, float]:

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from vidfill import io
 from vidfill.config import parse_overrides, load_preset
 from vidfill.metrics import psnr_region, warping_error
+from vidfill.models.build import build_models
 from vidfill.pipeline import inpaint_video
 from vidfill.windows import fill_in_windows, plan_windows
 
@@ -129,12 +130,13 @@ def run_psnr(clips: list[str], length: int, overlap: int, lookahead: int,
     print("|---|---|---|---|---|---|---|")
     names = sorted(p.name for p in (SHARED / "data" / "clips").iterdir())
     rows = []
+    models = build_models(cfg)
     for name in clips:
         frames = load_clip(SHARED / "data" / "clips" / name, 10_000)
         holes = blob_holes(len(frames), moving=True, seed=names.index(name))
         damaged = torch.where(holes, torch.zeros_like(frames), frames)
-        whole = inpaint_video(damaged, holes, cfg).frames
-        windowed = torch.stack(list(fill_in_windows(damaged, holes, len(frames), cfg)))
+        whole = inpaint_video(damaged, holes, cfg, models=models).frames
+        windowed = torch.stack(list(fill_in_windows(damaged, holes, len(frames), cfg, models)))
         a, b = psnr_region(whole, frames, holes), psnr_region(windowed, frames, holes)
         flicker = [warping_error(x, frames, region=holes) for x in (whole, windowed)]
         print(f"| {name} | {len(frames)} | {len(plan_windows(len(frames), cfg.window))} | {a:.2f} | "

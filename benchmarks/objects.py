@@ -55,7 +55,7 @@ from common import (SHARED, SIZE, add_json_option, clip_folder, load_clip, load_
                     write_results)
 from vidfill import fill, load_preset
 from vidfill.config import PipelineConfig, parse_overrides
-from vidfill.inpainters.registry import inpaint_image
+from vidfill.inpainters.opencv import inpaint_image
 from vidfill.metrics import psnr_frames, psnr_region, ssim_region, texture_ratio, warping_error
 from vidfill.models.build import build_models
 from vidfill.progress import Reporter

@@ -327,7 +327,7 @@ def test_a_proxy_decides_where_the_camera_holds_still_as_the_full_run_does(share
     a proxy finds the still runs the full-size run finds (unscaled, blackswan's slow pan counted as
     13 still frames where the full run finds none)."""
     from vidfill import load_preset
-    from vidfill.inpainters.detail import still_runs
+    from vidfill.stages.detail import still_runs
     from vidfill.stages.flow import estimate_flow
 
     cfg = load_preset("default").replace(flow={"method": "dis"})

@@ -8,8 +8,8 @@ import torch
 from vidfill.config import DetailConfig, PipelineConfig
 from vidfill.inpainters.registry import Inpainter
 from vidfill.metrics import texture_ratio
-from vidfill.inpainters.detail import (add_detail, detail_where_still, fill_each_still_frame,
-                                       still_runs)
+from vidfill.stages.detail import (add_detail, detail_where_still, fill_each_still_frame,
+                                   still_runs)
 
 CFG = PipelineConfig()
 
@@ -145,6 +145,7 @@ def test_frames_of_a_moving_camera_keep_their_fill(device):
 
 
 def test_the_pipeline_adds_detail_only_to_the_pixels_no_frame_shows():
+    from vidfill.models.build import build_models
     from vidfill.pipeline import inpaint_video
 
     truth = still_grainy_clip()
@@ -152,8 +153,9 @@ def test_the_pipeline_adds_detail_only_to_the_pixels_no_frame_shows():
     hole[3:, :, 24:56, 36:50] = False  # the left of the hole shows in the later frames
     damaged = torch.where(hole, 0, truth)
     dis = CFG.replace(flow={"method": "dis"}, edges={"method": "none"})
-    plain = inpaint_video(damaged, hole, dis)
-    lifted = inpaint_video(damaged, hole, dis.replace(detail={"enabled": True}))
+    lifted_cfg = dis.replace(detail={"enabled": True})
+    plain = inpaint_video(damaged, hole, dis, models=build_models(dis))
+    lifted = inpaint_video(damaged, hole, lifted_cfg, models=build_models(lifted_cfg))
     changed = (lifted.frames != plain.frames).any(1, keepdim=True)
     assert not changed[:, :, :, :48].any()  # propagated from the frames that show it: as it was
     assert changed[:, :, 24:56, 50:76].float().mean() > 0.5  # no frame shows this: detail

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from vidfill.models import weights
 from vidfill.stages.completion import complete_flow
 from vidfill.config import EdgeConfig
-from vidfill.stages.edges import EdgeGenerator, complete_edges, flow_edges, hysteresis, network_input
+from vidfill.models.flow_edges import EdgeGenerator
+from vidfill.stages.edges import complete_edges, flow_edges, hysteresis, network_input
 from vidfill.models.build import Models, build_edge_model, build_inpainter
 from vidfill.models.train import synthetic_flow
 

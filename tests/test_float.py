@@ -18,6 +18,7 @@ from vidfill.cli.main import main
 from vidfill.config import PipelineConfig
 from vidfill import io
 from vidfill.io.workdir import WorkDir
+from vidfill.models.build import build_models
 from vidfill.pipeline import inpaint_video
 from vidfill.types import to_float
 
@@ -92,8 +93,9 @@ def test_float_fill_matches_the_8_bit_fill_to_within_its_rounding():
     masks = torch.zeros(T, 1, H, W, dtype=torch.bool)
     masks[:, :, 16:32, 20:40] = True
     cfg = PipelineConfig().replace(flow={"method": "dis"}, edges={"method": "none"})
-    eight = inpaint_video(frames, masks, cfg).frames
-    deep = inpaint_video(to_float(frames).half(), masks, cfg).frames
+    models = build_models(cfg)
+    eight = inpaint_video(frames, masks, cfg, models=models).frames
+    deep = inpaint_video(to_float(frames).half(), masks, cfg, models=models).frames
     assert deep.dtype == torch.float16
     # the same fill, computed without rounding to 8 bits at each step
     assert float((to_float(eight) - deep.float()).abs().max()) < 3 / 255

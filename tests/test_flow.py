@@ -119,14 +119,15 @@ def _hole(t: int, h: int, w: int, boxes: dict[int, tuple[int, int, int, int]]) -
 
 
 def test_crops_cover_both_holes_with_margin_in_raft_sizes():
-    from vidfill.stages.flow import RAFT_MIN_SIDE, _crop, _hole_boxes
+    from vidfill.models.raft import MIN_SIZE
+    from vidfill.stages.flow import _crop, _hole_boxes
 
     holes = _hole(4, 240, 432, {0: (100, 120, 200, 230), 1: (104, 124, 210, 240), 3: (0, 240, 0, 300)})
     boxes = _hole_boxes(holes, torch.tensor([[0, 1], [1, 2], [2, 2], [2, 3]]))
     assert boxes == [(100, 124, 200, 240), (104, 124, 210, 240), None, (0, 240, 0, 300)]
     y0, y1, x0, x1 = _crop(boxes[0], 48, 240, 432)
     assert y0 <= 100 - 48 and y1 >= 124 + 48 and x0 <= 200 - 48 and x1 >= 240 + 48
-    assert (y1 - y0) % 8 == 0 and (x1 - x0) % 8 == 0 and min(y1 - y0, x1 - x0) >= RAFT_MIN_SIDE
+    assert (y1 - y0) % 8 == 0 and (x1 - x0) % 8 == 0 and y1 - y0 >= MIN_SIZE[0] and x1 - x0 >= MIN_SIZE[1]
     assert y1 <= 240 and x1 <= 432 and (x1 - x0) * (y1 - y0) < 0.4 * 240 * 432
     # a small hole in a corner: widened to RAFT's minimum inside the frame
     assert _crop((0, 4, 428, 432), 8, 240, 432) == (0, 128, 432 - 128, 432)

@@ -12,11 +12,14 @@ import torch.nn.functional as F
 
 from vidfill.inpainters import gated
 from vidfill.models import weights
+from vidfill.models.gated import GatedGenerator, contextual_attention
 from vidfill.config import InpainterName, DipConfig, PatchMatchConfig, PipelineConfig, PoissonConfig
 from vidfill.errors import VidfillError
 from vidfill.models.build import GATED_WEIGHTS, build_inpainter
-from vidfill.inpainters.registry import (NAMES, Inpainter, harmonic_fill, inpaint_image,
-                             poisson_blend)
+from vidfill.inpainters.harmonic import harmonic_fill
+from vidfill.inpainters.opencv import inpaint_image
+from vidfill.inpainters.poisson_blend import poisson_blend
+from vidfill.inpainters.registry import NAMES, Inpainter
 from vidfill.metrics import psnr_region, texture_ratio
 from vidfill.types import to_float, to_uint8
 from vidfill.progress import Reporter
@@ -44,7 +47,7 @@ def test_every_inpainter_fills_only_the_hole():
     cfg = PipelineConfig().replace(dip=TINY_DIP)
     torch.manual_seed(0)
     runners = [Inpainter(name, cfg) for name in NAMES if name != "gated"]
-    runners.append(Inpainter("gated", cfg, gated.GatedGenerator(channels=4).eval()))
+    runners.append(Inpainter("gated", cfg, GatedGenerator(channels=4).eval()))
     for inpainter in runners:
         out = inpainter(damaged, hole)
         assert out.dtype == torch.uint8 and out.shape == image.shape, inpainter.name
@@ -130,20 +133,20 @@ def test_contextual_attention_rebuilds_the_hole_from_known_features():
     hole[:, :, 12:20, 12:20] = 1
     torch.manual_seed(0)
     features = torch.where(hole > 0, torch.randn(1, 3, 32, 32), value.expand(1, 3, 32, 32))
-    out = gated.contextual_attention(features, hole)
+    out = contextual_attention(features, hole)
     inner = out[:, :, 13:19, 13:19]  # away from the bilinear upsampling's reach into the border
     assert torch.allclose(inner, value.expand_as(inner), atol=1e-4)
     # with no wholly known patch there is nothing to attend to: the features pass through
     tiny_hole = torch.zeros(1, 1, 16, 16)
     tiny_hole[:, :, 4:12, 4:12] = 1
     small = torch.randn(1, 3, 16, 16)
-    assert torch.allclose(gated.contextual_attention(small, tiny_hole),
+    assert torch.allclose(contextual_attention(small, tiny_hole),
                           F.interpolate(F.avg_pool2d(small, 2), scale_factor=2, mode="bilinear"))
 
 
 def test_gated_generator_with_random_weights_at_a_tiny_size():
     torch.manual_seed(0)
-    net = gated.GatedGenerator(channels=4)
+    net = GatedGenerator(channels=4)
     image, hole = torch.rand(2, 3, 32, 48) * 2 - 1, torch.zeros(2, 1, 32, 48)
     hole[:, :, 8:24, 10:30] = 1
     coarse, refined = net(image, hole)
@@ -234,7 +237,7 @@ def test_torch_inpainters_run_on_the_images_device(device):
     cfg = PipelineConfig().replace(dip={**TINY_DIP, "iterations": 3})
     torch.manual_seed(0)
     runners = [Inpainter("harmonic", cfg), Inpainter("dip", cfg),
-               Inpainter("gated", cfg, gated.GatedGenerator(channels=4).eval().to(device))]
+               Inpainter("gated", cfg, GatedGenerator(channels=4).eval().to(device))]
     for inpainter in runners:
         out = inpainter(image, hole)
         assert out.device == image.device and out.shape == image.shape, inpainter.name

@@ -10,21 +10,26 @@ PACKAGE = Path(__file__).resolve().parents[1] / "vidfill"
 
 LAYER_OF = {"config": "core", "types": "core", "errors": "core", "progress": "core",
             "stages": "stages", "io": "io", "inpainters": "inpainters", "models": "models",
+            "models.build": "build", "models.train": "build",
             "metrics": "metrics", "pipeline": "pipeline", "windows": "pipeline", "overlays": "pipeline", "api": "api",
             "job": "job", "cli": "cli", "": "root"}
-"""First name under vidfill -> layer ("": the package's own __init__)."""
+"""First name (or first two) under vidfill -> layer ("": the package's own __init__). ``models`` holds
+the networks and their weights lookup, which the stages and inpainters import; ``build`` the
+modules of models/ that assemble what a config names (build.py) or train a network (train.py)."""
 
 BELOW = {
     "core": {"core"},
-    "stages": {"core", "stages"},
+    "models": {"core", "models"},
+    "stages": {"core", "models", "stages"},
     "io": {"core", "io"},
-    "inpainters": {"core", "stages", "inpainters"},
-    "models": {"core", "stages", "inpainters", "models"},
+    "inpainters": {"core", "models", "stages", "inpainters"},
+    "build": {"core", "models", "stages", "inpainters", "build"},
     "metrics": {"core", "stages", "metrics"},
-    "pipeline": {"core", "stages", "inpainters", "models", "io", "pipeline"},
-    "api": {"core", "stages", "inpainters", "models", "pipeline", "api"},
-    "job": {"core", "stages", "inpainters", "models", "io", "pipeline", "api", "job"},
-    "cli": {"core", "stages", "inpainters", "models", "io", "pipeline", "api", "job", "metrics", "cli"},
+    "pipeline": {"core", "models", "stages", "inpainters", "build", "io", "pipeline"},
+    "api": {"core", "models", "stages", "inpainters", "build", "pipeline", "api"},
+    "job": {"core", "models", "stages", "inpainters", "build", "io", "pipeline", "api", "job"},
+    "cli": {"core", "models", "stages", "inpainters", "build", "io", "pipeline", "api", "job", "metrics",
+            "cli"},
     "root": set(LAYER_OF.values()),
 }
 """Layer -> the layers its modules may import."""
@@ -55,8 +60,8 @@ def imports(path: Path) -> set[str]:
 
 
 def layer(module: str) -> str:
-    parts = module.split(".")
-    return LAYER_OF[parts[1] if len(parts) > 1 else ""]
+    parts = module.split(".")[1:]
+    return LAYER_OF.get(".".join(parts[:2]), LAYER_OF[parts[0] if parts else ""])
 
 
 GRAPH = {module_name(p): imports(p) for p in PACKAGE.rglob("*.py")}
@@ -99,3 +104,5 @@ def test_no_import_cycles():
 def test_the_layer_check_catches_a_stage_importing_the_cli():
     assert "cli" not in BELOW[layer("vidfill.stages.flow")]
     assert "stages" not in BELOW[layer("vidfill.io.masks")]
+    assert "build" not in BELOW[layer("vidfill.stages.edges")]  # a stage takes its network built
+    assert "stages" not in BELOW[layer("vidfill.models.gated")]  # a network knows no stage

@@ -4,7 +4,7 @@ import torch
 from conftest import SHARED, translating_clip
 from vidfill.config import PipelineConfig
 from vidfill.metrics import psnr_region
-from vidfill.models.build import Models, build_flow_model, build_inpainter
+from vidfill.models.build import Models, build_flow_model, build_inpainter, build_models
 from vidfill.pipeline import inpaint_video
 from vidfill.stages.holes import dilate_holes
 from vidfill.progress import Reporter
@@ -18,7 +18,7 @@ def test_moving_texture_end_to_end_and_exact_outside():
     frames = translating_clip(num_frames=10, h=96, w=128, dx=4, dy=1)
     masks = torch.zeros(10, 1, 96, 128, dtype=torch.bool)
     masks[:, :, 36:60, 48:72] = True
-    result = inpaint_video(frames, masks, DIS)
+    result = inpaint_video(frames, masks, DIS, models=build_models(DIS))
     outside = ~result.hole.expand_as(frames)
     assert torch.equal(result.frames[outside], frames[outside])
     assert result.hole[masks].all()  # the dilated hole contains the mask
@@ -30,7 +30,7 @@ def test_static_hole_on_static_camera_uses_one_keyframe_and_does_not_flicker():
     frames = translating_clip(num_frames=6, h=64, w=64, dx=0, dy=0)
     masks = torch.zeros(6, 1, 64, 64, dtype=torch.bool)
     masks[:, :, 20:40, 20:40] = True
-    result = inpaint_video(frames, masks, DIS)
+    result = inpaint_video(frames, masks, DIS, models=build_models(DIS))
     assert len(result.keyframes) == 1
     inside = result.frames[:, :, 20:40, 20:40].float()
     assert float((inside - inside[result.keyframes[0]]).abs().max()) <= 1  # same fill in every frame
@@ -39,7 +39,7 @@ def test_static_hole_on_static_camera_uses_one_keyframe_and_does_not_flicker():
 def test_no_hole_is_a_copy():
     frames = translating_clip(num_frames=3)
     masks = torch.zeros(3, 1, *frames.shape[-2:], dtype=torch.bool)
-    result = inpaint_video(frames, masks, DIS)
+    result = inpaint_video(frames, masks, DIS, models=build_models(DIS))
     assert torch.equal(result.frames, frames) and result.flow_method == "none"
 
 
@@ -58,7 +58,7 @@ def test_moving_mask_on_static_background_is_filled_by_propagation():
     for t in range(12):
         masks[t, :, 30:60, 10 + 8 * t: 34 + 8 * t] = True
     damaged = torch.where(masks, torch.full_like(frames, 255), frames)  # a white "object"
-    result = inpaint_video(damaged, masks, DIS)
+    result = inpaint_video(damaged, masks, DIS, models=build_models(DIS))
     assert len(result.keyframes) <= 1
     assert psnr_region(result.frames, frames, masks) > 35
 
@@ -75,8 +75,10 @@ def test_nonlocal_frames_recover_what_adjacent_chains_lose():
     far = FarFlow(pairs=pairs, to=zero, back=zero, count=2)
     region = torch.zeros_like(hole)
     region[10] = hole[10]
-    without, keys_without, *_ = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True))
-    with_far, keys_with, *_ = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True), far)
+    without, keys_without, *_ = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True),
+                                                inpainter=build_inpainter(DIS))
+    with_far, keys_with, *_ = fill_along_flow(frames, hole, fwd, bwd, DIS, Reporter(quiet=True), far,
+                                              inpainter=build_inpainter(DIS))
     assert 10 in keys_without or psnr_region(without, frames, region) < 30
     assert psnr_region(with_far, frames, region) > 40 and not keys_with
 
@@ -97,7 +99,8 @@ def test_gradient_fusion_removes_the_seam_of_an_exposure_change():
     results = {}
     for method in ("colour", "gradient"):
         cfg = DIS.replace(fusion={"method": method})
-        out = fill_along_flow(frames, hole, fwd, bwd, cfg, Reporter(quiet=True)).frames
+        out = fill_along_flow(frames, hole, fwd, bwd, cfg, Reporter(quiet=True),
+                              inpainter=build_inpainter(cfg)).frames
         results[method] = (seam_error(out, frames, hole), psnr_region(out, frames, hole))
     assert results["colour"][0] > 2.5  # a step of several levels
     assert results["gradient"][0] < 0.4 * results["colour"][0]
@@ -111,11 +114,11 @@ def test_dis_run_skips_nonlocal_frames_and_says_so():
     masks = torch.zeros(4, 1, 48, 64, dtype=torch.bool)
     masks[:, :, 10:20, 10:20] = True
     stream = text_io.StringIO()
-    inpaint_video(frames, masks, DIS.replace(propagation={"nonlocal_count": 3}),
-                  reporter=Reporter(stream=stream))
+    far = DIS.replace(propagation={"nonlocal_count": 3})
+    inpaint_video(frames, masks, far, models=build_models(far), reporter=Reporter(stream=stream))
     assert "non-local frames need RAFT" in stream.getvalue()
     stream = text_io.StringIO()
-    inpaint_video(frames, masks, DIS, reporter=Reporter(stream=stream))
+    inpaint_video(frames, masks, DIS, models=build_models(DIS), reporter=Reporter(stream=stream))
     assert "non-local" not in stream.getvalue()
 
 
@@ -134,7 +137,7 @@ def painted_static_case(num_frames: int = 8, h: int = 64, w: int = 80):
 def test_painted_reference_is_reproduced_in_every_frame_of_a_static_clip():
     frames, masks, painted = painted_static_case()
     damaged = torch.where(masks, torch.zeros_like(frames), frames)
-    result = inpaint_video(damaged, masks, DIS, references={3: painted})
+    result = inpaint_video(damaged, masks, DIS, models=build_models(DIS), references={3: painted})
     assert result.keyframes == ()  # nothing left for the image inpainter
     inside = masks.expand_as(frames)
     for t in range(frames.shape[0]):
@@ -145,10 +148,11 @@ def test_painted_reference_is_reproduced_in_every_frame_of_a_static_clip():
 
 def test_bad_references_are_refused():
     frames, masks, painted = painted_static_case(num_frames=4)
+    models = build_models(DIS)
     with pytest.raises(ValueError, match="reference frame 5 is not in 0..3"):
-        inpaint_video(frames, masks, DIS, references={5: painted})
+        inpaint_video(frames, masks, DIS, models=models, references={5: painted})
     with pytest.raises(ValueError, match=r"reference frame 1 must be torch.uint8 of shape \(3, 64, 80\)"):
-        inpaint_video(frames, masks, DIS, references={1: painted[:, :10]})
+        inpaint_video(frames, masks, DIS, models=models, references={1: painted[:, :10]})
 
 
 def test_keyframes_use_the_given_inpainter():
@@ -236,7 +240,8 @@ def test_dis_run_skips_refine_passes_and_says_so():
     masks[:, :, 10:20, 10:20] = True
     stream = text_io.StringIO()
     reporter = Reporter(stream=stream)
-    inpaint_video(frames, masks, DIS.replace(flow={"refine_passes": 2}), reporter=reporter)
+    refined = DIS.replace(flow={"refine_passes": 2})
+    inpaint_video(frames, masks, refined, models=build_models(refined), reporter=reporter)
     assert "refinement passes need RAFT" in stream.getvalue()
     assert "refine flow" not in reporter.timings
 
@@ -281,8 +286,9 @@ def test_a_library_call_logs_its_fallbacks(caplog):
     frames = translating_clip(num_frames=4, h=48, w=64)
     masks = torch.zeros(4, 1, 48, 64, dtype=torch.bool)
     masks[:, :, 10:20, 10:20] = True
+    refined = DIS.replace(flow={"refine_passes": 2})
     with caplog.at_level(logging.INFO, logger="vidfill"):
-        inpaint_video(frames, masks, DIS.replace(flow={"refine_passes": 2}))
+        inpaint_video(frames, masks, refined, models=build_models(refined))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("refinement passes need RAFT" in w for w in warnings), caplog.records
 
@@ -380,7 +386,7 @@ def test_each_still_frame_follows_what_crosses_a_still_hole():
 
     def hole_psnr(each_still_frame: bool) -> float:
         cfg = DIS.replace(mask={"dilate": 0}, leftover={"each_still_frame": each_still_frame})
-        return psnr_region(inpaint_video(damaged, masks, cfg).frames, truth, masks)
+        return psnr_region(inpaint_video(damaged, masks, cfg, models=build_models(cfg)).frames, truth, masks)
 
     carried, own = hole_psnr(False), hole_psnr(True)
     assert own > carried + 2, (own, carried)
@@ -416,12 +422,12 @@ def test_shown_content_comes_before_an_earlier_windows_fill():
     still = torch.zeros(num_frames - 1, 2, 48, 64)
     cfg = DIS.replace(mask={"dilate": 0}, fusion={"method": "colour"})
     shown = fill_along_flow(frames, hole, still, still, cfg, Reporter(quiet=True),
-                            inherited=inherited)
+                            inpainter=build_inpainter(cfg), inherited=inherited)
     assert psnr_region(shown.frames, truth, hole) > 40 and not shown.unreached.any()
     assert torch.equal(shown.frames[0], frames[0])
 
     hole[7, :, 16:32, 20:44] = True  # now no frame shows it: the earlier fill is carried on
     carried = fill_along_flow(frames, hole, still, still, cfg, Reporter(quiet=True),
-                              inherited=inherited)
+                              inpainter=build_inpainter(cfg), inherited=inherited)
     assert torch.equal(carried.unreached, hole) and not carried.keyframes
     assert bool((carried.frames[1:, :, 16:32, 20:44] == 128).all())

@@ -182,7 +182,8 @@ def test_flow_of_tiny_frames_is_estimated_by_both_methods(size):
 
 def test_the_edge_network_takes_crops_smaller_than_its_levels():
     from vidfill.config import EdgeConfig
-    from vidfill.stages.edges import EdgeGenerator, complete_edges
+    from vidfill.models.flow_edges import EdgeGenerator
+    from vidfill.stages.edges import complete_edges
 
     flow = torch.randn(1, 2, 8, 512)
     hole = torch.zeros(1, 1, 8, 512, dtype=torch.bool)

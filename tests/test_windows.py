@@ -9,6 +9,7 @@ from conftest import translating_clip
 from vidfill.config import PipelineConfig, WindowConfig
 from vidfill.errors import VidfillError
 from vidfill.metrics import psnr_region
+from vidfill.models.build import build_models
 from vidfill.pipeline import inpaint_video
 from vidfill.windows import fill_in_windows, plan_windows
 
@@ -68,16 +69,17 @@ def _moving_hole_clip(num_frames: int):
 
 def test_one_window_equals_the_whole_clip_pipeline():
     frames, masks = _moving_hole_clip(12)
-    whole = inpaint_video(frames, masks, DIS).frames
-    windowed = torch.stack(list(fill_in_windows(frames, masks, 12, DIS)))
+    models = build_models(DIS)
+    whole = inpaint_video(frames, masks, DIS, models=models).frames
+    windowed = torch.stack(list(fill_in_windows(frames, masks, 12, DIS, models)))
     assert torch.equal(windowed, whole)
 
 
 def test_handover_leaves_no_seam():
     frames, masks = _moving_hole_clip(24)
-    whole = inpaint_video(frames, masks, DIS).frames
+    whole = inpaint_video(frames, masks, DIS, models=build_models(DIS)).frames
     cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0, "stretch": 0})
-    windowed = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 24, cfg)))
+    windowed = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 24, cfg, build_models(cfg))))
     outside = ~masks.expand_as(frames)
     assert torch.equal(windowed[outside], frames[outside])
     whole_db, windowed_db = psnr_region(whole, frames, masks), psnr_region(windowed, frames, masks)
@@ -103,7 +105,7 @@ def test_handover_frames_are_the_previous_windows_output(monkeypatch):
     frames, masks = _moving_hole_clip(12)
     cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 0, "stretch": 0})
     calls = window_calls(monkeypatch)
-    out = torch.stack(list(fill_in_windows(frames, masks, 12, cfg)))
+    out = torch.stack(list(fill_in_windows(frames, masks, 12, cfg, build_models(cfg))))
     (first, _), (second, second_holes) = calls  # windows 0-7, then 4-11 with 4-7 handed over
     assert torch.equal(second[:4], out[4:8]) and not second_holes[:4].any()
     assert torch.equal(second_holes[4:], masks[8:])
@@ -112,7 +114,7 @@ def test_handover_frames_are_the_previous_windows_output(monkeypatch):
 def test_missing_masks_are_an_error():
     frames, masks = _moving_hole_clip(6)
     with pytest.raises(ValueError, match="got 6 frames and 5 masks"):
-        list(fill_in_windows(frames, masks[:5], 6, DIS))
+        list(fill_in_windows(frames, masks[:5], 6, DIS, build_models(DIS)))
 
 
 def test_frames_are_pulled_and_released_window_by_window():
@@ -125,7 +127,7 @@ def test_frames_are_pulled_and_released_window_by_window():
             pulled.append(t)
             yield frame
 
-    out = fill_in_windows(source(), masks, 24, cfg)
+    out = fill_in_windows(source(), masks, 24, cfg, build_models(cfg))
     assert pulled == []  # nothing is read before the first output is asked for
     next(out)
     assert len(pulled) == 8  # the first window
@@ -140,7 +142,7 @@ def test_lookahead_frames_are_seen_then_finished_by_the_next_window(monkeypatch)
     frames, masks = _moving_hole_clip(14)
     cfg = DIS.replace(window={"length": 8, "overlap": 3, "lookahead": 2, "stretch": 0})
     calls = window_calls(monkeypatch)
-    out = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 14, cfg)))
+    out = torch.stack(list(fill_in_windows(iter(frames), iter(masks), 14, cfg, build_models(cfg))))
     # windows 0-7 (finishes 0-5, sees 6-7 as holes), then 3-10 (3-5 handed over), then 6-13
     (first, first_holes), (second, second_holes), _ = calls
     assert first.shape[0] == 8 and torch.equal(first_holes[6:], masks[6:8])
@@ -186,7 +188,7 @@ def test_the_handover_says_which_pixels_were_filled_from_keyframes(monkeypatch):
         return result
 
     monkeypatch.setattr("vidfill.windows.inpaint_video", spy)
-    list(fill_in_windows(frames, masks, 12, cfg))
+    list(fill_in_windows(frames, masks, 12, cfg, build_models(cfg)))
     (first_inherited, first_unreached), (second_inherited, _) = calls  # 0-7, then 4-11
     assert first_inherited is None and first_unreached[4:].any()
     assert torch.equal(second_inherited[:4], first_unreached[4:8])

@@ -6,9 +6,10 @@ Library use (the config is the run: the networks it names are built from it)::
     clean = fill(frames, masks, load_preset("default"))   # (T, 3, H, W) uint8, (T, 1, H, W) bool
 
 Layers (each imports only those above it): core (``config``, ``types``, ``errors``,
-``progress``); ``stages`` (pure tensor stages); ``inpainters`` and ``models`` (networks with
-their weights); ``pipeline`` and ``windows`` (compose the stages); ``api``; ``io`` (files);
-``job`` (files to file); ``cli``.
+``progress``); ``models`` (the networks and their weights lookup); ``stages`` (pure tensor
+stages); ``inpainters``; ``models.build`` and ``models.train`` (the networks a config names,
+built with their weights; training); ``pipeline`` and ``windows`` (compose the stages); ``api``;
+``io`` (files); ``job`` (files to file); ``cli``.
 """
 
 import importlib

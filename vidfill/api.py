@@ -11,7 +11,7 @@ import torch
 
 from vidfill.config import PipelineConfig, load_preset
 from vidfill.stages.holes import outlines_an_object
-from vidfill.models.build import Models
+from vidfill.models.build import Models, build_models
 from vidfill.overlays import fill_recovering
 from vidfill.progress import Reporter
 from vidfill.types import check_masks, to_display
@@ -45,6 +45,8 @@ def fill(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig | None =
         raise ValueError(f"frames must be uint8 (or float16 for a deep clip), got {frames.dtype}")
     device = torch.device(device) if device is not None else frames.device
     cfg = for_objects(cfg, frames, masks, reporter)
+    if models is None:  # built once here and handed down: the layers below build nothing
+        models = build_models(cfg, device=device, reporter=reporter)
     out = fill_recovering(iter(frames.cpu()), iter(masks.cpu()), len(frames), cfg, models=models,
                           reporter=reporter, device=device, references=references)
     return torch.stack(list(out))

@@ -227,7 +227,7 @@ class LeftoverConfig(Checked):
     consistency_abs_px: float = setting(math.inf, ge=0.0, pixels=True)
     """``propagation.consistency_abs_px`` for the rounds that carry keyframe content, in px. Where moving content crossed the hole, the two directions of the completed flow disagree there: the strict limit stops every trajectory and each frame becomes a keyframe with its own fill (flicker). That content is invented, so inf lets it follow the completed flow wherever it leads. Completion benchmark, RAFT-small: hole PSNR 18.09 -> 18.27 dB, E_warp 3.831 -> 3.670 (breakdance -1.04 and -0.46 dB, running_car +2.02 and +1.56); DIS: 18.11 -> 18.23 dB (5 px: 18.15). Static-hole benchmark (8 cases): E_warp in the hole 0.76x -> 0.69x per-frame Telea's, 8 -> 1 keyframes, hole PSNR 19.65 -> 19.49 dB. Not better everywhere: dogs-jump's 66 frames as one window scored 0.9 dB below the 0.7 px rule (README, windows)."""
     each_still_frame: bool = True
-    """Where the camera holds still (``still_px``), fill the pixels that propagation did not reach in every frame on its own, from that frame's surroundings, instead of carrying a keyframe's fill along the completed flow, which inside a still hole follows whatever crosses it and drags the fill into a smear (vidfill/inpainters/detail.py). With the harmonic inpainter only: its membrane is the same in every frame where nothing moves, while an exemplar or network fill guessed anew in every frame would flicker (and cost its time per frame). Blob benchmark: hole PSNR 19.10 -> 19.22 dB, no case lower (benchmarks/README.md, "Each still frame its own fill")."""
+    """Where the camera holds still (``still_px``), fill the pixels that propagation did not reach in every frame on its own, from that frame's surroundings, instead of carrying a keyframe's fill along the completed flow, which inside a still hole follows whatever crosses it and drags the fill into a smear (vidfill/stages/detail.py). With the harmonic inpainter only: its membrane is the same in every frame where nothing moves, while an exemplar or network fill guessed anew in every frame would flicker (and cost its time per frame). Blob benchmark: hole PSNR 19.10 -> 19.22 dB, no case lower (benchmarks/README.md, "Each still frame its own fill")."""
     still_px: float = setting(2.0, ge=0.0, pixels=True)
     """The camera holds still between two frames when the median flow outside the holes is below this many pixels (for ``each_still_frame`` and the detail stage). A slow drift is still."""
     max_rounds: int = setting(64, ge=1)
@@ -272,7 +272,7 @@ class DetailConfig(Checked):
 
     enabled: bool = False
     """Add detail to the pixels no frame shows where the camera holds still
-    (vidfill/inpainters/detail.py): each takes, in every frame, the detail of one fixed still place
+    (vidfill/stages/detail.py): each takes, in every frame, the detail of one fixed still place
     around the hole whose smooth surroundings match the fill's."""
     sigma: float = setting(2.0, gt=0.0)
     """Gaussian blur (px) that splits each frame into a smooth layer, matched, and the detail above it, which is copied."""

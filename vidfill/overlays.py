@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from vidfill.config import PipelineConfig
-from vidfill.models.build import Models, build_models
+from vidfill.models.build import Models
 from vidfill.progress import Reporter
 from vidfill.stages.holes import dilate_holes
 from vidfill.stages.overlay import Overlay, estimate_overlay, mask_box, recover
@@ -34,7 +34,7 @@ from vidfill.windows import fill_in_windows
 
 
 def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor], num_frames: int,
-                    cfg: PipelineConfig, *, models: Models | None = None,
+                    cfg: PipelineConfig, models: Models, *,
                     reporter: Reporter | None = None, device: torch.device | None = None,
                     known: Overlay | None = None,
                     sample: tuple[Iterable[torch.Tensor], Iterable[torch.Tensor]] | None = None,
@@ -75,8 +75,6 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
         reporter.note(f"nothing under the still mask changes over the first {size} frames: what an "
                       "overlay there lets through cannot be told apart from it; it is filled")
         return plain()
-    if models is None:
-        models = build_models(cfg, device=device or "cpu", reporter=reporter)
     work = device or torch.device("cpu")
     overlay = known
     if overlay is None:

@@ -19,9 +19,8 @@ from vidfill.stages.edges import complete_edges, flow_edges
 from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
                                  nonlocal_pairs, unmatched)
 from vidfill.stages.fusion import Fused, fuse, reconstruct
-from vidfill.inpainters.detail import detail_where_still, fill_each_still_frame, still_runs
-from vidfill.models.build import build_inpainter
-from vidfill.models.build import Models, build_models
+from vidfill.stages.detail import detail_where_still, fill_each_still_frame, still_runs
+from vidfill.models.build import Models
 from vidfill.stages.holes import dilate_holes, smooth_fill
 from vidfill.progress import Reporter
 from vidfill.stages.propagation import merge, nonlocal_candidates, propagate
@@ -91,7 +90,7 @@ PREFILL_CHUNK = 8
 
 
 def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig, *,
-                  models: Models | None = None, reporter: Reporter | None = None,
+                  models: Models, reporter: Reporter | None = None,
                   references: dict[int, torch.Tensor] | None = None,
                   inherited: torch.Tensor | None = None) -> Result:
     """Remove the masked regions of a clip.
@@ -105,8 +104,8 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             :mod:`vidfill.types`; the fill is then computed and stored in float).
         masks: ``(T, 1, H, W)`` bool, True = remove.
         cfg: the pipeline settings: they are the run.
-        models: the networks ``cfg`` names (:func:`vidfill.models.build.build_models`); None
-            builds them here, on the frames' device (pass them when filling many windows or clips).
+        models: the networks ``cfg`` names, on the frames' device
+            (:func:`vidfill.models.build.build_models`, called by the entry points).
         reporter: progress and notes; silent when None.
         references: frame number -> ``(3, H, W)`` frame painted by hand, of the frames' dtype;
             its pixels inside that frame's hole are taken as known and propagated through the clip.
@@ -126,8 +125,6 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     hole = dilate_holes(masks, cfg.mask.dilate)
     if not bool(hole.any()):
         return Result(frames=frames.clone(), hole=hole, flow_method="none")
-    if models is None:
-        models = build_models(cfg, device=frames.device, reporter=reporter)
     flow_model, edge_model, inpainter = models.flow, models.edges, models.inpainter
 
     # frame by frame in chunks: the push-pull fill's float temporaries of a whole window
@@ -279,7 +276,7 @@ class Filled(NamedTuple):
 
 def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
                     flow_bwd: torch.Tensor, cfg: PipelineConfig, reporter: Reporter,
-                    far: FarFlow | None = None, *, inpainter: ImageInpainter | None = None,
+                    far: FarFlow | None = None, *, inpainter: ImageInpainter,
                     references: dict[int, torch.Tensor] | None = None,
                     inherited: torch.Tensor | None = None) -> Filled:
     """Propagation, fusion and the keyframe loop, given completed flow.
@@ -296,7 +293,8 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
             the frames' resolution or another (propagation samples it; see
             :func:`vidfill.stages.propagation.propagate`).
         far: completed flow to distant frames, for non-local candidates (None: none).
-        inpainter: fills one keyframe's remaining pixels (None: the one ``cfg.leftover`` names).
+        inpainter: fills one keyframe's remaining pixels (the one ``cfg.leftover`` names:
+            ``Models.inpainter``, or any function of that shape).
         references: frame number -> ``(3, H, W)`` painted frame of the frames' dtype, known
             inside the hole before anything is propagated.
 
@@ -304,8 +302,6 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
         :class:`Filled`.
     """
     num_frames = frames.shape[0]
-    if inpainter is None:
-        inpainter = build_inpainter(cfg, device=frames.device, reporter=reporter)
     work = torch.where(hole, torch.zeros_like(frames), frames)
     remaining = hole.clone() if inherited is None else hole | inherited
     for t, painted in (references or {}).items():

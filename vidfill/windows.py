@@ -23,7 +23,7 @@ from itertools import islice
 import torch
 
 from vidfill.config import PipelineConfig, WindowConfig
-from vidfill.models.build import Models, build_models
+from vidfill.models.build import Models
 from vidfill.pipeline import inpaint_video
 from vidfill.progress import Reporter
 from vidfill.io.workdir import WorkDir
@@ -87,7 +87,7 @@ class Keyframe:
 
 
 def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor], num_frames: int,
-                    cfg: PipelineConfig, *, models: Models | None = None,
+                    cfg: PipelineConfig, models: Models, *,
                     reporter: Reporter | None = None, device: torch.device | None = None,
                     store: WorkDir | None = None,
                     references: dict[int, torch.Tensor] | None = None,
@@ -99,8 +99,8 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
         masks: its T masks, each ``(1, H, W)`` bool, True = remove.
         num_frames: T.
         cfg: pipeline settings; ``cfg.window`` cuts the clip (:func:`plan_windows`).
-        models: the networks ``cfg`` names (:func:`vidfill.models.build.build_models`); None
-            builds them once, on ``device``.
+        models: the networks ``cfg`` names, on ``device`` (:func:`vidfill.models.build.build_models`,
+            called by the entry points).
         reporter: progress and notes; silent when None.
         device: where each window is processed (default: the CPU); outputs come back to the CPU.
         store: a work directory that records each finished window; the windows it already holds
@@ -114,8 +114,6 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     """
     frames, masks = iter(frames), iter(masks)
     reporter = reporter or Reporter(quiet=True)
-    if models is None:
-        models = build_models(cfg, device=device or "cpu", reporter=reporter)
     plan = plan_windows(num_frames, cfg.window)
     finished = store.finished if store is not None else 0
     recent: deque[torch.Tensor] = deque(maxlen=cfg.window.length)  # last outputs, for handover

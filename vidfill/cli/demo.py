@@ -20,7 +20,7 @@ import torch
 from vidfill import io
 from vidfill.cli import fill
 from vidfill.errors import VidfillError
-from vidfill.inpainters.registry import inpaint_image
+from vidfill.inpainters.opencv import inpaint_image
 
 FPS = 25
 SAMPLE_RATE = 44100

@@ -6,9 +6,10 @@ patch in the known region (here by PatchMatch, Barnes et al. 2009: matches
 spread to neighbours, then random search), and set each hole pixel to the
 weighted average of the colours that the matched patches covering it put there.
 
-Everything is batched over the target patches in torch (gathers, scatter-adds):
-propagation is done for all pixels at once in each of four directions and at
-jumps of 1, 2, 4, ... pixels, as GPU PatchMatch does, instead of a per-pixel scan.
+Everything is batched over the target patches in torch (gathers, scatter-adds); the search
+(:mod:`vidfill.stages.patch_search`, shared with the texture inpainter and the detail stage)
+propagates for all pixels at once in each of four directions and at jumps of 1, 2, 4, ...
+pixels, as GPU PatchMatch does, instead of a per-pixel scan.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.config import PatchMatchConfig
-from vidfill.stages.crops import crop_around, paste
+from vidfill.inpainters.crops import crop_around, paste
+from vidfill.stages.patch_search import Level, search
 from vidfill.types import to_float, to_uint8
 
 
@@ -51,92 +53,7 @@ def _telea(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     return to_float(torch.from_numpy(out).permute(2, 0, 1))
 
 
-class _Level:
-    """One pyramid level: patches of the current estimate, valid sources, the target set."""
-
-    def __init__(self, estimate: torch.Tensor, hole: torch.Tensor, patch: int,
-                 blocked: torch.Tensor | None = None):
-        """``blocked``: ``(h, w)`` bool, known pixels that no source patch may cover either."""
-        self.h, self.w = hole.shape
-        self.patch, self.r = patch, patch // 2
-        self.hole = hole
-        # A source patch lies entirely in the known region and inside the image.
-        unusable = hole if blocked is None else hole | blocked
-        outside = F.pad(unusable.float()[None, None], [self.r] * 4, value=1.0)
-        self.valid = F.max_pool2d(outside, patch, stride=1)[0, 0] == 0  # (h, w)
-        self.valid_index = self.valid.flatten().nonzero().flatten()
-        # Targets: every patch centre whose patch overlaps the hole.
-        reach = F.max_pool2d(hole.float()[None, None], patch, stride=1, padding=self.r)[0, 0] > 0
-        self.targets = reach.flatten().nonzero().flatten()  # (M,) flat indices
-        self.ty, self.tx = self.targets // self.w, self.targets % self.w
-        self.set_estimate(estimate)
-
-    def set_estimate(self, estimate: torch.Tensor) -> None:
-        self.estimate = estimate
-        # (h*w, 3*p*p) patches of the estimate, zero-padded at the border (never a valid source).
-        self.patches = F.unfold(estimate[None], self.patch, padding=self.r)[0].T.contiguous()
-        self.target_patches = self.patches[self.targets]
-
-    def distance(self, sy: torch.Tensor, sx: torch.Tensor) -> torch.Tensor:
-        """(M,) SSD between each target patch and the source patch at (sy, sx); inf if invalid."""
-        inside = (sy >= 0) & (sy < self.h) & (sx >= 0) & (sx < self.w)
-        flat = (sy.clamp(0, self.h - 1) * self.w + sx.clamp(0, self.w - 1))
-        ok = inside & self.valid.flatten()[flat]
-        d = (self.target_patches - self.patches[flat]).square().sum(1)
-        return torch.where(ok, d, torch.full_like(d, float("inf")))
-
-    def dense(self, sy: torch.Tensor, sx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(h, w) maps of every pixel's source row and column: the targets' matches, and
-        themselves elsewhere (a known patch is its own best match)."""
-        device = self.hole.device
-        field_y = torch.arange(self.h, device=device).view(-1, 1).expand(self.h, self.w).clone()
-        field_x = torch.arange(self.w, device=device).view(1, -1).expand(self.h, self.w).clone()
-        field_y.view(-1)[self.targets], field_x.view(-1)[self.targets] = sy, sx
-        return field_y, field_x
-
-    def random_sources(self, count: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        draw = torch.randint(len(self.valid_index), (count,), generator=gen)  # gen is the host's
-        pick = self.valid_index[draw.to(self.valid_index.device)]
-        return pick // self.w, pick % self.w
-
-
-def _improve(level: _Level, sy: torch.Tensor, sx: torch.Tensor, dist: torch.Tensor,
-             cand_y: torch.Tensor, cand_x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Keep each target's candidate where it is closer than its current match."""
-    d = level.distance(cand_y, cand_x)
-    better = d < dist
-    return (torch.where(better, cand_y, sy), torch.where(better, cand_x, sx),
-            torch.where(better, d, dist))
-
-
-def _search(level: _Level, sy: torch.Tensor, sx: torch.Tensor, cfg: PatchMatchConfig,
-            gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """PatchMatch passes over all targets at once: jump-flood propagation, then random search.
-
-    Args:
-        sy, sx: ``(M,)`` long, current source centre of each target.
-    Returns:
-        Improved ``sy``, ``sx`` and their ``(M,)`` patch distances.
-    """
-    dist = level.distance(sy, sx)
-    h, w = level.h, level.w
-    for _ in range(cfg.search_rounds):
-        for k in (2 ** j for j in range(cfg.jumps)):
-            for dy, dx in ((0, k), (0, -k), (k, 0), (-k, 0)):
-                # The match of the neighbour at (y - dy, x - dx), shifted by (dy, dx).
-                field_y, field_x = level.dense(sy, sx)
-                ny, nx = (level.ty - dy).clamp(0, h - 1), (level.tx - dx).clamp(0, w - 1)
-                sy, sx, dist = _improve(level, sy, sx, dist, field_y[ny, nx] + dy, field_x[ny, nx] + dx)
-        radius = max(h, w)
-        while radius >= 1:
-            jitter = ((torch.rand(2, len(sy), generator=gen) * 2 - 1) * radius).to(sy.device)
-            sy, sx, dist = _improve(level, sy, sx, dist, sy + jitter[0].round().long(),
-                                    sx + jitter[1].round().long())
-            radius //= 2
-    return sy, sx, dist
-
-
-def _vote(level: _Level, sy: torch.Tensor, sx: torch.Tensor, dist: torch.Tensor,
+def _vote(level: Level, sy: torch.Tensor, sx: torch.Tensor, dist: torch.Tensor,
           cfg: PatchMatchConfig) -> torch.Tensor:
     """(3, h, w): hole pixels set to the weighted mean of the matched patches covering them."""
     p, r, h, w = level.patch, level.r, level.h, level.w
@@ -184,7 +101,7 @@ def complete(image: torch.Tensor, hole: torch.Tensor, cfg: PatchMatchConfig) -> 
             estimate = F.interpolate(estimate[None], size=hl.shape, mode="bilinear",
                                      align_corners=False)[0]
         estimate = torch.where(hl, estimate, known)
-        level = _Level(estimate, hl, cfg.patch_size)
+        level = Level(estimate, hl, cfg.patch_size)
         if not len(level.valid_index):  # no whole patch is known: nothing to copy from
             return paste(image, hole, crop, _telea(crop.image, crop.hole[0]))
         sy, sx = level.random_sources(len(level.targets), gen)
@@ -198,7 +115,7 @@ def complete(image: torch.Tensor, hole: torch.Tensor, cfg: PatchMatchConfig) -> 
             # detail into the hole, which the blurry upsampled estimate does not have.
             level.set_estimate(_vote(level, sy, sx, level.distance(sy, sx), cfg))
         for _ in range(cfg.iterations):
-            sy, sx, dist = _search(level, sy, sx, cfg, gen)
+            sy, sx, dist = search(level, sy, sx, cfg, gen)
             level.set_estimate(_vote(level, sy, sx, dist, cfg))
         estimate = level.estimate
         match = level.dense(sy, sx)

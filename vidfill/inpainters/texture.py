@@ -12,35 +12,11 @@ amplitude (no averaging of patches, which would blur it away).
 
 from __future__ import annotations
 
-import kornia
 import torch
 
 from vidfill.config import PatchMatchConfig, TextureConfig
-from vidfill.inpainters.patchmatch import _Level, _search
-from vidfill.stages.crops import crop_around, paste
-
-
-def smooth_layer(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """``(N, 3, h, w)`` float images blurred by a Gaussian of ``sigma`` px (reflected at the
-    border): the layer that is matched; the images minus it are the detail that is copied."""
-    radius = max(1, round(3 * sigma))
-    return kornia.filters.gaussian_blur2d(images, (2 * radius + 1,) * 2, (sigma, sigma),
-                                          border_type="reflect")
-
-
-def matched_sources(smooth: torch.Tensor, hole: torch.Tensor, search: PatchMatchConfig,
-                    blocked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """For every pixel of ``smooth`` ``(3, h, w)``, the row and column ``(h, w)`` of the known
-    place whose patch matches its own best (PatchMatch, seeded): for the patches that overlap
-    ``hole`` ``(h, w)`` a match among those that cover neither the hole nor ``blocked``,
-    elsewhere the pixel itself. None when no such patch exists."""
-    level = _Level(smooth, hole, search.patch_size, blocked)
-    if not len(level.valid_index):
-        return None
-    gen = torch.Generator().manual_seed(search.seed)
-    sy, sx = level.random_sources(len(level.targets), gen)
-    sy, sx, _ = _search(level, sy, sx, search, gen)
-    return level.dense(sy, sx)
+from vidfill.inpainters.crops import crop_around, paste
+from vidfill.stages.patch_search import matched_sources, smooth_layer
 
 
 def complete(image: torch.Tensor, hole: torch.Tensor, membrane: torch.Tensor,

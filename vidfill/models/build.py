@@ -1,6 +1,8 @@
 """The networks a config names, built once with their weights (or None, with a note saying what
 runs instead): RAFT for ``flow.method = "raft"``, the flow-edge network for ``edges.method =
-"network"``, and the keyframe inpainter of ``leftover.method``."""
+"network"``, and the keyframe inpainter of ``leftover.method``. :func:`build_models` builds
+them all, at the entry points (:func:`vidfill.api.fill`, :func:`vidfill.job.run_job`), which
+hand the :class:`Models` down; :func:`load_network` is the one loader with its fallback."""
 
 from __future__ import annotations
 
@@ -16,39 +18,42 @@ from vidfill.models import weights
 from vidfill.progress import Reporter
 
 
+def load_network(name: str, explicit: Path | None = None, *, download: bool, reporter: Reporter,
+                 loaded: str, instead: str) -> torch.nn.Module | None:
+    """The network of manifest entry ``name`` with its weights (found by
+    :func:`vidfill.models.weights.load_state_dict`), in eval mode, with a note: ``loaded``, then
+    where they came from. None when there are none, with one warning: why, then ``instead``
+    (what runs in its place). Every network with weights is built through here."""
+    found = weights.load_state_dict(name, explicit, download=download)
+    if found.state_dict is None:
+        reporter.warn(f"{found.note}: {instead}")
+        return None
+    reporter.note(f"{loaded}{found.note}")
+    model = weights.MANIFEST[name].build()
+    model.load_state_dict(found.state_dict)
+    return model.eval()
+
+
 def build_flow_model(cfg: FlowConfig, raft_weights: Path | None = None, *, download: bool = True,
                      reporter: Reporter | None = None) -> torch.nn.Module | None:
     """The RAFT network for ``cfg`` with weights loaded, or None (DIS) with a one-line note why."""
-    reporter = reporter or Reporter(quiet=True)
     if cfg.method == "dis":
         return None
     if cfg.method != "raft":
         raise ValueError(f"unknown flow method {cfg.method!r}; have 'raft', 'dis'")
-    found = weights.load_state_dict(cfg.raft_model, raft_weights, download=download)
-    if found.state_dict is None:
-        reporter.warn(f"{found.note}: using OpenCV DIS flow instead")
-        return None
-    reporter.note(f"flow: RAFT, {found.note}")
-    model = weights.MANIFEST[cfg.raft_model].build()
-    model.load_state_dict(found.state_dict)
-    return model.eval()
+    return load_network(cfg.raft_model, raft_weights, download=download,
+                        reporter=reporter or Reporter(quiet=True), loaded="flow: RAFT, ",
+                        instead="using OpenCV DIS flow instead")
 
 
 def build_edge_model(cfg: EdgeConfig, reporter: Reporter | None = None) -> torch.nn.Module | None:
     """The flow-edge network with its weights, or None (diffusion-only completion) with a note why."""
-    reporter = reporter or Reporter(quiet=True)
     if cfg.method == "none":
         return None
     if cfg.method != "network":
         raise ValueError(f"unknown edge method {cfg.method!r}; have 'network', 'none'")
-    found = weights.load_state_dict("flow_edges", download=False)
-    if found.state_dict is None:
-        reporter.warn(f"{found.note}: flow completion without edges")
-        return None
-    reporter.note(f"flow edges: {found.note}")
-    model = weights.MANIFEST["flow_edges"].build()
-    model.load_state_dict(found.state_dict)
-    return model.eval()
+    return load_network("flow_edges", download=False, reporter=reporter or Reporter(quiet=True),
+                        loaded="flow edges: ", instead="flow completion without edges")
 
 
 GATED_WEIGHTS = "gated_inpainter"
@@ -64,20 +69,18 @@ def build_inpainter(cfg: PipelineConfig, gated_weights: Path | None = None, *,
     through the manifest (``gated_weights``, then the checkpoint folders) and, when there are
     none, :data:`FALLBACK` runs instead and ``reporter`` gets one line saying so.
     """
-    reporter = reporter or Reporter(quiet=True)
     method = cfg.leftover.method
     if method not in NAMES:
         raise VidfillError(f"unknown inpainter {method!r} (have: {', '.join(NAMES)})")
     if method != "gated":
         return Inpainter(method, cfg)
-    found = weights.load_state_dict(GATED_WEIGHTS, gated_weights, download=False)
-    if found.state_dict is None:
-        reporter.warn(f"{found.note}: leftovers are filled by {FALLBACK} instead")
+    model = load_network(GATED_WEIGHTS, gated_weights, download=False,
+                         reporter=reporter or Reporter(quiet=True),
+                         loaded="leftovers: gated inpainter, ",
+                         instead=f"leftovers are filled by {FALLBACK} instead")
+    if model is None:
         return Inpainter(FALLBACK, cfg)
-    reporter.note(f"leftovers: gated inpainter, {found.note}")
-    model = weights.MANIFEST[GATED_WEIGHTS].build()
-    model.load_state_dict(found.state_dict)
-    return Inpainter("gated", cfg, model.eval().to(device))
+    return Inpainter("gated", cfg, model.to(device))
 
 
 @dataclass(frozen=True)

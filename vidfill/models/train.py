@@ -1,6 +1,6 @@
 """Training of vidfill's own networks: ``vidfill train flow-edges ...``.
 
-The flow-edge network (:class:`vidfill.stages.edges.EdgeGenerator`) learns from synthetic
+The flow-edge network (:class:`vidfill.models.flow_edges.EdgeGenerator`) learns from synthetic
 layered flow fields: a background with a random affine motion and textured-free
 layers (ellipses, polygons, bars, blobs) moving with their own affine motions over
 it, occluding each other, then blurred and noised like an estimated flow. Holes
@@ -31,8 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.config import EdgeConfig
-from vidfill.stages.edges import EdgeGenerator, flow_edges, network_input
 from vidfill.errors import VidfillError
+from vidfill.models.flow_edges import EdgeGenerator
+from vidfill.stages.edges import flow_edges, network_input
 from vidfill.stages.holes import smooth_fill
 from vidfill.models.weights import sha256_of
 

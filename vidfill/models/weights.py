@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torchvision.models import optical_flow
 
 from vidfill.errors import VidfillError
-from vidfill.inpainters.gated import GatedGenerator
+from vidfill.models import raft
+from vidfill.models.flow_edges import EdgeGenerator
+from vidfill.models.gated import GatedGenerator
 
 StateDict = dict[str, torch.Tensor]
 
@@ -49,36 +50,36 @@ class WeightsEntry:
         return self.url.rsplit("/", 1)[-1]
 
 
-def _edge_generator() -> torch.nn.Module:
-    from vidfill.stages.edges import EdgeGenerator  # the stage module imports this one
-
-    return EdgeGenerator()  # its default widths are those of the shipped checkpoint
+def _torchvision_entry(name: str) -> WeightsEntry:
+    """The entry of RAFT network ``name``, read from its torchvision weights
+    (:data:`vidfill.models.raft.WEIGHTS`): the url, the sha256 prefix that torchvision puts in
+    the file name (found as ``torch.hub`` finds it to check a download), the transforms and the
+    smallest input."""
+    published = raft.WEIGHTS[name]
+    filename = published.url.rsplit("/", 1)[-1]
+    min_h, min_w = published.meta["min_size"]
+    return WeightsEntry(
+        name=name,
+        url=published.url,
+        sha256_prefix=torch.hub.HASH_REGEX.search(filename).group(1),
+        licence="BSD-3-Clause (torchvision; RAFT by princeton-vl)",
+        normalisation=f"torchvision's {published.transforms.__name__} transforms: "
+                      f"{published.transforms().describe()} At least {min_h}x{min_w}, "
+                      "H and W multiples of 8.",
+        build=raft.BUILDERS[name],
+    )
 
 
 MANIFEST: dict[str, WeightsEntry] = {
-    "raft_small": WeightsEntry(
-        name="raft_small",
-        url=optical_flow.Raft_Small_Weights.C_T_V2.url,
-        sha256_prefix="01064c6d",
-        licence="BSD-3-Clause (torchvision; RAFT by princeton-vl)",
-        normalisation="RGB float in [-1, 1], H and W multiples of 8",
-        build=optical_flow.raft_small,
-    ),
-    "raft_large": WeightsEntry(
-        name="raft_large",
-        url=optical_flow.Raft_Large_Weights.C_T_SKHT_V2.url,
-        sha256_prefix="ff5fadd5",
-        licence="BSD-3-Clause (torchvision; RAFT by princeton-vl)",
-        normalisation="RGB float in [-1, 1], H and W multiples of 8",
-        build=optical_flow.raft_large,
-    ),
+    "raft_small": _torchvision_entry("raft_small"),
+    "raft_large": _torchvision_entry("raft_large"),
     "flow_edges": WeightsEntry(
         name="flow_edges",
         url=None,
         sha256_prefix="48654c3f",
         licence="Apache-2.0 (trained by vidfill on synthetic flow; checkpoints/flow_edges.md)",
         normalisation="vidfill.stages.edges.network_input: flow minus its known mean, / 10 px; edges; mask",
-        build=_edge_generator,
+        build=EdgeGenerator,  # its default widths are those of the shipped checkpoint
     ),
     "gated_inpainter": WeightsEntry(
         name="gated_inpainter",

@@ -1,8 +1,8 @@
 """Stage 2: flow edges - Canny on the known flow, and a network that completes them in the hole.
 
 :func:`flow_edges` finds motion boundaries (Canny, kornia) in each flow channel
-outside the hole. :class:`EdgeGenerator` is an EdgeConnect-style generator
-(encoder, dilated residual blocks, decoder, spectral normalisation) that draws
+outside the hole. :class:`vidfill.models.flow_edges.EdgeGenerator` is an EdgeConnect-style
+generator (encoder, dilated residual blocks, decoder, spectral normalisation) that draws
 the edges inside the hole from the masked flow, the masked edges and the mask;
 :func:`complete_edges` runs it on a crop around each hole. The completed edges
 guide flow completion (:mod:`vidfill.stages.completion`): smoothness is not enforced
@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from vidfill.config import EdgeConfig
+from vidfill.models.flow_edges import MIN_SIDE, MULTIPLE
 from vidfill.stages.holes import on_host
 from vidfill.types import check_field_mask, check_flow
 
@@ -30,13 +30,6 @@ Progress = Callable[[int], None]
 
 FLOW_SCALE = 10.0
 """Network input: flow minus its mean over the known pixels, divided by this (pixels)."""
-
-MULTIPLE = 4
-"""Network inputs are padded to a multiple of this (two stride-2 levels)."""
-
-MIN_SIDE = 16
-"""Network inputs are padded to at least this: at 1/4 resolution its residual blocks reflect
-2 px, which needs more than 2 px there."""
 
 
 def flow_edges(flow: torch.Tensor, hole: torch.Tensor, cfg: EdgeConfig) -> torch.Tensor:
@@ -119,62 +112,6 @@ def network_input(flow: torch.Tensor, edges: torch.Tensor, hole: torch.Tensor) -
     return torch.cat([centred, edges.to(flow.dtype) * known, hole.to(flow.dtype)], 1)
 
 
-class _ResidualBlock(nn.Module):
-    def __init__(self, channels: int, dilation: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.ReflectionPad2d(dilation),
-            spectral_norm(nn.Conv2d(channels, channels, 3, dilation=dilation, bias=False)),
-            nn.InstanceNorm2d(channels, track_running_stats=False),
-            nn.ReLU(True),
-            nn.ReflectionPad2d(1),
-            spectral_norm(nn.Conv2d(channels, channels, 3, bias=False)),
-            nn.InstanceNorm2d(channels, track_running_stats=False),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-class EdgeGenerator(nn.Module):
-    """EdgeConnect's edge generator, narrower: ``(N, 4, h, w)`` -> ``(N, 1, h, w)`` edge logits.
-
-    Encoder (7x7 conv, two stride-2 convs), ``blocks`` residual blocks with dilation 2
-    at 1/4 resolution, decoder (two transposed convs, 7x7 conv); spectral normalisation
-    and instance normalisation throughout, as in EdgeConnect. ``h`` and ``w`` must be
-    multiples of 4 (:func:`complete_edges` pads).
-    """
-
-    def __init__(self, width: int = 16, blocks: int = 4) -> None:
-        super().__init__()
-        c = width
-
-        def down(cin: int, cout: int, k: int, stride: int, pad: nn.Module) -> list[nn.Module]:
-            return [pad, spectral_norm(nn.Conv2d(cin, cout, k, stride, bias=False)),
-                    nn.InstanceNorm2d(cout), nn.ReLU(True)]
-
-        def up(cin: int, cout: int) -> list[nn.Module]:
-            return [spectral_norm(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)),
-                    nn.InstanceNorm2d(cout), nn.ReLU(True)]
-
-        self.net = nn.Sequential(
-            *down(4, c, 7, 1, nn.ReflectionPad2d(3)),
-            *down(c, 2 * c, 4, 2, nn.ZeroPad2d(1)),
-            *down(2 * c, 4 * c, 4, 2, nn.ZeroPad2d(1)),
-            *[_ResidualBlock(4 * c, 2) for _ in range(blocks)],
-            *up(4 * c, 2 * c),
-            *up(2 * c, c),
-            nn.ReflectionPad2d(3),
-            nn.Conv2d(c, 1, 7),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != 4 or x.shape[2] % MULTIPLE or x.shape[3] % MULTIPLE:
-            raise ValueError(f"EdgeGenerator takes (N, 4, h, w) with h, w multiples of {MULTIPLE}, "
-                             f"got {tuple(x.shape)}")
-        return self.net(x)
-
-
 def _crop_box(hole: torch.Tensor, margin: int) -> tuple[int, int, int, int]:
     """(y0, y1, x0, x1): the hole's bounding box grown by ``margin``, clipped to the frame."""
     h, w = hole.shape[-2:]
@@ -197,7 +134,7 @@ def complete_edges(model: nn.Module, flow: torch.Tensor, edges: torch.Tensor, ho
     so its cost follows the hole's size, not the frame's.
 
     Args:
-        model: an :class:`EdgeGenerator` with weights, in eval mode, on the flow's device.
+        model: an :class:`vidfill.models.flow_edges.EdgeGenerator` with weights, in eval mode, on the flow's device.
         flow: ``(N, 2, h, w)`` float32 flow (values under the hole are ignored).
         edges: ``(N, 1, h, w)`` bool known edges (:func:`flow_edges`).
         hole: ``(N, 1, h, w)`` bool.

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.config import FlowConfig
+from vidfill.models import raft
 from vidfill.types import check_frames
 
 Progress = Callable[[int], None]
@@ -90,10 +91,6 @@ def unmatched(flow: torch.Tensor, source_hole: torch.Tensor, target_hole: torch.
     return source_hole | landed
 
 
-RAFT_MIN_SIDE = 128
-"""RAFT's correlation pyramid needs feature maps of at least 16 px, i.e. inputs of 128 px."""
-
-
 ENCODER_CHUNK = 8
 """Frames through RAFT's encoders at a time."""
 
@@ -124,21 +121,22 @@ def _raft_flows(model: torch.nn.Module, frames: torch.Tensor, pairs: torch.Tenso
     torchvision's ``RAFT.forward`` step by step, with one change its signature does not
     offer: each frame goes through the feature and context encoders once, not once per pair
     and direction (1.29x faster at 432x240, the same flow). Frames smaller than
-    :data:`RAFT_MIN_SIDE` are padded (replicated edges) and the flow cropped. ``bfloat16``:
-    under autocast to bfloat16. Returns ``(N, 2, h, w)`` float32 twice.
+    :data:`vidfill.models.raft.MIN_SIZE` are padded (replicated edges) and the flow cropped.
+    ``bfloat16``: under autocast to bfloat16. Returns ``(N, 2, h, w)`` float32 twice.
     """
     from torchvision.models.optical_flow._utils import make_coords_grid, upsample_flow
 
     h, w = frames.shape[-2:]
-    pad = (0, max(0, RAFT_MIN_SIDE - w), 0, max(0, RAFT_MIN_SIDE - h))
+    min_h, min_w = raft.MIN_SIZE
+    pad = (0, max(0, min_w - w), 0, max(0, min_h - h))
     used = torch.unique(pairs.flatten())
     slot = torch.full((frames.shape[0],), -1, dtype=torch.long)
     slot[used] = torch.arange(len(used))
     fwd, bwd = [], []
     with torch.inference_mode(), torch.autocast(frames.device.type, torch.bfloat16, enabled=bfloat16):
         features, hidden, context = [], [], []
-        for chunk in used.split(ENCODER_CHUNK):  # RAFT's input range is [-1, 1]
-            x = F.pad(frames[chunk].to(torch.float32) / 127.5 - 1.0, pad, mode="replicate")
+        for chunk in used.split(ENCODER_CHUNK):
+            x = F.pad(raft.network_input(frames[chunk]), pad, mode="replicate")
             features.append(model.feature_encoder(x))
             state, ctx = _split_context(model, x)
             hidden.append(state)
@@ -283,18 +281,18 @@ def _grow(box: tuple[int, int, int, int], pad: int, h: int, w: int) -> tuple[int
 
 def _crop(box: tuple[int, int, int, int], pad: int, h: int, w: int) -> tuple[int, int, int, int]:
     """A RAFT crop around ``box`` grown by ``pad``: snapped outwards to :data:`CROP_GRID`, at
-    least :data:`RAFT_MIN_SIDE` where the frame allows (widened around the centre), sides
-    multiples of 8; the whole frame where that would cover more than :data:`CROP_MAX_AREA`."""
-    def side(lo: int, hi: int, size: int) -> tuple[int, int]:
+    least :data:`vidfill.models.raft.MIN_SIZE` where the frame allows (widened around the centre),
+    sides multiples of 8; the whole frame where that would cover more than :data:`CROP_MAX_AREA`."""
+    def side(lo: int, hi: int, size: int, least: int) -> tuple[int, int]:
         lo, hi = lo // CROP_GRID * CROP_GRID, min(size, -(-hi // CROP_GRID) * CROP_GRID)
-        need = min(size, RAFT_MIN_SIDE)
+        need = min(size, least)
         if hi - lo < need:
             lo = max(0, min(lo - (need - (hi - lo)) // 2 // 8 * 8, size - need))
             hi = lo + need
         return lo, hi
 
     y0, y1, x0, x1 = _grow(box, pad, h, w)
-    (y0, y1), (x0, x1) = side(y0, y1, h), side(x0, x1, w)
+    (y0, y1), (x0, x1) = side(y0, y1, h, raft.MIN_SIZE[0]), side(x0, x1, w, raft.MIN_SIZE[1])
     if (y1 - y0) * (x1 - x0) > CROP_MAX_AREA * h * w:
         return 0, h, 0, w
     return y0, y1, x0, x1

@@ -1,4 +1,5 @@
-"""Hole helpers every layer uses: grow a hole, and fill it smoothly (push-pull) as a start."""
+"""Hole helpers every layer uses: grow a hole, fill it smoothly (push-pull) as a start, and the
+box around it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ def on_host(x: torch.Tensor) -> bool:
     """Whether ``x`` lives in host memory, where OpenCV's routines read it without a copy
     (and are the fastest there); elsewhere the torch equivalents run on its device."""
     return x.device.type == "cpu"
+
+
+def hole_box(hole: torch.Tensor, margin: int) -> tuple[slice, slice]:
+    """Rows and columns of the bounding box of ``hole`` ``(1, H, W)`` (not empty) grown by ``margin``, clipped."""
+    _, h, w = hole.shape
+    rows = hole[0].any(1).nonzero().flatten()
+    cols = hole[0].any(0).nonzero().flatten()
+    return (slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, h)),
+            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, w)))
 
 
 KERNEL_MAX_RADIUS = 32

@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.config import DetailConfig, PatchMatchConfig
-from vidfill.inpainters.texture import matched_sources, smooth_layer
-from vidfill.stages.crops import hole_box
+from vidfill.stages.patch_search import matched_sources, smooth_layer
+from vidfill.stages.holes import hole_box
 from vidfill.types import stored, to_float
 
 

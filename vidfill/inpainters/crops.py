@@ -1,7 +1,8 @@
 """The region around a hole that an image inpainter works on, and pasting its fill back.
 
-Image inpainters look only at the hole's bounding box grown by a margin (the
-context they draw from); the network ones also shrink it to a working size.
+Image inpainters look only at the hole's bounding box grown by a margin
+(:func:`vidfill.stages.holes.hole_box`: the context they draw from); the network ones also
+shrink it to a working size.
 """
 
 from __future__ import annotations
@@ -11,16 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vidfill.stages.holes import hole_box
 from vidfill.types import stored, to_float
-
-
-def hole_box(hole: torch.Tensor, margin: int) -> tuple[slice, slice]:
-    """Rows and columns of the bounding box of ``hole`` ``(1, H, W)`` (not empty) grown by ``margin``, clipped."""
-    _, h, w = hole.shape
-    rows = hole[0].any(1).nonzero().flatten()
-    cols = hole[0].any(0).nonzero().flatten()
-    return (slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, h)),
-            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, w)))
 
 
 @dataclass(frozen=True)
