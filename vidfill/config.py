@@ -89,9 +89,9 @@ class MaskConfig(Checked):
     invert: bool = False
     """The mask marks what to keep (an inverted matte): holes are where it is below the threshold."""
     dilate: int = setting(0, ge=0, le=1024, pixels=True)
-    """Pixels the hole is grown by (object edges, motion blur): 0 measured best on the benchmark's exact holes (DIS, hole PSNR over Telea: 0 +0.95 dB, 2 +0.18, 4 -0.17, 8 -0.54); loose roto masks want 4-8 (preset "object"). At most 1024, more than any mask is off by; a job also refuses a radius of its frame's larger side or more."""
+    """Pixels the hole is grown by, for object edges and motion blur a mask leaves out. 0 by default: growing an exact hole replaces known pixels with guesses, so only loose masks are grown (roto masks: 4-8, preset "object"; figures in docs/decisions.md). At most 1024, more than any mask is off by; a job also refuses a radius of its frame's larger side or more."""
     grow_objects: int = setting(4, ge=0, le=64, pixels=True)
-    """Pixels the hole grows by (at least) when the masks are a tight roto of an object (they move and their outline runs along an edge of the frames, :func:`vidfill.stages.holes.outlines_an_object`): its soft edge, motion blur and contact shadow lie just outside such a mask, and left there they come back as the object's ghost. Object benchmark (benchmarks/objects.py): footprint PSNR +1.9 to +5 dB over exact masks on four pairs. Still masks (logos) and masks whose outline crosses the picture anywhere stay exact. 0 = off."""
+    """Pixels the hole grows by (at least) when the masks are a tight roto of an object (they move and their outline runs along an edge of the frames, :func:`vidfill.stages.holes.outlines_an_object`): its soft edge, motion blur and contact shadow lie just outside such a mask, and left there they come back as the object's ghost (figures: docs/decisions.md, benchmarks/objects.py). Still masks (logos) and masks whose outline crosses the picture anywhere stay exact. 0 = off."""
 
 
 @dataclass(frozen=True)
@@ -113,21 +113,23 @@ class FlowConfig(Checked):
     dis_preset: Literal["ultrafast", "fast", "medium"] = "medium"
     """OpenCV DIS preset for the classical fallback: "ultrafast", "fast" or "medium"."""
     refine_updates: int = setting(12, ge=1)
-    """RAFT iterations in the refinement passes (``num_updates`` is the first pass's). 6 measured
-    1.30x faster end to end for 0.21 dB less hole PSNR (benchmarks/README.md): a knob, not the default."""
+    """RAFT iterations in the refinement passes (``num_updates`` is the first pass's): halving them costs more hole quality than the time it saves is worth, so fewer is a knob, not the default (docs/decisions.md)."""
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
-    """RAFT's arithmetic: "bfloat16" (autocast) or "float32"; "auto" = bfloat16 where the
-    hardware computes it natively (CUDA with bf16; x86 CPUs with AVX512-BF16 or AMX, where
-    it is 1.22x faster than float32 and the flow differs by 0.011 px), float32 elsewhere."""
+    """RAFT's arithmetic: "bfloat16" (autocast) or "float32"; "auto" = bfloat16 only where the
+    hardware computes it natively (CUDA with bf16; x86 CPUs with AVX512-BF16 or AMX), where it is
+    faster for a flow that barely moves, float32 elsewhere (docs/decisions.md)."""
     refine_passes: int = setting(2, ge=0)
     """RAFT only: times the flow is estimated again on the filled frames, replacing the completed
     flow, and the hole filled again from the known pixels along it (0 = one pass on the completed
-    flow). Benchmark hole PSNR with 0/1/2: 18.45/18.88/19.19 dB; with DIS 1 pass lost 0.09 dB."""
+    flow). The flow of the filled frames sees the motion inside the hole that completion only
+    guessed; two passes, as a third costs more than it gains, and DIS runs skip them (DIS flow of
+    smooth fills gained nothing). Figures: docs/decisions.md."""
     refine_margin: int = setting(48, ge=0)
     """Refinement passes estimate each pair's flow on a crop around the two frames' holes grown
     by this many working pixels plus the largest motion there, keep it inside the holes plus
-    half of this, and the flow from before elsewhere (only the holes' content changed); 0 =
-    whole frames. Completion benchmark: hole PSNR 19.10 either way, 1.06 against 1.44 s/frame."""
+    half of this, and the flow from before elsewhere: only the holes' content changed, so a crop
+    around them suffices, at the whole frames' quality in less time (docs/decisions.md). 0 =
+    whole frames."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ class EdgeConfig(Checked):
     SECTION: ClassVar[str] = "edges"
 
     method: Literal["network", "none"] = "network"
-    """Flow edges that guide flow completion: "network" (Canny outside the hole, the trained edge network inside it; without its weights, "none" with a note) or "none" (plain diffusion). Default by measurement: hole EPE on RAFT-small flows of the shared clips 0.935 against 1.029 px for diffusion, lower on 12 of 12 cases, end-to-end hole PSNR 18.09 against 17.80 dB (README)."""
+    """Flow edges that guide flow completion: "network" (Canny outside the hole, the trained edge network inside it; without its weights, "none" with a note) or "none" (plain diffusion). Motion boundaries continued into the hole keep completion from blending two motions across it (docs/decisions.md, benchmarks/flow_edges.py)."""
     canny_low: float = setting(0.25, gt=0.0)
     """Canny hysteresis low threshold on each flow channel, in pixels of flow per pixel."""
     canny_high: float = setting(0.5, gt=0.0)
@@ -161,7 +163,7 @@ class CompletionConfig(Checked):
     SECTION: ClassVar[str] = "completion"
 
     hole_dilate: int = setting(8, ge=0)
-    """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow next to a hole is dragged by its fill (DIS benchmark, hole PSNR: 2 17.62 dB, 4 17.87, 6 18.13, 8 18.19, 12 17.98)."""
+    """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow next to a hole is dragged by its fill, so a margin around it is re-completed too (docs/decisions.md)."""
     background_motion: bool = False
     """Where the hole is a removed object's, its adjacent flow is the background's motion (a homography fitted around it, :func:`vidfill.stages.completion.background_motion`) rather than a completion from the object's smeared motion at its edge. Set by the object decision (``mask.grow_objects``), with the growth; on for any hole it would impose one plane on a scene with parallax."""
     background_band: int = setting(20, ge=1)
@@ -175,15 +177,15 @@ class PropagationConfig(Checked):
     SECTION: ClassVar[str] = "propagation"
 
     consistency_abs_px: float = setting(0.7, ge=0.0, pixels=True)
-    """A step is an occlusion when |f + b|^2 > rel * (|f|^2 + |b|^2) + abs_px^2 (Sundaram et al.: abs^2 = 0.5; measured on the benchmark, 0.7 beat 0.4, 1.5 and 3)."""
+    """A step is an occlusion when |f + b|^2 > rel * (|f|^2 + |b|^2) + abs_px^2, in pixels: Sundaram et al.'s occlusion test, with their absolute term all but kept (0.7^2 = 0.49 against their 0.5), as looser and stricter ones measured worse (docs/decisions.md)."""
     consistency_rel: float = setting(0.01, ge=0.0)
     """Relative part of that test: fast motion tolerates proportionally larger disagreement."""
     max_steps: int = setting(0, ge=0)
     """Longest trajectory in frames; 0 = as long as the clip."""
     hits_per_direction: int = setting(1, ge=1)
-    """Known pixels collected along each trajectory (the first k it reaches), to average out flow noise: 2 measured no better than 1 (DIS benchmark 18.18 vs 18.19 dB)."""
+    """Known pixels collected along each trajectory (the first k it reaches), to average out flow noise: the first is the nearest in time and least drifted, and more measured no better (docs/decisions.md)."""
     nonlocal_count: int = setting(0, ge=0)
-    """Distant frames each frame also looks into directly (FGVC's non-local candidates), for content the adjacent chains lose; 0 = off, the default: on the benchmark 3 gave no gain with RAFT-small (README) at 4x the flow time. RAFT only: DIS cannot match across 10 frames, so DIS runs skip them with a note."""
+    """Distant frames each frame also looks into directly (FGVC's non-local candidates), for content the adjacent chains lose; 0 = off, the default: adjacent chains already reach what distant frames show, and flow to them costs several times the flow time (docs/decisions.md). RAFT only: DIS cannot match across 10 frames, so DIS runs skip them with a note."""
     nonlocal_stride: int = setting(10, ge=1)
     """The distant frames are 0, stride, 2*stride, ... (FGVC's choice)."""
     nonlocal_fallback: bool = True
@@ -209,7 +211,7 @@ class PoissonConfig(Checked):
     SECTION: ClassVar[str] = "poisson"
 
     tolerance: float = setting(1e-4, gt=0.0, lt=1.0)
-    """Relative residual ||b - Ax|| / ||b|| at which conjugate gradients stops: errors of 0.03 (432x240) to 0.06 (854x480) 8-bit levels inside the hole, max 0.3 (benchmarks/poisson_speed.py)."""
+    """Relative residual ||b - Ax|| / ||b|| at which conjugate gradients stops: there the error left inside the hole is well under one 8-bit level (docs/decisions.md; benchmarks/README.md, "Speed")."""
     max_iterations: int = setting(2000, ge=1)
     """Cap on CG iterations (a hole D pixels across needs on the order of D iterations)."""
 
@@ -219,15 +221,15 @@ class LeftoverConfig(Checked):
     SECTION: ClassVar[str] = "leftover"
 
     method: InpainterName = "harmonic"
-    """Image inpainter for pixels no frame shows: "harmonic" (the smoothest membrane through the surroundings), "texture" (that membrane with the detail of similar known places copied on top, vidfill/inpainters/texture.py), "telea", "ns" (OpenCV), "patchmatch", "dip" or "gated" (see vidfill/inpainters/). Harmonic measured best on static-camera stationary holes (benchmarks/inpainters.py, 8 cases, hole PSNR against per-frame Telea's 19.21 dB: harmonic 20.78 with 0.50x its flicker, telea 19.49 with 0.69x, ns 19.52, patchmatch 17.90; dip 13.70 against telea 14.35 on 2 cases at 24 s per keyframe, before keyframe content was propagated unchecked): on content no frame shows, a guess that invents no structure errs least."""
+    """Image inpainter for pixels no frame shows: "harmonic" (the smoothest membrane through the surroundings), "texture" (that membrane with the detail of similar known places copied on top, vidfill/inpainters/texture.py), "telea", "ns" (OpenCV), "patchmatch", "dip" or "gated" (see vidfill/inpainters/). Harmonic by default: on content no frame shows, a guess that invents no structure errs and flickers least (docs/decisions.md, benchmarks/inpainters.py)."""
     radius: int = setting(5, ge=1)
     """Neighbourhood radius of the OpenCV inpainters, in pixels."""
     poisson_blend: bool = False
-    """Rebuild the inpainted region from its own colour differences with the known pixels as boundary (GLCIC-style post-processing), so that it meets its surroundings without a colour step. Off: no gain for Telea, whose fill already meets its boundary (hole PSNR 19.65 -> 19.68 dB on 8 cases); it helps patchmatch (17.79 -> 18.36 dB)."""
+    """Rebuild the inpainted region from its own colour differences with the known pixels as boundary (GLCIC-style post-processing), so that it meets its surroundings without a colour step. Off: only fills that don't already meet their boundary need the rebuild (patchmatch's; the harmonic and Telea fills meet it already) (docs/decisions.md)."""
     consistency_abs_px: float = setting(math.inf, ge=0.0, pixels=True)
-    """``propagation.consistency_abs_px`` for the rounds that carry keyframe content, in px. Where moving content crossed the hole, the two directions of the completed flow disagree there: the strict limit stops every trajectory and each frame becomes a keyframe with its own fill (flicker). That content is invented, so inf lets it follow the completed flow wherever it leads. Completion benchmark, RAFT-small: hole PSNR 18.09 -> 18.27 dB, E_warp 3.831 -> 3.670 (breakdance -1.04 and -0.46 dB, running_car +2.02 and +1.56); DIS: 18.11 -> 18.23 dB (5 px: 18.15). Static-hole benchmark (8 cases): E_warp in the hole 0.76x -> 0.69x per-frame Telea's, 8 -> 1 keyframes, hole PSNR 19.65 -> 19.49 dB. Not better everywhere: dogs-jump's 66 frames as one window scored 0.9 dB below the 0.7 px rule (README, windows)."""
+    """``propagation.consistency_abs_px`` for the rounds that carry keyframe content, in px. Where moving content crossed the hole, the two directions of the completed flow disagree there: the strict limit stops every trajectory and each frame becomes a keyframe with its own fill (flicker). Keyframe content is invented, so inf lets it follow the completed flow wherever it leads. Better on average, not everywhere (docs/decisions.md)."""
     each_still_frame: bool = True
-    """Where the camera holds still (``still_px``), fill the pixels that propagation did not reach in every frame on its own, from that frame's surroundings, instead of carrying a keyframe's fill along the completed flow, which inside a still hole follows whatever crosses it and drags the fill into a smear (vidfill/stages/detail.py). With the harmonic inpainter only: its membrane is the same in every frame where nothing moves, while an exemplar or network fill guessed anew in every frame would flicker (and cost its time per frame). Blob benchmark: hole PSNR 19.10 -> 19.22 dB, no case lower (benchmarks/README.md, "Each still frame its own fill")."""
+    """Where the camera holds still (``still_px``), fill the pixels that propagation did not reach in every frame on its own, from that frame's surroundings, instead of carrying a keyframe's fill along the completed flow, which inside a still hole follows whatever crosses it and drags the fill into a smear (vidfill/stages/detail.py). With the harmonic inpainter only: its membrane is the same in every frame where nothing moves, while an exemplar or network fill guessed anew in every frame would flicker (and cost its time per frame). Figures: docs/decisions.md."""
     still_px: float = setting(2.0, ge=0.0, pixels=True)
     """The camera holds still between two frames when the median flow outside the holes is below this many pixels (for ``each_still_frame`` and the detail stage). A slow drift is still."""
     max_rounds: int = setting(64, ge=1)
@@ -241,7 +243,7 @@ class PatchMatchConfig(Checked):
     patch_size: int = setting(7, ge=3, odd=True)
     """Side of the square patches compared and voted (odd): Wexler et al. and most exemplar fillers use 5-9."""
     context: int = setting(128, ge=1)
-    """Known pixels around the hole's bounding box that patches are drawn from: nearby texture is the likeliest continuation, and the search stays small (one breakdance / dogs-jump frame, hole PSNR: 48 px 11.58 / 13.17 dB, 128 px 12.65 / 13.77)."""
+    """Known pixels around the hole's bounding box that patches are drawn from: nearby texture is the likeliest continuation, and the search stays small (128 px beat 48: docs/decisions.md)."""
     coarsest_side: int = setting(24, ge=1)
     """The pyramid stops at the level whose hole bounding box is at most this many pixels across: there a few patches span the whole hole and structure is settled."""
     iterations: int = setting(4, ge=1)
@@ -325,11 +327,11 @@ class WindowConfig(Checked):
     SECTION: ClassVar[str] = "window"
 
     length: int = setting(60, ge=2)
-    """Frames processed together (:mod:`vidfill.windows`): memory grows with it, not with the clip (854x480 with DIS: see README, Benchmark); content further apart than this is not propagated."""
+    """Frames processed together (:mod:`vidfill.windows`): memory grows with it, not with the clip (benchmarks/README.md, "Long clips"); content further apart than this is not propagated."""
     overlap: int = setting(10, ge=1)
     """Frames each window shares with the previous one, handed over already filled, so that the fill continues across the seam; each costs one recomputed frame per window."""
     lookahead: int = setting(15, ge=0)
-    """Frames at the end of a window (but the last) that it sees but leaves to the next window to finish: content they reveal reaches back into the window (dogs-jump, windowed minus whole-clip hole PSNR: lookahead 0 -0.62 dB, 10 -0.33, 15 +0.01); each costs one recomputed frame per window."""
+    """Frames at the end of a window (but the last) that it sees but leaves to the next window to finish: content they reveal reaches back into the window (15 matched the whole clip where fewer lost: docs/decisions.md); each costs one recomputed frame per window."""
     stretch: float = setting(0.25, ge=0.0)
     """The last window may be up to this fraction longer than ``length`` rather than leave a few frames to one more window, which would recompute a whole window for them: with 0.25 a 70-frame clip is one window of 70 (not two of 60, twice the work), at up to 25% more memory."""
 
@@ -350,7 +352,7 @@ class OverlayConfig(Checked):
     method: Literal["recover", "fill"] = "recover"
     """Under a still mask (a logo, channel bug or watermark burnt in at a fixed place), "recover" estimates the overlay's opacity and colour from the clip (J = a*W + (1-a)*I, a and W the same in every frame) and gives back the scene it lets through, filling only where it is opaque; "fill" treats the mask as a hole like any other (vidfill/stages/overlay.py)."""
     sample: int = setting(32, ge=2)
-    """Frames (the first of the clip) filled with the still part of the masks as a hole to estimate the overlay from: the more the scene under it changes over them, the better. Their fill costs what a fill costs, but once the overlay is off little hole is left for the run: 32 frames of 32, recovery 0.64 and 0.79 s/frame against the fill's 0.67 and 0.84 (benchmarks/README.md, "Overlays")."""
+    """Frames (the first of the clip) filled with the still part of the masks as a hole to estimate the overlay from: the more the scene under it changes over them, the better. Their fill costs what a fill costs, but once the overlay is off little hole is left for the run, so recovery costs about what a plain fill does (docs/decisions.md)."""
     radius: int = setting(6, ge=0, pixels=True)
     """Neighbourhood (pixels either side) over which the estimate is pooled among pixels of the same part of the overlay: a pixel alone sees too little of the scene change to fix its opacity, and the fill's errors average out over many."""
     guide_sigma: float = setting(0.06, gt=0.0)
@@ -358,7 +360,7 @@ class OverlayConfig(Checked):
     informed: float = setting(0.02, gt=0.0)
     """Variation (standard deviation over the frames, on the [0, 1] scale) of the scene under a pixel at which its own estimate counts as much as its neighbourhood's; below it, on this and its neighbours together, the fill is used."""
     opaque: float = setting(0.1, ge=0.0, lt=1.0)
-    """Share of the scene showing through (1 - opacity) at and below which the fill is used: the recovery's gain 1/(1 - opacity) would amplify noise and compression past the fill's error (a 1-level error becomes 10). Not tuned by measurement yet: after x264 CRF 18 the opaque badge's semi-transparent rim flickers (E_warp 7.2 against the truth's 3.3)."""
+    """Share of the scene showing through (1 - opacity) at and below which the fill is used: the recovery's gain 1/(1 - opacity) would amplify noise and compression past the fill's error (a 1-level error becomes 10). Not tuned by measurement yet: after x264 compression the opaque badge's semi-transparent rim flickers (docs/decisions.md)."""
     clear: float = setting(0.25, gt=0.0, le=1.0)
     """Share of the scene showing through at and above which only the recovered scene is used (between ``opaque`` and this the two are blended)."""
     min_fit: float = setting(0.5, ge=0.0, le=1.0)
