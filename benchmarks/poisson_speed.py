@@ -1,4 +1,4 @@
-"""Speed of the gradient-domain Poisson solve (vidfill.poisson) per frame.
+"""Speed of the gradient-domain Poisson solve (vidfill.stages.poisson) per frame.
 
 A real frame (first frame of each shared clip, or a synthetic texture without
 ../shared), a random-blob hole of about 6% of the frame (the completion

@@ -17,7 +17,8 @@ exactly. Measured with truth (32 frames at 432x240, lossless, PSNR inside the ov
 text at 0.5 over car-roundabout 41.1 dB (the fill 30.1), at 0.4 over blackswan 35.0 (24.9), a
 lower third over tennis 31.8 (24.3). The regression of ``J`` on ``F`` (the slope ``r`` times
 this ratio, ``r`` their correlation) lost 15 dB on tennis, where the fill lags the scene and ``r``
-is low; mixing in ``r`` at all cost 5-7 dB there (benchmarks/README.md, "Overlays").
+is low; mixing in ``r`` at all cost 5-7 dB there (one-off runs, not in
+benchmarks/README.md: docs/decisions.md).
 
 Where nothing under the overlay changes (a locked-off shot), ``k`` cannot be told from the
 frames: the pixel takes its neighbours' estimate, or the fill where they know nothing either. A
