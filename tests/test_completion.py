@@ -81,23 +81,3 @@ def test_edge_guided_completion_matches_an_exact_sparse_solve():
 def test_shape_validation_message():
     with pytest.raises(ValueError, match=r"hole must be bool of shape \(2, 1, 8, 8\)"):
         complete_flow(torch.zeros(2, 2, 8, 8), torch.zeros(2, 1, 8, 9, dtype=torch.bool))
-
-
-def test_background_motion_gives_the_hole_the_backgrounds_motion_in_both_directions():
-    """A removed object's hole, with the object's own motion smeared around it: inside the
-    hole the flow becomes the background's (a translation here), and the backward flow its
-    exact inverse, so that trajectories leave the hole with the background."""
-    from vidfill.stages.completion import background_motion
-
-    n, h, w = 2, 48, 64
-    fwd = torch.tensor([2.0, 1.0]).view(1, 2, 1, 1).expand(n, 2, h, w).clone()
-    bwd = -fwd
-    region = torch.zeros(n, 1, h, w, dtype=torch.bool)
-    region[:, :, 16:32, 20:40] = True
-    fwd[:, :, 12:36, 16:44] = 0.0  # the object's motion, smeared past the region's edge
-    bwd[:, :, 12:36, 16:44] = 0.0
-    out_fwd, out_bwd = background_motion(fwd, bwd, region, band=6)
-    inside = region.expand(n, 2, h, w)
-    assert torch.allclose(out_fwd[inside].view(n, 2, -1), torch.tensor([2.0, 1.0]).view(1, 2, 1), atol=1e-4)
-    assert torch.allclose(out_bwd[inside].view(n, 2, -1), torch.tensor([-2.0, -1.0]).view(1, 2, 1), atol=1e-4)
-    assert torch.equal(out_fwd[~inside], fwd[~inside])  # outside the region: as completed

@@ -58,8 +58,7 @@ OBJECT_SAMPLE = 24
 
 def for_objects(cfg: PipelineConfig, frames: torch.Tensor, masks: torch.Tensor,
                 reporter: Reporter | None = None) -> PipelineConfig:
-    """``cfg`` with the hole grown by ``mask.grow_objects`` and its flow following the
-    background's motion (``completion.background_motion``) if the masks outline an object in
+    """``cfg`` with the hole grown by ``mask.grow_objects`` if the masks outline an object in
     ``frames`` (:func:`vidfill.stages.holes.outlines_an_object`, on up to :data:`OBJECT_SAMPLE`
     of them, 8-bit), with a line saying so; else ``cfg``."""
     grow = cfg.mask.grow_objects
@@ -72,6 +71,5 @@ def for_objects(cfg: PipelineConfig, frames: torch.Tensor, masks: torch.Tensor,
         return cfg
     if reporter is not None:
         reporter.note(f"the masks outline a moving object: each is grown by {grow} px for its soft "
-                      "edge and shadow, and the flow in it follows the background's motion "
-                      "(mask.grow_objects; --set mask.grow_objects=0 keeps them exact)")
-    return cfg.replace(mask={"dilate": grow}, completion={"background_motion": True})
+                      "edge and shadow (mask.grow_objects; --set mask.grow_objects=0 keeps them exact)")
+    return cfg.replace(mask={"dilate": grow})

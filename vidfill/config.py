@@ -164,10 +164,6 @@ class CompletionConfig(Checked):
 
     hole_dilate: int = setting(8, ge=0)
     """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow next to a hole is dragged by its fill, so a margin around it is re-completed too (docs/decisions.md)."""
-    background_motion: bool = False
-    """Where the hole is a removed object's, its adjacent flow is the background's motion (a homography fitted around it, :func:`vidfill.stages.completion.background_motion`) rather than a completion from the object's smeared motion at its edge. Set by the object decision (``mask.grow_objects``), with the growth; on for any hole it would impose one plane on a scene with parallax."""
-    background_band: int = setting(20, ge=1)
-    """Pixels (at flow resolution) around the hole left out of the background's fit: RAFT smears an object's motion over several pixels past its edge."""
     cut_weight: float = setting(1e-3, gt=0.0, le=1.0)
     """Edge-guided completion: weight of a smoothness term that touches an edge pixel, relative to 1 elsewhere (FGVC drops them; a small weight keeps regions enclosed by edges solvable)."""
 

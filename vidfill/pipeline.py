@@ -13,7 +13,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from vidfill.stages.completion import background_motion, complete_flow
+from vidfill.stages.completion import complete_flow
 from vidfill.config import PipelineConfig
 from vidfill.stages.edges import complete_edges, flow_edges
 from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
@@ -156,9 +156,6 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         first, second = torch.arange(num_frames - 1), torch.arange(1, num_frames)
         flow_fwd = completed(flow.fwd, first, second)
         flow_bwd = completed(flow.bwd, second, first)
-        if cfg.completion.background_motion:
-            flow_fwd, flow_bwd = background_motion(flow_fwd, flow_bwd, small_hole[first] | small_hole[second],
-                                                   cfg.completion.background_band)
         far_flow = FarFlow(
             pairs=far_pairs,
             to=completed(far.fwd, far_pairs[:, 0], far_pairs[:, 1]),

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import torch
 
 from vidfill.config import CompletionConfig, PoissonConfig
@@ -98,59 +97,3 @@ def complete_flow(flow: torch.Tensor, hole: torch.Tensor, progress: Progress | N
         if progress:
             progress(part.stop - part.start)
     return CompletedFlow(filled)
-
-
-def _pixel_grid(h: int, w: int, device: torch.device) -> torch.Tensor:
-    """(3, h*w) float64 homogeneous pixel coordinates (x, y, 1)."""
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64, device=device),
-                            torch.arange(w, dtype=torch.float64, device=device), indexing="ij")
-    return torch.stack([xs.reshape(-1), ys.reshape(-1), torch.ones_like(xs).reshape(-1)])
-
-
-def _homography_flow(homography: torch.Tensor, grid: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """(2, h, w) float32: where ``homography`` moves each pixel, less where it was."""
-    moved = homography @ grid
-    return (moved[:2] / moved[2:]).sub(grid[:2]).reshape(2, h, w).float()
-
-
-def background_motion(flow_fwd: torch.Tensor, flow_bwd: torch.Tensor, region: torch.Tensor,
-                      band: int, min_inliers: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Adjacent flow whose ``region`` follows the background's motion: a homography fitted
-    (RANSAC, 1 px) to the forward flow farther than ``band`` pixels from the region, and its
-    inverse for the backward flow, so that both directions agree inside it exactly.
-
-    For the hole of a removed object: the flow just outside a tight roto is the object's
-    motion smeared outwards (RAFT's boundaries are blurred by several pixels), so a completion
-    from that boundary carries the object's motion into the hole, and trajectories along it
-    travel with the hole instead of leaving it (blackswan, 24 frames: 53 % of the hole reached,
-    where 75 % is shown in other frames; with this, 75 %). A pair whose fit fails or explains
-    less than ``min_inliers`` of the flow keeps its completed flow.
-
-    Args:
-        flow_fwd, flow_bwd: ``(T-1, 2, h, w)`` completed flow t -> t+1 and t+1 -> t.
-        region: ``(T-1, 1, h, w)`` bool: where both were completed (both frames' holes).
-        band: pixels around the region left out of the fit (the object's smeared motion).
-    Returns:
-        the two flows, replaced inside ``region`` where the fit held.
-    """
-    fwd, bwd = flow_fwd.clone(), flow_bwd.clone()
-    n, _, h, w = fwd.shape
-    grid = _pixel_grid(h, w, fwd.device)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-    for t in range(n):
-        inside = region[t, 0]
-        if not bool(inside.any()):
-            continue
-        far = cv2.dilate(inside.cpu().numpy().astype("uint8"), kernel) == 0
-        index = torch.from_numpy(far.reshape(-1)).nonzero().squeeze(1)[::5].to(fwd.device)
-        if index.numel() < 16:
-            continue
-        src = grid[:2, index].T
-        dst = src + fwd[t].reshape(2, -1)[:, index].T.double()
-        found, inliers = cv2.findHomography(src.cpu().numpy(), dst.cpu().numpy(), cv2.RANSAC, 1.0)
-        if found is None or float(inliers.mean()) < min_inliers:
-            continue
-        homography = torch.from_numpy(found).to(fwd.device)
-        fwd[t] = torch.where(inside, _homography_flow(homography, grid, h, w), fwd[t])
-        bwd[t] = torch.where(inside, _homography_flow(torch.linalg.inv(homography), grid, h, w), bwd[t])
-    return fwd, bwd
