@@ -61,7 +61,7 @@ def hole_differences(full: torch.Tensor, part: torch.Tensor, holes: np.ndarray) 
 def test_handles_are_rounded_out_to_the_full_runs_windows():
     """From the start of the window before the one that finishes the range's first frame to the
     stop of the one that finishes its last; a clip of one window is read whole."""
-    from vidfill.job import _on_windows
+    from vidfill.job.ranges import _on_windows
 
     cfg = load_preset("default")
     small = cfg.replace(window={"length": 16, "overlap": 4, "lookahead": 4})

@@ -95,9 +95,10 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
                   inherited: torch.Tensor | None = None) -> Result:
     """Remove the masked regions of a clip.
 
-    Flow, completion, then propagation, fusion and keyframes (:func:`fill_along_flow`); then,
-    with RAFT, ``cfg.flow.refine_passes`` times: flow of the filled frames, and the fill again
-    from the known pixels along it.
+    Flow, completion (:func:`_complete_flows`), then propagation, fusion and keyframes
+    (:func:`fill_along_flow`); then, with RAFT, ``cfg.flow.refine_passes`` times: flow of the
+    filled frames, and the fill again from the known pixels along it (:func:`_fill_and_refine`);
+    last, the runs of frames where the hole stands still (:func:`_finish_still`).
 
     Args:
         frames: ``(T, 3, H, W)`` RGB, T >= 2: uint8, or float16 for a deep source (see
@@ -125,8 +126,46 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     hole = dilate_holes(masks, cfg.mask.dilate)
     if not bool(hole.any()):
         return Result(frames=frames.clone(), hole=hole, flow_method="none")
-    flow_model, edge_model, inpainter = models.flow, models.edges, models.inpainter
+    # the completed flow is handed over, not kept here: the refinement passes replace it
+    filled, flow_fwd, small_hole = _fill_and_refine(
+        frames, hole, _complete_flows(frames, hole, cfg, models, reporter), cfg, models, reporter,
+        references=references, inherited=inherited)
+    work = _finish_still(frames, hole, filled, flow_fwd, small_hole, cfg, models.inpainter, reporter)
+    return Result(frames=work, hole=hole,
+                  flow_method="raft" if models.flow is not None else "dis",
+                  keyframes=filled.keyframes, invented=filled.invented, unreached=filled.unreached,
+                  timings=dict(reporter.timings))
 
+
+@dataclass(frozen=True)
+class _CompletedFlow:
+    """What :func:`_complete_flows` made: the flow of a clip, completed inside its hole."""
+
+    fwd: torch.Tensor
+    """``(T-1, 2, h, w)`` float32 at the working resolution: flow t -> t+1."""
+    bwd: torch.Tensor
+    """``(T-1, 2, h, w)``: flow t+1 -> t."""
+    far: FarFlow
+    """The completed flow to the non-local frames."""
+    small_hole: torch.Tensor
+    """``(T, 1, h, w)`` bool: the hole at the working resolution, grown by
+    ``completion.hole_dilate``."""
+    size: tuple[int, int]
+    """``(h, w)``, the working resolution."""
+
+
+def _complete_flows(frames: torch.Tensor, hole: torch.Tensor, cfg: PipelineConfig, models: Models,
+                    reporter: Reporter) -> _CompletedFlow:
+    """Flow between adjacent and non-local frames, estimated on the frames pre-filled inside
+    ``hole`` and completed inside it (guided by the completed flow edges when ``models.edges``;
+    the background's motion with ``completion.background_motion``).
+
+    Args:
+        frames: ``(T, 3, H, W)`` stored frames (:func:`inpaint_video`).
+        hole: ``(T, 1, H, W)`` bool, the dilated hole.
+    """
+    num_frames = frames.shape[0]
+    flow_model, edge_model = models.flow, models.edges
     # frame by frame in chunks: the push-pull fill's float temporaries of a whole window
     # were its peak memory (several GB at 1080p)
     chunks = [slice(i, i + PREFILL_CHUNK) for i in range(0, num_frames, PREFILL_CHUNK)]
@@ -161,13 +200,26 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
             to=completed(far.fwd, far_pairs[:, 0], far_pairs[:, 1]),
             back=completed(far.bwd, far_pairs[:, 1], far_pairs[:, 0]),
             count=far_count)
-    size = flow.working_size
-    del flow, far
+    return _CompletedFlow(flow_fwd, flow_bwd, far_flow, small_hole, flow.working_size)
 
+
+def _fill_and_refine(frames: torch.Tensor, hole: torch.Tensor, flows: _CompletedFlow,
+                     cfg: PipelineConfig, models: Models, reporter: Reporter, *,
+                     references: dict[int, torch.Tensor], inherited: torch.Tensor | None
+                     ) -> tuple[Filled, torch.Tensor, torch.Tensor]:
+    """The fill along the completed ``flows`` (:func:`fill_along_flow`); then, with RAFT,
+    ``cfg.flow.refine_passes`` times: the flow estimated again on the filled frames, and the fill
+    again from the known pixels along it. Returns the last fill, its forward flow
+    ``(T-1, 2, h, w)`` and ``flows.small_hole``. ``flows`` is let go of here (pass it without
+    keeping it): each pass replaces the flow it holds."""
+    num_frames, size, small_hole = frames.shape[0], flows.size, flows.small_hole
+    flow_fwd, flow_bwd, far_flow = flows.fwd, flows.bwd, flows.far
+    far_pairs, far_count = far_flow.pairs, far_flow.count
+    del flows
     filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
-                             inpainter=inpainter, references=references, inherited=inherited)
+                             inpainter=models.inpainter, references=references, inherited=inherited)
     refine_passes = cfg.flow.refine_passes
-    if refine_passes and flow_model is None:
+    if refine_passes and models.flow is None:
         reporter.warn("flow refinement passes need RAFT (DIS measured no gain): skipped with DIS")
         refine_passes = 0
     refine, margin = replace(cfg.flow, num_updates=cfg.flow.refine_updates), cfg.flow.refine_margin
@@ -175,9 +227,9 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
     def flow_again(shown: torch.Tensor, fwd: torch.Tensor, bwd: torch.Tensor, pairs: torch.Tensor,
                    advance) -> FlowResult:
         if margin == 0:
-            return estimate_flow(shown, refine, flow_model, advance, pairs=pairs)
+            return estimate_flow(shown, refine, models.flow, advance, pairs=pairs)
         return estimate_flow_near(shown, small_hole, FlowResult(fwd, bwd, "raft", size), refine,
-                                  flow_model, margin, advance, pairs)
+                                  models.flow, margin, advance, pairs)
 
     for _ in range(refine_passes):
         # The filled frames have content in the hole that matches across frames, so the flow
@@ -192,7 +244,17 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         far_flow = FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count)
         del near, far
         filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
-                                 inpainter=inpainter, references=references, inherited=inherited)
+                                 inpainter=models.inpainter, references=references,
+                                 inherited=inherited)
+    return filled, flow_fwd, small_hole
+
+
+def _finish_still(frames: torch.Tensor, hole: torch.Tensor, filled: Filled, flow_fwd: torch.Tensor,
+                  small_hole: torch.Tensor, cfg: PipelineConfig, inpainter: ImageInpainter,
+                  reporter: Reporter) -> torch.Tensor:
+    """The ``filled`` frames, with the unreached pixels of the runs of frames where the hole
+    stands still filled frame by frame (``leftover.each_still_frame``, harmonic leftovers) and
+    given detail (``cfg.detail``): ``(T, 3, H, W)`` stored frames."""
     work = filled.frames
     each_frame = cfg.leftover.each_still_frame and cfg.leftover.method == "harmonic"
     if each_frame or cfg.detail.enabled:
@@ -204,10 +266,7 @@ def inpaint_video(frames: torch.Tensor, masks: torch.Tensor, cfg: PipelineConfig
         with reporter.stage("detail", None, "still runs") as advance:
             work = detail_where_still(work, filled.unreached, hole, flow_fwd, runs, cfg.detail,
                                       cfg.patchmatch, advance)
-    return Result(frames=work, hole=hole,
-                  flow_method="raft" if flow_model is not None else "dis",
-                  keyframes=filled.keyframes, invented=filled.invented, unreached=filled.unreached,
-                  timings=dict(reporter.timings))
+    return work
 
 
 FUSION_CHUNK = 4

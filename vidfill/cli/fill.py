@@ -7,7 +7,8 @@ from pathlib import Path
 
 from vidfill.cli.options import add_options, config_from, make_job
 from vidfill.io import IMAGE_FORMATS
-from vidfill.job import parse_reference, run_job
+from vidfill.job import run_job
+from vidfill.job.spec import parse_reference
 from vidfill.progress import Reporter
 
 EPILOG = """\

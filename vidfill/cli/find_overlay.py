@@ -22,7 +22,7 @@ import torch
 from vidfill import io
 from vidfill.errors import VidfillError
 from vidfill.io import safety
-from vidfill.job import resolve_device
+from vidfill.job.spec import resolve_device
 from vidfill.progress import Reporter
 from vidfill.stages.find_overlay import FindOverlayConfig, FoundOverlay, find_overlay
 

@@ -15,7 +15,8 @@ import torch
 from vidfill import io
 from vidfill.cli.options import add_options, config_from, make_job
 from vidfill.io import safety
-from vidfill.job import find_keyframes, frame_number
+from vidfill.job.ranges import frame_number
+from vidfill.job.run import find_keyframes
 from vidfill.progress import Reporter
 
 

@@ -80,6 +80,28 @@ def poisson_solve(values: torch.Tensor, unknown: torch.Tensor, tx: torch.Tensor,
         pixel and no data weight is singular; CG then returns a least-squares solution
         close to the initial guess.
     """
+    _check_shapes(values, unknown, tx, ty)
+    out = values.to(torch.float32).clone()
+    if not bool(unknown.any()):
+        return PoissonResult(out, 0, 0.0)
+    ys, xs = _crop_box(unknown)
+    u = out[..., ys, xs]
+    system = _System.cropped(values, unknown, tx, ty, edge_x, edge_y, data, data_weight, (ys, xs), u)
+    # ||b|| of A x = b: minus the gradient with the unknowns at zero. Measuring the residual
+    # against it (not against the initial residual) lets a good initial guess stop early.
+    b_norm = float(torch.linalg.vector_norm(system.gradient(u * (1 - system.mask))))
+    residual = -system.gradient(u)
+    if b_norm == 0.0 or float(torch.linalg.vector_norm(residual)) <= cfg.tolerance * b_norm:
+        return PoissonResult(out, 0, float(torch.linalg.vector_norm(residual)) / max(b_norm, 1e-30))
+    u, iterations, rel = _conjugate_gradients(system, u, residual, b_norm, cfg)
+    out[..., ys, xs] = torch.where(system.mask > 0, u, out[..., ys, xs])
+    return PoissonResult(out, iterations, rel)
+
+
+def _check_shapes(values: torch.Tensor, unknown: torch.Tensor, tx: torch.Tensor,
+                  ty: torch.Tensor) -> None:
+    """A ValueError showing the shapes unless ``unknown`` is ``(N, 1, H, W)`` bool and ``tx``,
+    ``ty`` are ``(N, C, H, W-1)``, ``(N, C, H-1, W)`` for ``values`` of ``(N, C, H, W)``."""
     n, c, h, w = values.shape
     if tuple(unknown.shape) != (n, 1, h, w) or unknown.dtype != torch.bool:
         raise ValueError(f"unknown must be bool of shape {(n, 1, h, w)}, got "
@@ -87,48 +109,76 @@ def poisson_solve(values: torch.Tensor, unknown: torch.Tensor, tx: torch.Tensor,
     if tuple(tx.shape) != (n, c, h, w - 1) or tuple(ty.shape) != (n, c, h - 1, w):
         raise ValueError(f"tx, ty must be {(n, c, h, w - 1)} and {(n, c, h - 1, w)}, got "
                          f"{tuple(tx.shape)} and {tuple(ty.shape)}")
-    out = values.to(torch.float32).clone()
-    if not bool(unknown.any()):
-        return PoissonResult(out, 0, 0.0)
-    ys, xs = _crop_box(unknown)
-    dev, f32 = values.device, torch.float32
-    ex = torch.ones(n, 1, h, w - 1, device=dev) if edge_x is None else edge_x.to(f32)
-    ey = torch.ones(n, 1, h - 1, w, device=dev) if edge_y is None else edge_y.to(f32)
-    xs_e = slice(xs.start, xs.stop - 1)
-    ys_e = slice(ys.start, ys.stop - 1)
-    u = out[..., ys, xs]
-    mask = unknown[..., ys, xs].to(f32)
-    tx_c, ex_c = tx[..., ys, xs_e].to(f32), ex[..., ys, xs_e]
-    ty_c, ey_c = ty[..., ys_e, xs].to(f32), ey[..., ys_e, xs]
-    if isinstance(data_weight, torch.Tensor):
-        dw = data_weight[..., ys, xs].to(f32) * mask
-    else:
-        dw = float(data_weight) * mask
-    target = u if data is None else data[..., ys, xs].to(f32)
-    target = target.clone()
 
-    def apply(v: torch.Tensor) -> torch.Tensor:  # Hessian of the energy, restricted to unknowns
-        zero_x, zero_y = torch.zeros_like(tx_c), torch.zeros_like(ty_c)
-        return (_edge_terms(v, zero_x, zero_y, ex_c, ey_c) + dw * v) * mask
 
-    # Jacobi preconditioner: the number of valid edges at each pixel plus its data weight.
-    degree = torch.zeros_like(mask)
-    degree[..., :, :-1] += ex_c
-    degree[..., :, 1:] += ex_c
-    degree[..., :-1, :] += ey_c
-    degree[..., 1:, :] += ey_c
-    inv_diag = mask / (degree + dw).clamp_min(1e-6)
+@dataclass(frozen=True)
+class _System:
+    """The solve's terms cropped to the box of the unknowns (``(N, ., h, w)`` float32, the
+    edges one shorter along their axis): the energy's gradient and Hessian, restricted to them."""
 
-    def gradient(v: torch.Tensor) -> torch.Tensor:  # of the energy, restricted to unknowns
-        return (_edge_terms(v, tx_c, ty_c, ex_c, ey_c) + dw * (v - target)) * mask
+    mask: torch.Tensor
+    """``(N, 1, h, w)``: 1 at the unknowns."""
+    tx: torch.Tensor
+    ty: torch.Tensor
+    ex: torch.Tensor
+    """``(N, 1, h, w-1)``: the weights of the x edges."""
+    ey: torch.Tensor
+    dw: torch.Tensor
+    """The data weight at the unknowns (0 elsewhere)."""
+    target: torch.Tensor
+    """``(N, C, h, w)``: the values the data weight pulls towards."""
 
-    # ||b|| of A x = b: minus the gradient with the unknowns at zero. Measuring the residual
-    # against it (not against the initial residual) lets a good initial guess stop early.
-    b_norm = float(torch.linalg.vector_norm(gradient(u * (1 - mask))))
-    residual = -gradient(u)
-    if b_norm == 0.0 or float(torch.linalg.vector_norm(residual)) <= cfg.tolerance * b_norm:
-        return PoissonResult(out, 0, float(torch.linalg.vector_norm(residual)) / max(b_norm, 1e-30))
-    # One CG per (image, channel), run together: per-system step sizes keep them independent.
+    @staticmethod
+    def cropped(values: torch.Tensor, unknown: torch.Tensor, tx: torch.Tensor, ty: torch.Tensor,
+                edge_x: torch.Tensor | None, edge_y: torch.Tensor | None, data: torch.Tensor | None,
+                data_weight: torch.Tensor | float, box: tuple[slice, slice],
+                u: torch.Tensor) -> _System:
+        """The terms of :func:`poisson_solve`'s arguments inside ``box`` (``u``: the values there)."""
+        n, _, h, w = values.shape
+        ys, xs = box
+        dev, f32 = values.device, torch.float32
+        ex = torch.ones(n, 1, h, w - 1, device=dev) if edge_x is None else edge_x.to(f32)
+        ey = torch.ones(n, 1, h - 1, w, device=dev) if edge_y is None else edge_y.to(f32)
+        xs_e = slice(xs.start, xs.stop - 1)
+        ys_e = slice(ys.start, ys.stop - 1)
+        mask = unknown[..., ys, xs].to(f32)
+        tx_c, ex_c = tx[..., ys, xs_e].to(f32), ex[..., ys, xs_e]
+        ty_c, ey_c = ty[..., ys_e, xs].to(f32), ey[..., ys_e, xs]
+        if isinstance(data_weight, torch.Tensor):
+            dw = data_weight[..., ys, xs].to(f32) * mask
+        else:
+            dw = float(data_weight) * mask
+        target = u if data is None else data[..., ys, xs].to(f32)
+        return _System(mask, tx_c, ty_c, ex_c, ey_c, dw, target.clone())
+
+    def apply(self, v: torch.Tensor) -> torch.Tensor:
+        """Hessian of the energy times ``v``, restricted to the unknowns."""
+        zero_x, zero_y = torch.zeros_like(self.tx), torch.zeros_like(self.ty)
+        return (_edge_terms(v, zero_x, zero_y, self.ex, self.ey) + self.dw * v) * self.mask
+
+    def gradient(self, v: torch.Tensor) -> torch.Tensor:
+        """Gradient of the energy at ``v``, restricted to the unknowns."""
+        return (_edge_terms(v, self.tx, self.ty, self.ex, self.ey)
+                + self.dw * (v - self.target)) * self.mask
+
+    def inverse_diagonal(self) -> torch.Tensor:
+        """Jacobi preconditioner: 1 / (the number of valid edges at each pixel plus its data
+        weight) at the unknowns."""
+        degree = torch.zeros_like(self.mask)
+        degree[..., :, :-1] += self.ex
+        degree[..., :, 1:] += self.ex
+        degree[..., :-1, :] += self.ey
+        degree[..., 1:, :] += self.ey
+        return self.mask / (degree + self.dw).clamp_min(1e-6)
+
+
+def _conjugate_gradients(system: _System, u: torch.Tensor, residual: torch.Tensor, b_norm: float,
+                         cfg: PoissonConfig) -> tuple[torch.Tensor, int, float]:
+    """Preconditioned CG from ``u`` (its ``residual``) until the residual relative to
+    ``b_norm`` is within ``cfg.tolerance`` or ``cfg.max_iterations`` are run: ``(u, iterations,
+    relative residual)``. One CG per (image, channel), run together: per-system step sizes keep
+    them independent."""
+    inv_diag = system.inverse_diagonal()
     dims = (-2, -1)
     z = residual * inv_diag
     p = z.clone()
@@ -136,7 +186,7 @@ def poisson_solve(values: torch.Tensor, unknown: torch.Tensor, tx: torch.Tensor,
     iterations = 0
     rel = 1.0
     for iterations in range(1, cfg.max_iterations + 1):
-        ap = apply(p)
+        ap = system.apply(p)
         pap = (p * ap).sum(dims, keepdim=True)
         alpha = torch.where(pap > 0, rz / pap.clamp_min(1e-30), torch.zeros_like(pap))
         u = u + alpha * p
@@ -149,5 +199,4 @@ def poisson_solve(values: torch.Tensor, unknown: torch.Tensor, tx: torch.Tensor,
         beta = torch.where(rz > 0, rz_new / rz.clamp_min(1e-30), torch.zeros_like(rz))
         p = z + beta * p
         rz = rz_new
-    out[..., ys, xs] = torch.where(mask > 0, u, out[..., ys, xs])
-    return PoissonResult(out, iterations, rel)
+    return u, iterations, rel
