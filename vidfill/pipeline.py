@@ -157,8 +157,7 @@ class _CompletedFlow:
 def _complete_flows(frames: torch.Tensor, hole: torch.Tensor, cfg: PipelineConfig, models: Models,
                     reporter: Reporter) -> _CompletedFlow:
     """Flow between adjacent and non-local frames, estimated on the frames pre-filled inside
-    ``hole`` and completed inside it (guided by the completed flow edges when ``models.edges``;
-    the background's motion with ``completion.background_motion``).
+    ``hole`` and completed inside it (guided by the completed flow edges when ``models.edges``).
 
     Args:
         frames: ``(T, 3, H, W)`` stored frames (:func:`inpaint_video`).
