@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from vidfill.config import OverlayConfig
+from vidfill.stages.holes import hole_box
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,8 @@ class Overlay:
 
 def mask_box(mask: torch.Tensor, margin: int) -> tuple[slice, slice, slice, slice]:
     """Index of ``(T, C, H, W)`` tensors (``[1:]`` of ``(C, H, W)`` ones): the box of ``mask``
-    ``(1, H, W)`` bool, not empty, grown by ``margin`` within the frame."""
-    h, w = mask.shape[-2:]
-    ys, xs = torch.nonzero(mask[0], as_tuple=True)
-    return (slice(None), slice(None),
-            slice(max(int(ys.min()) - margin, 0), min(int(ys.max()) + margin + 1, h)),
-            slice(max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, w)))
+    ``(1, H, W)`` bool, not empty, grown by ``margin`` within the frame (:func:`hole_box`)."""
+    return (slice(None), slice(None), *hole_box(mask, margin))
 
 
 def _pooled(values: torch.Tensor, guide: torch.Tensor, known: torch.Tensor, radius: int,
