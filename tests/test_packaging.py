@@ -36,6 +36,12 @@ def test_the_wheel_holds_presets_weights_and_licence(wheel):
     assert any(n.endswith("licenses/LICENSE") for n in names), names
 
 
+def test_the_wheel_holds_every_module_of_the_package(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {p.relative_to(REPO).as_posix() for p in (REPO / "vidfill").rglob("*.py")}
+    assert modules - names == set()  # a subpackage left out of pyproject's list is not installed
+
+
 def test_the_installed_wheel_runs_the_default_preset_away_from_the_source(wheel, tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
