@@ -363,3 +363,18 @@ def test_a_proxy_keeps_the_plates_sample_type_and_scales_lengths(tmp_path, capsy
     assert {read_exr(f).dtype for f in visible(tmp_path / "proxy")} == {np.dtype(np.float16)}  # as the plate
     half = load_preset("object").at_scale(0.5)
     assert (half.mask.dilate, half.flow.max_side, half.leftover.still_px) == (3, 256, 1.0)
+
+
+def test_a_run_decodes_each_mask_once(plate, tmp_path, capsys, monkeypatch):
+    """The checks before the work, the fill, the feathered composite and the preview all take
+    the masks decoded once (the mask files are read once each)."""
+    from vidfill.io import masks as mask_io
+
+    reads = []
+    read_stored = mask_io.read_stored
+    monkeypatch.setattr(mask_io, "read_stored", lambda f, **k: reads.append(f) or read_stored(f, **k))
+    folder, masks, _, _ = plate
+    code, err = run(capsys, folder, masks, "-o", tmp_path / "clean", "--feather", "2",
+                    "--preview", tmp_path / "look.mp4", *DIS)
+    assert code == 0, err
+    assert sorted(reads) == sorted(masks.iterdir()), reads

@@ -608,3 +608,18 @@ def test_an_rgba_roto_layer_is_read_by_its_alpha_and_a_matte_can_be_inverted(tmp
     cv2.imwrite(str(tmp_path / "keep.png"), 255 - _blob())  # white = keep
     inverted = io.read_masks(tmp_path / "keep.png", 1, (H, W), invert=True)[0][0, 0]
     assert torch.equal(inverted, _blob_mask())
+
+
+def test_packed_masks_give_back_what_they_kept():
+    from vidfill.io import PackedMasks
+
+    gen = torch.Generator().manual_seed(0)
+    masks = [torch.rand(1, 37, 53, generator=gen) > p for p in (0.0, 0.5, 0.97, 1.0)]
+    packed = PackedMasks((37, 53))
+    for mask in masks:
+        packed.append(mask)
+    assert len(packed) == 4
+    assert all(torch.equal(a, b) for a, b in zip(packed.between(0, 4), masks))
+    assert torch.equal(packed[2], masks[2])
+    with pytest.raises(ValueError, match="bool of shape"):
+        packed.append(torch.zeros(1, 37, 52, dtype=torch.bool))

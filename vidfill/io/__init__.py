@@ -27,7 +27,7 @@ from vidfill.io.colour import GAMMA, native_dtype, native_frame, premultiplied, 
 from vidfill.io.images import (IMAGE_EXTENSIONS, SEQUENCE_FORMATS, numeric_sorted, read_image,
                                write_image)
 from vidfill.io.inputs import DEFAULT_FPS, iter_frames, open_clip, read_frames, read_reference
-from vidfill.io.masks import iter_masks, mask_files, read_masks, read_overlay_image
+from vidfill.io.masks import PackedMasks, iter_masks, mask_files, read_masks, read_overlay_image
 from vidfill.io.outputs import (IMAGE_FORMATS, SEQUENCE_PADDING, Progress, check_image_folder,
                                 check_output, check_video_target, frame_names, is_sequence_folder,
                                 output_depth, write_image_folder, write_output, write_stream)
@@ -38,7 +38,7 @@ __all__ = [
     "GAMMA", "native_dtype", "native_frame", "premultiplied", "work_frame",
     "IMAGE_EXTENSIONS", "SEQUENCE_FORMATS", "numeric_sorted", "read_image", "write_image",
     "DEFAULT_FPS", "iter_frames", "open_clip", "read_frames", "read_reference",
-    "iter_masks", "mask_files", "read_masks", "read_overlay_image",
+    "PackedMasks", "iter_masks", "mask_files", "read_masks", "read_overlay_image",
     "IMAGE_FORMATS", "SEQUENCE_PADDING", "Progress", "check_image_folder", "check_output",
     "check_video_target", "frame_names", "is_sequence_folder", "output_depth",
     "write_image_folder", "write_output", "write_stream",

@@ -1,6 +1,7 @@
 """The masks: which pixels of each frame are the hole (to be filled), from a folder of mask
 images, a single image for every frame or a mask video; and an overlay given as an RGBA image
-(:func:`read_overlay_image`).
+(:func:`read_overlay_image`); and the masks of a run, decoded once and kept packed
+(:class:`PackedMasks`).
 
 Masks are ``(1, H, W)`` bool tensors, True = hole.
 """
@@ -8,6 +9,7 @@ Masks are ``(1, H, W)`` bool tensors, True = hole.
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -83,6 +85,37 @@ def iter_masks(path: Path, num_frames: int, size: tuple[int, int],
     _check_count(path, count, num_frames)
     return (fit(_hole(image.transpose(1, 2, 0), threshold, path, invert))
             for image in video_images(path))
+
+
+class PackedMasks:
+    """Masks of one size, kept in memory at one bit a pixel and compressed (zlib): a run decodes
+    its masks once (images, a mask video) and takes them from here for each step that needs
+    them. A mask of a real shape is a few kilobytes; noise that does not compress, 1/8 byte a
+    pixel."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        self.size = tuple(size)
+        self._packed: list[bytes] = []
+
+    def append(self, mask: torch.Tensor) -> None:
+        """Keep ``mask``, ``(1, H, W)`` bool of :attr:`size`."""
+        if tuple(mask.shape) != (1, *self.size) or mask.dtype != torch.bool:
+            raise ValueError(f"a mask must be bool of shape {(1, *self.size)}, got "
+                             f"{mask.dtype} {tuple(mask.shape)}")
+        self._packed.append(zlib.compress(np.packbits(mask.cpu().numpy().ravel()).tobytes(), 1))
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def __getitem__(self, t: int) -> torch.Tensor:
+        """Mask ``t``, ``(1, H, W)`` bool (a new tensor)."""
+        h, w = self.size
+        bits = np.unpackbits(np.frombuffer(zlib.decompress(self._packed[t]), np.uint8), count=h * w)
+        return torch.from_numpy(bits.astype(bool).reshape(1, h, w))
+
+    def between(self, lo: int, hi: int) -> Iterator[torch.Tensor]:
+        """Masks ``lo`` to ``hi - 1``, unpacked as they are taken."""
+        return (self[t] for t in range(lo, hi))
 
 
 def mask_files(path: Path) -> tuple[Path, ...] | None:

@@ -51,7 +51,11 @@ class Inputs:
     stop: int
     nonfinite: frozenset[int] = frozenset()
     """Indices of the source's frames (of a float plate) that have samples which are not finite
-    (inf, NaN): unknown, those pixels are added to their holes (:meth:`masks`)."""
+    (inf, NaN): unknown, those pixels are added to their holes (:func:`_decode_masks`)."""
+    packed: io.PackedMasks | None = None
+    """The masks of the frames filled (``lo``..``hi``) at :attr:`size`, with the pixels that
+    are not finite, decoded once (:func:`_decode_masks`): every step of the run takes them
+    from here."""
 
     @property
     def clip(self) -> io.ClipSource:
@@ -97,46 +101,46 @@ class Inputs:
         return self.work(deep, part), self.masks(part=part, head=head)
 
     def read_masks(self, note=None) -> Iterator[torch.Tensor]:
-        """Every mask of the source, as :func:`vidfill.io.iter_masks` reads them (the source's
-        size; the pixels that are not finite not added)."""
+        """Every mask of the source, decoded from the files as :func:`vidfill.io.iter_masks`
+        reads them (the source's size; the pixels that are not finite not added)."""
         cfg = self.job.cfg
         return io.iter_masks(self.job.masks, self.source.num_frames, self.source.size,
                              cfg.mask.threshold, note, invert=cfg.mask.invert,
                              numbers=self.source.info.numbers)
 
-    def masks(self, note=None, part: tuple[int, int] | None = None,
+    def masks(self, part: tuple[int, int] | None = None,
               head: FirstMasks | None = None) -> Iterator[torch.Tensor]:
-        """The masks of the frames filled (``part``: of these frames instead), with the pixels
-        that are not finite (:attr:`nonfinite`), at :attr:`size`: reduced, a pixel is a hole if
-        any pixel under it is. ``head``: the clip's first masks, already decoded, for a
-        ``part`` among them."""
+        """The masks of the frames filled (``part``: of these frames instead) at :attr:`size`,
+        from :attr:`packed`; a frame outside them (a range's sample of the clip's start) is
+        decoded, from ``head`` when given, and reduced to :attr:`size`."""
         lo, hi = part or (self.lo, self.hi)
+        packed = self.packed
+        if packed is not None and self.lo <= lo and hi <= self.hi:
+            return packed.between(lo - self.lo, hi - self.lo)
         read = head.between(lo, hi) if head is not None else \
-            itertools.islice(self.read_masks(note), lo, hi)
-        masks = (mask | self._not_finite(t) if t in self.nonfinite else mask
-                 for t, mask in zip(range(lo, hi), read))
-        if self.size == self.source.size:
-            return masks
-        return (F.interpolate(m[None].float(), size=self.size, mode="area")[0] > 0 for m in masks)
+            itertools.islice(self.read_masks(), lo, hi)
+        return (packed[t - self.lo] if packed is not None and self.lo <= t < self.hi
+                else self.sized(mask) for t, mask in zip(range(lo, hi), read))
 
-    def holes(self, note=None, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
+    def sized(self, mask: torch.Tensor) -> torch.Tensor:
+        """A mask of the source reduced to :attr:`size`: a pixel is a hole if any under it is."""
+        if self.size == self.source.size:
+            return mask
+        return F.interpolate(mask[None].float(), size=self.size, mode="area")[0] > 0
+
+    def holes(self, part: tuple[int, int] | None = None) -> Iterator[torch.Tensor]:
         """The final holes of the frames written (``part``: of these frames instead): the
         :meth:`masks` grown by ``mask.dilate``."""
         return (dilate_holes(mask[None], self.job.cfg.mask.dilate)[0]
-                for mask in self.masks(note, part or (self.first, self.stop)))
-
-    def _not_finite(self, t: int) -> torch.Tensor:
-        """``(1, H, W)`` bool at the source's size: the pixels of the source's frame ``t`` with a
-        sample that is not finite (the frame read again: :attr:`nonfinite` holds only indices)."""
-        frame = next(io.iter_frames(io.clip_range(self.source, t, t + 1), deep=True))
-        return ~torch.isfinite(frame).all(0, keepdim=True)
+                for mask in self.masks(part or (self.first, self.stop)))
 
 
 class FirstMasks:
-    """The clip's first masks (:meth:`Inputs.read_masks`), decoded once for the decisions taken
-    on the clip's start, each of which asks for the first n: whether the masks outline an object
-    (:func:`_for_objects`, :data:`~vidfill.api.OBJECT_SAMPLE`), the hole of a given overlay
-    (:func:`known_overlay`, 1) and a range's overlay sample (:meth:`Inputs.overlay_sample`,
+    """The clip's first masks (:meth:`Inputs.read_masks`), for a range that does not start at
+    the clip's start (the others are in :attr:`Inputs.packed`): decoded once for the decisions
+    taken on the clip's start, each of which asks for the first n: whether the masks outline an
+    object (:func:`_for_objects`, :data:`~vidfill.api.OBJECT_SAMPLE`), the hole of a given
+    overlay (:func:`known_overlay`, 1) and the overlay sample (:meth:`Inputs.overlay_sample`,
     ``overlay.sample``). Only as many as the most asked for are decoded and kept (a few dozen,
     whatever the clip's length), until :meth:`release`."""
 
@@ -211,9 +215,7 @@ def _open_inputs(job: Job, reporter: Reporter) -> Inputs:
     if job.cfg.mask.dilate >= max(h, w):
         raise ConfigError(f"{_growth(job)}: grows the hole past the {w}x{h} frame; mask.dilate "
                           f"must be less than its larger side, {max(h, w)}")
-    if source.info.floating:
-        inputs = replace(inputs, nonfinite=_nonfinite(inputs, reporter))
-    return inputs
+    return _decode_masks(inputs, reporter)
 
 
 def known_overlay(job: Job, inputs: Inputs, head: FirstMasks | None = None) -> Overlay | None:
@@ -226,10 +228,9 @@ def known_overlay(job: Job, inputs: Inputs, head: FirstMasks | None = None) -> O
     if tuple(opacity.shape[-2:]) != (h, w):
         raise VidfillError(f"{job.overlay_image}: the overlay image is {opacity.shape[-1]}x"
                            f"{opacity.shape[-2]}, the frames of {job.input} are {w}x{h}")
-    mask = (head or FirstMasks(inputs))(1)[0]
+    mask = next(inputs.masks(part=(0, 1), head=head))
     if tuple(opacity.shape[-2:]) != tuple(size):
         opacity, colour = (F.interpolate(x[None], size=size, mode="area")[0] for x in (opacity, colour))
-        mask = F.interpolate(mask[None].float(), size=size, mode="area")[0] > 0
     return given_overlay(opacity, colour, dilate_holes(mask[None], job.cfg.mask.dilate)[0],
                          job.cfg.overlay)
 
@@ -240,20 +241,27 @@ def _growth(job: Job) -> str:
         f" scaled to --proxy {job.proxy:g}" if job.proxy is not None else "")
 
 
-def _nonfinite(inputs: Inputs, reporter: Reporter) -> frozenset[int]:
-    """:attr:`Inputs.nonfinite` of a float plate's frames read (each read once), with one line
-    naming them."""
-    counts = {}
-    for t, frame in enumerate(io.iter_frames(inputs.clip, deep=True), inputs.lo):
-        count = int((~torch.isfinite(frame).all(0)).sum())
-        if count:
-            counts[t] = count
+def _decode_masks(inputs: Inputs, reporter: Reporter) -> Inputs:
+    """``inputs`` with the masks of the frames filled decoded once and kept
+    (:attr:`Inputs.packed`), and on a float plate the pixels that are not finite added to them
+    (:attr:`Inputs.nonfinite`, each frame read once, with one line naming them)."""
+    masks = itertools.islice(inputs.read_masks(reporter.note), inputs.lo, inputs.hi)
+    frames = io.iter_frames(inputs.clip, deep=True) if inputs.source.info.floating else \
+        itertools.repeat(None)
+    packed, counts = io.PackedMasks(inputs.size), {}
+    for t, mask, frame in zip(range(inputs.lo, inputs.hi), masks, frames):
+        if frame is not None:
+            unknown = ~torch.isfinite(frame).all(0, keepdim=True)
+            if bool(unknown.any()):
+                counts[t] = int(unknown.sum())
+                mask = mask | unknown
+        packed.append(inputs.sized(mask))
     if counts:
         numbers = [str(frame_number(inputs.source, t)) for t in counts]
         reporter.warn(f"{inputs.job.input}: {sum(counts.values())} pixel(s) not finite (inf or NaN) "
                       f"in frame(s) {', '.join(numbers[:10])}{', ...' if len(numbers) > 10 else ''}: "
                       "unknown, they are filled as part of the hole")
-    return frozenset(counts)
+    return replace(inputs, nonfinite=frozenset(counts), packed=packed)
 
 
 def read_inputs(inputs: Inputs, reporter: Reporter,
@@ -270,7 +278,7 @@ def read_inputs(inputs: Inputs, reporter: Reporter,
         raise VidfillError(f"--reference: frame(s) {', '.join(map(str, outside))} are outside the "
                            f"frames read ({frame_number(source, lo)}..{frame_number(source, hi - 1)})")
     full, any_hole = [], False
-    for t, hole in enumerate(inputs.holes(reporter.note, (lo, hi)), lo):  # as they are filled
+    for t, hole in enumerate(inputs.holes((lo, hi)), lo):  # as they are filled
         any_hole = any_hole or bool(hole.any())
         if bool(hole.all()):
             full.append(t)
