@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from vidfill.cli.demo import make_clip, write_clip
 from vidfill.cli.main import main
@@ -125,18 +126,23 @@ def test_a_file_of_the_users_is_replaced_with_overwrite(clip, tmp_path, capsys):
     assert json.loads(profile.read_text())[MARK] == 1
 
 
-def test_run_job_profiles_only_its_own_stages(clip, tmp_path):
-    """A reporter that timed earlier runs: the profile holds this run's seconds only."""
+def test_run_job_profiles_only_its_own_stages(clip, tmp_path, device):
+    """A reporter that timed earlier runs: the profile holds this run's seconds only; the peak
+    CUDA memory on a GPU, null on the CPU."""
     video, masks = clip
     cfg = load_preset("default").replace(flow={"method": "dis"}, edges={"method": "none"})
     reporter = Reporter(quiet=True)
     reporter.timings.update({"flow": 1000.0, "earlier": 5.0})
-    run_job(Job(input=video, masks=masks, output=tmp_path / "clean.mp4", cfg=cfg, device="cpu",
-                profile=tmp_path / "p.json"), reporter)
+    run_job(Job(input=video, masks=masks, output=tmp_path / "clean.mp4", cfg=cfg,
+                device=str(device), profile=tmp_path / "p.json"), reporter)
     data = json.loads((tmp_path / "p.json").read_text())
     assert "earlier" not in data["stages_s"] and 0 < data["stages_s"]["flow"] < data["total_s"]
     assert data["preset"] is None and data["frames"] == data["frames_written"] == T
     assert sum(data["stages_s"].values()) <= data["total_s"]
+    if device.type == "cuda":
+        assert data["peak_cuda_gb"] > 0 and data["gpu"]
+    else:
+        assert data["peak_cuda_gb"] is None and data["gpu"] is None
 
 
 def test_the_table():
@@ -149,4 +155,13 @@ def test_the_table():
         ["propagation", "3.00", "0.300", "60%"], ["flow", "1.00", "0.100", "20%"],
         ["other", "1.00", "0.100", "20%"], ["total", "5.00", "0.500", "100%"]]
     assert lines[6].strip().startswith("peak RSS ") and "CUDA" not in lines[6]
-    assert "peak CUDA memory 1.50 GB" in profile_table({**profile, "peak_cuda_gb": 1.5})[-1]
+
+
+def test_the_figures_on_cuda(monkeypatch):
+    """On a GPU (here stood in for): its name and the most memory torch allocated there."""
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "Stand-in GPU")
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device: 3 * 2 ** 29)
+    profile = build_profile({"flow": 1.0}, 2.0, 4, (48, 64), "cuda")
+    assert profile["gpu"] == "Stand-in GPU" and profile["peak_cuda_gb"] == 1.5
+    lines = profile_table(profile)
+    assert "on cuda (Stand-in GPU)" in lines[0] and "peak CUDA memory 1.50 GB" in lines[-1]
