@@ -4,13 +4,14 @@ clip at a given size with the completion benchmark's stationary blob hole.
     python benchmarks/stage_profile.py [--clip davis480p_blackswan] [--size 480x854] [--frames 30]
                                  [--pipeline default] [--json OUT]
 
-The stages go to benchmarks/results/stage_profile-DATE.json unless ``--json`` says where.
+The figures and the table are those of ``vidfill --profile`` (:mod:`vidfill.job.profile`): one
+source for them. The stages go to benchmarks/results/stage_profile-DATE.json unless ``--json``
+says where; each row also holds the whole profile.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
 import torch
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from common import SHARED, add_json_option, blob_holes, clip_source, settings_of, write_results
 from vidfill import build_models, fill, load_preset
 from vidfill import io
+from vidfill.job.profile import build_profile, profile_table
 from vidfill.progress import Reporter
 
 
@@ -41,16 +43,14 @@ def main() -> None:
     fill(torch.where(holes, torch.zeros_like(frames), frames), holes, cfg, models=models,
          reporter=reporter)
     total = time.perf_counter() - start
-    n = len(frames)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"{args.clip}, {n} frames at {w}x{h}, --pipeline {args.pipeline}, "
-          f"{torch.get_num_threads()} threads: {total / n:.2f} s/frame, peak RSS {peak:.2f} GB")
-    print("| stage | s/frame | share |\n|---|---|---|")
-    for stage, seconds in sorted(reporter.timings.items(), key=lambda kv: -kv[1]):
-        print(f"| {stage} | {seconds / n:.3f} | {seconds / total:.0%} |")
+    profile = build_profile(reporter.timings, total, len(frames), (h, w), "cpu",
+                            input=args.clip, preset=args.pipeline)
+    print("\n".join(profile_table(profile)))
+    n = profile["frames"]
     row = {"clip": args.clip, "preset": args.pipeline, "size": f"{w}x{h}", "frames": n,
-           "s_per_frame": total / n, "peak_rss_gb": peak,
-           "s_by_stage": {stage: seconds / n for stage, seconds in reporter.timings.items()}}
+           "s_per_frame": profile["s_per_frame"], "peak_rss_gb": profile["peak_rss_gb"],
+           "s_by_stage": {stage: seconds / n for stage, seconds in profile["stages_s"].items()},
+           "profile": profile}
     path = write_results(args.json, [row], settings_of(args), name="stage_profile")
     print(f"results: {path}")
 

@@ -260,7 +260,7 @@ def _prepare(entry: Entry, args: argparse.Namespace,
     reads = ((("the job file", job_file),) if job_file is not None else ()) + (
         (("the preset", preset),) if preset.suffix == ".toml" else ())
     return make_job(args, entry.clip, entry.masks, entry.output, cfg, resume=True,
-                    reads=reads), None
+                    reads=reads, preset=entry.preset or args.pipeline), None
 
 
 def run_local(todo: list[tuple[Entry, Job | None, str | None]], quiet: bool) -> list[Outcome]:

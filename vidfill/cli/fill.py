@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", action="append", default=[], metavar="N=FILE",
                    help="frame N painted by hand: its pixels inside the hole are taken as known and "
                         "propagated (repeatable)")
+    p.add_argument("--profile", type=Path, metavar="FILE.json",
+                   help="at the end, print each stage's seconds (and per frame, and share of the "
+                        "total), the total and the peak memory (RSS; CUDA's on a GPU), and write "
+                        "them with the run's device, size and settings to this JSON file")
     return p
 
 
@@ -102,7 +106,8 @@ def run(args: argparse.Namespace) -> None:
                      work_dir=args.work_dir, references=references, fill_only=args.fill_only,
                      feather=args.feather, preview=args.preview,
                      start_number=args.start_number, frames=args.frames, handles=args.handles,
-                     proxy=args.proxy, image_format=args.image_format, restart=args.restart),
+                     proxy=args.proxy, image_format=args.image_format, restart=args.restart,
+                     profile=args.profile),
             Reporter(quiet=args.quiet))
 
 

@@ -102,6 +102,7 @@ def make_job(args: argparse.Namespace, input: Path, masks: Path, output: Path,
     preset = Path(args.pipeline)
     if preset.suffix == ".toml" and "reads" not in fields:  # a preset file: protected too
         fields["reads"] = (("the preset", preset),)
+    fields.setdefault("preset", args.pipeline)  # as given, for the profile
     return Job(input=input, masks=masks, output=output, cfg=cfg, raft_weights=args.raft_weights,
                download=not args.no_download, crf=args.crf, codec=args.codec, fps=args.fps,
                device=args.device, resume=resume, work_dir=work_dir,

@@ -10,6 +10,8 @@ point is ``run_job(Job(...))``, importable from here. The rooms:
 - :mod:`vidfill.job.inputs`: the job's clip opened, its masks, painted frames and overlay image.
 - :mod:`vidfill.job.run`: the run, the fill and the writing of its outputs (and the work
   directory of ``--resume``); the keyframes a run would paint.
+- :mod:`vidfill.job.profile`: ``--profile``, where a run's time and memory went (a table and
+  a JSON file; ``benchmarks/stage_profile.py`` uses it too).
 """
 
 from vidfill.job.run import run_job

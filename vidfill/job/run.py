@@ -4,9 +4,11 @@ directory of ``--resume``; and the keyframes a run fills, for an artist to paint
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import replace
@@ -15,11 +17,13 @@ from pathlib import Path
 import torch
 
 from vidfill import io
-from vidfill.errors import VidfillError
+from vidfill.config import PipelineConfig, load_preset
+from vidfill.errors import ConfigError, VidfillError
 from vidfill.io import safety
 from vidfill.io.layers import PreviewWriter, at_depth, composite, fill_layers
 from vidfill.io.workdir import WorkDir, config_hash, fingerprint, weights_hash
 from vidfill.job.inputs import FirstMasks, Inputs, at_proxy, known_overlay, open_job, read_inputs
+from vidfill.job.profile import build_profile, check_profile_target, profile_table, write_profile
 from vidfill.job.spec import Job, resolve_device
 from vidfill.models.build import Models, build_models
 from vidfill.overlays import fill_recovering
@@ -58,13 +62,18 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     ``models``: the networks ``job.cfg`` names, built here when None
     (:func:`vidfill.models.build.build_models` with the job's weights options). Memory holds one
     window (``job.cfg.window``) and does not grow with the clip's length. The output appears only
-    when complete; with ``job.resume`` the work directory is removed then.
+    when complete; with ``job.resume`` the work directory is removed then. With ``job.profile``
+    the profile of the run is then written there, and its table given to ``reporter``.
     """
+    start = time.perf_counter()
     reporter = reporter or Reporter(quiet=True)
+    before = dict(reporter.timings)  # a reporter may have timed earlier runs too
     job = at_proxy(job)
     device = resolve_device(job.device)
     safety.check_apart(job.inputs(), job.outputs())
     check_output_location(job.output)
+    if job.profile is not None:
+        _check_profile(job, device)
     inputs, head = open_job(job, reporter)
     target, deep = _check_outputs(inputs, reporter)
     out, store = _fill(inputs, head, deep, device, models, reporter)
@@ -72,6 +81,51 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     out = itertools.islice(out, inputs.first - inputs.lo, inputs.stop - inputs.lo)  # not the handles
     _write(inputs, out, target, deep, store)
     reporter.note(f"wrote {job.output}" + (f" and the preview {job.preview}" if job.preview else ""))
+    if job.profile is not None:
+        _profile(inputs, reporter, before, time.perf_counter() - start, device)
+
+
+def _check_profile(job: Job, device: torch.device) -> None:
+    """Fail before the long work if the profile could not be written: not a new JSON name or an
+    earlier profile, or the same as (or inside) another output; start the CUDA peak afresh."""
+    for what, path in job.outputs():
+        if what != "the profile":
+            safety.check_apart([(what, path)], [("the profile", job.profile)])
+    check_profile_target(job.profile, job.overwrite)
+    check_output_location(job.profile)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _profile(inputs: Inputs, reporter: Reporter, before: dict[str, float], total_s: float,
+             device: torch.device) -> None:
+    """Write the profile of the run of ``inputs.job`` (the stages' seconds since ``before``, the
+    reporter's timings at its start) and give its table to ``reporter``."""
+    job = inputs.job
+    timings = {name: seconds - before.get(name, 0.0) for name, seconds in reporter.timings.items()
+               if seconds > before.get(name, 0.0)}
+    profile = build_profile(timings, total_s, inputs.clip.num_frames, inputs.size, device,
+                            input=str(job.input), output=str(job.output), preset=job.preset,
+                            settings=_changed_settings(job), written=inputs.stop - inputs.first)
+    try:
+        write_profile(job.profile, profile, job.overwrite, job.inputs())
+    except VidfillError as exc:
+        raise VidfillError(f"{exc} (the output {job.output} was written)") from None
+    for line in profile_table(profile):
+        reporter.note(line)
+    reporter.note(f"wrote the profile {job.profile}")
+
+
+def _changed_settings(job: Job) -> dict[str, object]:
+    """The settings of ``job.cfg`` (``section.key``: value) that differ from those of its preset
+    (the defaults without one, or where the preset cannot be read again)."""
+    try:
+        base = load_preset(job.preset) if job.preset else PipelineConfig()
+    except ConfigError:
+        base = PipelineConfig()
+    ours, theirs = dataclasses.asdict(job.cfg), dataclasses.asdict(base)
+    return {f"{section}.{key}": value for section, fields in ours.items()
+            for key, value in fields.items() if theirs[section][key] != value}
 
 
 def _check_outputs(inputs: Inputs, reporter: Reporter) -> tuple[io.VideoInfo, bool]:
@@ -215,5 +269,6 @@ def _work_dir(job: Job, clip: io.ClipSource, models: Models, deep: bool) -> Work
            "frames": list(job.frames) if job.frames else None, "handles": job.handles,
            "proxy": job.proxy, "deep": deep, "feather": job.feather,
            "overlay_image": safety.sha256(job.overlay_image) if job.overlay_image else None}
-    return WorkDir(job.work_location, key, protected=job.inputs() + job.outputs()[:-1],
+    others = tuple((what, path) for what, path in job.outputs() if what != "the work directory")
+    return WorkDir(job.work_location, key, protected=job.inputs() + others,
                    restart=job.restart)

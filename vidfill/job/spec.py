@@ -121,6 +121,11 @@ class Job:
     """With ``resume``: a work directory of another run (other inputs, masks, painted frames,
     weights or settings) is emptied of what vidfill wrote there and the run starts over, instead
     of being refused."""
+    profile: Path | None = None
+    """Also write this JSON file at the end: each stage's seconds, the total and the peak memory
+    (:mod:`vidfill.job.profile`); the table of them goes to the reporter."""
+    preset: str | None = None
+    """Name or file of the preset the settings came from, as given: recorded in the profile."""
 
     def inputs(self) -> tuple[tuple[str, Path], ...]:
         """``(what, path)`` of everything the job reads: no output may be, hold or lie inside one."""
@@ -134,6 +139,7 @@ class Job:
         """``(what, path)`` of everything the job writes or removes."""
         return ((("the output", self.output),)
                 + ((("the preview", self.preview),) if self.preview is not None else ())
+                + ((("the profile", self.profile),) if self.profile is not None else ())
                 + ((("the work directory", self.work_location),) if self.resume else ()))
 
     @property
