@@ -3,9 +3,10 @@ vidfill did not write itself is byte for byte unchanged after it (links included
 same link), and the run either succeeds or fails with one line and exit status 2, leaving no
 temporary file behind.
 
-Layouts mix what users really have next to a job: outputs inside inputs and inputs inside
-outputs, links to inputs, earlier vidfill outputs (which may be replaced), the user's own
-numbered frames and videos, notes, painted frames kept in an output folder, work directories.
+Layouts mix what users really have next to a job: outputs (the output, a preview, a profile)
+inside inputs and inputs inside outputs, links to inputs, earlier vidfill outputs (which may be
+replaced), the user's own numbered frames and videos and JSON files, notes, painted frames kept
+in an output folder, work directories.
 """
 
 from __future__ import annotations
@@ -197,6 +198,14 @@ def layouts(draw, assets: Path) -> Layout:
         preview = target("video")
         lay.args += ["--preview", str(preview)]
         lay.writes.add(preview.resolve())
+    if draw(st.integers(0, 2)) == 0:
+        profile = draw(st.sampled_from(["new", "the user's", "any"]))
+        profile = target("any") if profile == "any" else _place(root, draw, "run.json")
+        if not profile.exists() and not profile.is_symlink() and profile.name == "run.json" \
+                and draw(st.booleans()):
+            profile.write_text('{"mine": 1}')  # the user's own file of that name
+        lay.args += ["--profile", str(profile)]
+        lay.writes.add(profile.resolve())
     if draw(st.integers(0, 3)) == 0:
         lay.args += ["--work-dir", str(draw(st.sampled_from(
             [_place(root, draw, "work"), root, clip.parent, output.parent / "w"])))]
