@@ -130,6 +130,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
 def test_ray_auto_processes_four_clips(tmp_path):
     clips, out = tmp_path / "clips", tmp_path / "out"

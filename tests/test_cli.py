@@ -43,6 +43,7 @@ def one_line_error(err: str, *needles: str) -> None:
         assert needle in lines[0], (needle, err)
 
 
+@pytest.mark.slow
 def test_video_to_video_keeps_audio_and_frame_count(clip, tmp_path, capsys):
     video, masks, _ = clip
     out = tmp_path / "clean.mkv"
@@ -55,6 +56,7 @@ def test_video_to_video_keeps_audio_and_frame_count(clip, tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.slow
 def test_png_output_is_exact_outside_the_mask(clip, tmp_path, capsys):
     video, masks, hole = clip
     out = tmp_path / "frames_out"
@@ -129,6 +131,7 @@ def test_unknown_preset_and_bad_dilate(clip, tmp_path, capsys):
     one_line_error(err, "--dilate")
 
 
+@pytest.mark.slow
 def test_refine_option(clip, tmp_path, capsys):
     video, masks, _ = clip
     code, err = run(capsys, video, masks, "-o", tmp_path / "o.mp4", "--refine", "-1")
@@ -205,6 +208,7 @@ def test_bad_references(static_clip, tmp_path, capsys):
     one_line_error(err, "frame 2 is given twice")
 
 
+@pytest.mark.slow
 def test_inpainter_option(static_clip, tmp_path, capsys, monkeypatch):
     from vidfill.models import weights
 
@@ -250,6 +254,7 @@ def test_a_bad_frame_found_while_streaming_leaves_nothing(clip, tmp_path, capsys
             "clip.mp4", "frames", "masks", "short.toml"]
 
 
+@pytest.mark.slow
 def test_fill_is_a_sub_command_and_a_folder_named_like_one_is_not_taken_for_it(clip, tmp_path, capsys,
                                                                                 monkeypatch):
     video, masks, _ = clip
@@ -262,6 +267,7 @@ def test_fill_is_a_sub_command_and_a_folder_named_like_one_is_not_taken_for_it(c
     assert code == 2 and not (tmp_path / "vidfill-demo").exists()
 
 
+@pytest.mark.slow
 def test_an_inverted_matte_with_invert_mask(clip, tmp_path, capsys):
     video, masks, hole = clip
     keep = tmp_path / "keep"

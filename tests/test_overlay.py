@@ -67,6 +67,7 @@ def test_the_scene_behind_is_recovered_within_a_level_given_a_fill_that_knows_it
     assert float(error.mean()) < 1.0 and float(error.quantile(0.95)) <= 2
 
 
+@pytest.mark.slow
 def test_the_fill_recovers_a_semi_transparent_overlay_over_a_panning_shot():
     """End to end: the default (recover) gives back the scene under a white overlay at 0.5
     better than filling it (on this 64x48 clip with DIS flow the fill errs by 6.7 levels, the
@@ -83,6 +84,7 @@ def test_the_fill_recovers_a_semi_transparent_overlay_over_a_panning_shot():
     assert error(recovered) < 4 and error(recovered) < error(filled) / 1.8
 
 
+@pytest.mark.slow
 def test_an_opaque_overlay_is_filled():
     """Nothing shows through an opaque badge: the result is today's fill, exactly."""
     scene = panning_scene(seed=2)
@@ -93,6 +95,7 @@ def test_an_opaque_overlay_is_filled():
     assert torch.equal(fill(shown, masks, cfg), fill(shown, masks, cfg.replace(overlay={"method": "fill"})))
 
 
+@pytest.mark.slow
 def test_a_still_mask_over_something_passing_on_a_locked_off_shot_is_filled():
     """A person walking through a still mask on a locked-off shot is not an overlay: filled as
     today (the scene around does not move, so there is nothing to estimate from)."""
@@ -120,6 +123,7 @@ def test_a_moving_shot_under_an_unrelated_still_mask_is_not_taken_for_an_overlay
     assert overlay.fit < OverlayConfig().min_fit and bool((overlay.weight == 0).all())
 
 
+@pytest.mark.slow
 def test_a_deep_plate_keeps_its_values_above_one_and_is_recovered_in_float():
     scene = to_float(panning_scene(seed=5)) * 2.0  # HDR: up to 2.0
     alpha, paint = text_overlay(0.5)
@@ -189,9 +193,9 @@ def test_the_command_takes_an_overlay_image(tmp_path: Path, capsys):
 def test_a_given_overlay_under_a_mask_folder_takes_the_first_mask_read_once(tmp_path: Path, capsys,
                                                                              monkeypatch):
     """``--overlay-image`` with one mask per frame (it asked for one mask and was refused with
-    "4 masks for 1 frames"), on a range: the clip's first masks are decoded once for the
-    growth decision, the overlay's hole and the range's overlay sample; then the range is read
-    twice (checked, filled)."""
+    "4 masks for 1 frames"), on a range: the range's masks are decoded once (the checks and
+    the fill take them from there), and the clip's first masks once for the decisions taken on
+    the clip's start (the growth, the overlay's hole, the range's overlay sample)."""
     from vidfill import io
     from vidfill.cli.main import main
 
@@ -219,7 +223,7 @@ def test_a_given_overlay_under_a_mask_folder_takes_the_first_mask_read_once(tmp_
     assert main([str(frames), str(masks), "-o", str(tmp_path / "out"), "--flow", "dis",
                  "--frames", "2:3", "--overlay-image", str(tmp_path / "bug.png")]) == 0
     assert "overlay given" in capsys.readouterr().err
-    assert drawn == [4, 4, 4]  # the first 4 (all), then frames 0..3 for the check and the fill
+    assert drawn == [4, 4]  # the range (read through from the start), then the clip's first 4
 
 
 def test_the_still_part_of_masks_is_a_logo_beside_a_moving_object_not_the_object():

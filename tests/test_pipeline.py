@@ -246,6 +246,7 @@ def test_dis_run_skips_refine_passes_and_says_so():
     assert "refine flow" not in reporter.timings
 
 
+@pytest.mark.slow
 def test_the_library_and_the_cli_give_identical_frames_for_the_default_preset(tmp_path, capsys):
     """The config is the run: ``vidfill.fill`` with the default preset builds the networks the
     preset names and fills exactly as the command line does (RAFT from ../shared when present;
@@ -331,6 +332,7 @@ def _default_stages_case(cfg: PipelineConfig, num_frames: int):
     return models, frames, masks
 
 
+@pytest.mark.slow
 def test_default_pipeline_makes_no_host_round_trip_off_the_host(monkeypatch):
     """The default stages (RAFT, edges, completion, propagation, fusion, harmonic keyframes,
     refinement) on a pretend device: nothing goes through numpy/OpenCV, and what is copied to

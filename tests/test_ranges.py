@@ -73,6 +73,7 @@ def test_handles_are_rounded_out_to_the_full_runs_windows():
     assert _on_windows(300, cfg, (99, 131), (100, 130)) == (35, 165)
 
 
+@pytest.mark.slow
 def test_a_range_in_the_first_windows_is_the_full_render_exactly(tmp_path):
     """Handles that round out to the clip's start: the range re-render fills what the full
     render fills, the same frames (one window: the whole clip is read)."""
@@ -82,6 +83,7 @@ def test_a_range_in_the_first_windows_is_the_full_render_exactly(tmp_path):
     assert torch.equal(full, part)
 
 
+@pytest.mark.slow
 def test_a_range_with_the_stated_handles_is_within_the_stated_tolerance(tmp_path):
     """A range in the middle of a clip, HANDLES frames of context each side, the clip longer on
     both sides: its frames, the seam frames first, differ from the full render's by at most the
@@ -96,6 +98,7 @@ def test_a_range_with_the_stated_handles_is_within_the_stated_tolerance(tmp_path
     assert all(m <= SEAM_MAX and mean <= SEAM_MEAN for m, mean in rows), rows
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_a_range_of_a_shared_clip_splices_with_the_full_render(shared, tmp_path):
     """Tennis (40 frames at 432x240, a moving blob), DIS, windows of 16: frames 20..27 with
@@ -118,6 +121,7 @@ def test_a_range_of_a_shared_clip_splices_with_the_full_render(shared, tmp_path)
     assert all(m <= SEAM_MAX and mean <= SEAM_MEAN for m, mean in rows), rows
 
 
+@pytest.mark.slow
 def test_a_range_under_a_still_overlay_estimates_it_from_the_clips_start(tmp_path):
     """Overlay recovery estimates the overlay from the clip's first frames in a range re-render
     too (not from the first frames it reads), so that a logo removed in a range splices with the

@@ -64,6 +64,7 @@ main(sys.argv[2:])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("clip", ["moving", "still"], indirect=True)
 def test_killed_run_resumes_to_identical_output(clip, tmp_path, capsys, monkeypatch, request):
     src, masks, preset = clip

@@ -541,6 +541,7 @@ def full_disk(tmp_path: Path):
     subprocess.run(["umount", str(mount)], check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["clean.mkv", "seq"])
 def test_disk_full_says_so_and_names_the_output(tmp_path, capsys, full_disk, name):
     _, frames, masks = make_clip(12, size=(240, 320), seed=8)

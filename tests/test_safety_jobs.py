@@ -201,6 +201,7 @@ def test_a_job_output_folder_holding_an_input_is_refused(frame_folder, tmp_path,
 DEMO = ("--flow", "dis", "--edges", "none", "--refine", "0", "-q")
 
 
+@pytest.mark.slow
 def test_the_demo_run_again_with_another_length_replaces_its_example(tmp_path, capsys):
     place = tmp_path / "d"
     for frames in (6, 3, 6):
