@@ -9,10 +9,10 @@ piecewise-constant prolongation over 2x2 blocks, which is again such a system: a
 weight is the sum of the fine edges crossing between its two blocks, a coarse cell's data and
 fixed weights the sums over its block. Sums keep cut edges cut and isolated regions isolated on
 every level, so the weak edges of edge-guided flow completion survive coarsening. Piecewise-
-constant interpolation makes the product's edge terms twice too stiff for a smooth error (each
-block boundary carries the whole jump), and its fixed-pixel terms too, as those edges are twice
-as far apart; both are halved (:data:`COARSE_SCALE`), the data term is not, as it does not
-depend on the grid spacing.
+constant interpolation makes the product's edge terms about twice too stiff for a smooth error
+(each block boundary carries the whole jump), and its fixed-pixel terms too, as those edges are
+twice as far apart; both are scaled down (:data:`COARSE_SCALE`), the data term is not, as it does
+not depend on the grid spacing.
 
 The V-cycle smooths with red-black Gauss-Seidel, red then black on the way down and black then
 red on the way up, from a zero guess, so that it is a symmetric positive-definite operator
@@ -28,10 +28,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-COARSE_SCALE = 0.5
+COARSE_SCALE = 0.65
 """Factor on the edge and fixed-pixel terms of each coarser level: piecewise-constant aggregation
 overestimates them by about 2 for a smooth error, and the coarse correction would fall short by as
-much on each level (0.5 measured fewest iterations, docs/decisions.md)."""
+much on each level. Measured (CG iterations to 1e-6 over 8 flow-completion and 48 fusion solves of
+four real clips): 1.0: 166 and 548, 0.5: 122 and 464, 0.65: 105 and 426, 0.8: 119 and 454."""
 COARSEST_CELLS = 64
 """Coarsening stops once the grid has at most this many cells; there the system is solved by its
 pseudo-inverse, one small dense matrix per image computed once per solve (a region with nothing
@@ -44,14 +45,16 @@ after six coarsenings, or a data weight of 1e-4) about 1e-6."""
 
 @dataclass(frozen=True)
 class Level:
-    """One grid of the hierarchy; ``(N, 1, h, w)`` float32 unless said, 0 outside the unknowns."""
+    """One grid of the hierarchy; ``(N, C, h, w)`` float32 unless said, 0 outside the unknowns.
+    The terms are the same for every channel, but stored for each: products of tensors of one
+    shape run several times faster on the CPU than ones that broadcast over the channels."""
 
     mask: torch.Tensor
     """1 at the unknown cells."""
     wx: torch.Tensor
-    """``(N, 1, h, w-1)``: weight of the edge from each cell to its right neighbour, both unknown."""
+    """``(N, C, h, w-1)``: weight of the edge from each cell to its right neighbour, both unknown."""
     wy: torch.Tensor
-    """``(N, 1, h-1, w)``: the same downwards."""
+    """``(N, C, h-1, w)``: the same downwards."""
     data: torch.Tensor
     """The data weight (the pull towards given values)."""
     fixed: torch.Tensor
@@ -63,7 +66,7 @@ class Level:
     and no data weight, which nothing determines)."""
     colours: tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
     """For the red cells (even ``y + x``), then the black ones: ``inv_diag`` on them (0 on the
-    others), and ``(1, 1, h, w)`` 1 on the others (0 on them)."""
+    others), and 1 on the others (0 on them)."""
 
     @staticmethod
     def of(mask: torch.Tensor, wx: torch.Tensor, wy: torch.Tensor, data: torch.Tensor,
@@ -74,8 +77,9 @@ class Level:
         inv_diag = torch.where(diag > 0, 1 / diag.clamp_min(1e-30), torch.zeros_like(diag))
         ys = torch.arange(h, device=mask.device)[:, None]
         xs = torch.arange(w, device=mask.device)[None, :]
-        red = ((ys + xs) % 2 == 0)[None, None].to(mask.dtype)
-        colours = ((inv_diag * red, 1 - red), (inv_diag * (1 - red), red))
+        red = ((ys + xs) % 2 == 0).to(mask.dtype).expand_as(mask)
+        black = 1 - red
+        colours = ((inv_diag * red, black), (inv_diag * black, red.contiguous()))
         return Level(mask, wx, wy, data, fixed, diag, inv_diag, colours)
 
     def neighbours(self, v: torch.Tensor) -> torch.Tensor:
@@ -99,22 +103,28 @@ def _at_cells(ex: torch.Tensor, ey: torch.Tensor) -> torch.Tensor:
             + F.pad(ey, (0, 0, 1, 0)))
 
 
-def fine_level(mask: torch.Tensor, ex: torch.Tensor, ey: torch.Tensor,
-               data_weight: torch.Tensor) -> Level:
-    """The level of a cropped system: ``mask`` ``(N, 1, h, w)`` 1 at the unknowns, weights ``ex``
-    ``(N, 1, h, w-1)`` and ``ey`` ``(N, 1, h-1, w)`` of every edge, ``data_weight`` at the
-    unknowns. Its operator is the Hessian of :func:`vidfill.stages.poisson.poisson_solve`'s
-    energy restricted to the unknowns."""
+def fine_level(mask: torch.Tensor, ex: torch.Tensor, ey: torch.Tensor, data_weight: torch.Tensor,
+               channels: int) -> Level:
+    """The level of a cropped system of ``channels`` channels: ``mask`` ``(N, 1, h, w)`` 1 at the
+    unknowns, weights ``ex`` ``(N, 1, h, w-1)`` and ``ey`` ``(N, 1, h-1, w)`` of every edge,
+    ``data_weight`` at the unknowns. Its operator is the Hessian of
+    :func:`vidfill.stages.poisson.poisson_solve`'s energy restricted to the unknowns."""
+    n, _, h, w = mask.shape
+    mask = mask.expand(n, channels, h, w).contiguous()
+    ex, ey = ex.expand(n, channels, h, w - 1), ey.expand(n, channels, h - 1, w)
     wx = ex * mask[..., :, 1:] * mask[..., :, :-1]
     wy = ey * mask[..., 1:, :] * mask[..., :-1, :]
     # every edge at an unknown cell, less those to unknown cells: its edges to fixed cells
     fixed = (_at_cells(ex, ey) - _at_cells(wx, wy)) * mask
-    return Level.of(mask, wx, wy, data_weight * mask, fixed)
+    return Level.of(mask, wx, wy, (data_weight * mask).contiguous(), fixed)
 
 
 def _block_sum(x: torch.Tensor) -> torch.Tensor:
-    """Sum over the 2x2 blocks of ``x`` ``(N, C, h, w)``, an odd last row or column alone."""
-    return F.avg_pool2d(x, 2, ceil_mode=True, divisor_override=1)
+    """Sum over the 2x2 blocks of ``x`` ``(N, C, h, w)``, padded to even sides with zeros (two
+    strided additions: several times faster on the CPU than a pooling or a reduction)."""
+    x = F.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2))
+    rows = x[..., 0::2, :] + x[..., 1::2, :]
+    return rows[..., 0::2] + rows[..., 1::2]
 
 
 def coarse_level(fine: Level) -> Level:
@@ -137,8 +147,8 @@ class Hierarchy:
 
     levels: tuple[Level, ...]
     coarsest: torch.Tensor
-    """``(N, K, K)`` for the coarsest level's ``K = h * w`` cells (0 rows and columns outside
-    its unknowns)."""
+    """``(N, K, K)`` float32 over the coarsest level's ``K = h * w`` cells (0 rows and columns
+    outside its unknowns), the same for every channel."""
 
 
 def hierarchy(fine: Level) -> Hierarchy:
@@ -146,12 +156,22 @@ def hierarchy(fine: Level) -> Hierarchy:
     levels = [fine]
     while levels[-1].mask.shape[-2] * levels[-1].mask.shape[-1] > COARSEST_CELLS:
         levels.append(coarse_level(levels[-1]))
-    coarsest = levels[-1]
-    n, _, h, w = coarsest.mask.shape
-    basis = torch.eye(h * w, device=coarsest.mask.device).view(1, h * w, h, w) * coarsest.mask
-    matrix = coarsest.apply(basis).view(n, h * w, h * w).double()  # column j: A e_j
-    inverse = torch.linalg.pinv(matrix, rtol=PSEUDO_INVERSE_RTOL, hermitian=True)
+    inverse = torch.linalg.pinv(_dense(levels[-1]), rtol=PSEUDO_INVERSE_RTOL, hermitian=True)
     return Hierarchy(tuple(levels), inverse.to(fine.mask.dtype))
+
+
+def _dense(level: Level) -> torch.Tensor:
+    """``(N, K, K)`` float64: the operator of ``level`` (the same for every channel) as a matrix
+    over its ``K = h * w`` cells (row-major)."""
+    h, w = level.mask.shape[-2:]
+    cells = torch.arange(h * w, device=level.mask.device).view(h, w)
+    matrix = torch.diag_embed(level.diag[:, 0].flatten(-2).double())
+    for weights, p, q in ((level.wx, cells[:, :-1], cells[:, 1:]),
+                          (level.wy, cells[:-1, :], cells[1:, :])):
+        p, q, weight = p.flatten(), q.flatten(), weights[:, 0].flatten(-2).double()
+        matrix[:, p, q] -= weight
+        matrix[:, q, p] -= weight
+    return matrix
 
 
 def _relax(level: Level, rhs: torch.Tensor, x: torch.Tensor, colour: int) -> torch.Tensor:

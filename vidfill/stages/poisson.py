@@ -91,7 +91,9 @@ def poisson_solve(values: torch.Tensor, unknown: torch.Tensor, tx: torch.Tensor,
     if not bool(unknown.any()):
         return PoissonResult(out, 0, 0.0)
     ys, xs = _crop_box(unknown)
-    u = out[..., ys, xs]
+    # contiguous copies: the frames often arrive channels-last (permuted from (N, H, W, C)), and
+    # mixing that layout with the solver's own tensors makes every product several times slower
+    u = out[..., ys, xs].contiguous()
     system = _System.cropped(values, unknown, tx, ty, edge_x, edge_y, data, data_weight, (ys, xs), u)
     # ||b|| of A x = b: minus the gradient with the unknowns at zero. Measuring the residual
     # against it (not against the initial residual) lets a good initial guess stop early.
@@ -150,14 +152,14 @@ class _System:
         xs_e = slice(xs.start, xs.stop - 1)
         ys_e = slice(ys.start, ys.stop - 1)
         mask = unknown[..., ys, xs].to(f32)
-        tx_c, ex_c = tx[..., ys, xs_e].to(f32), ex[..., ys, xs_e]
-        ty_c, ey_c = ty[..., ys_e, xs].to(f32), ey[..., ys_e, xs]
+        tx_c, ex_c = tx[..., ys, xs_e].to(f32).contiguous(), ex[..., ys, xs_e]
+        ty_c, ey_c = ty[..., ys_e, xs].to(f32).contiguous(), ey[..., ys_e, xs]
         if isinstance(data_weight, torch.Tensor):
             dw = data_weight[..., ys, xs].to(f32) * mask
         else:
             dw = float(data_weight) * mask
-        target = u if data is None else data[..., ys, xs].to(f32)
-        level = fine_level(mask, ex_c, ey_c, dw)
+        target = u if data is None else data[..., ys, xs].to(f32).contiguous()
+        level = fine_level(mask, ex_c, ey_c, dw, values.shape[1])
         return _System(mask, tx_c, ty_c, ex_c, ey_c, dw, target.clone(), level)
 
     def apply(self, v: torch.Tensor) -> torch.Tensor:
