@@ -52,7 +52,8 @@ class Level:
     mask: torch.Tensor
     """1 at the unknown cells."""
     wx: torch.Tensor
-    """``(N, C, h, w-1)``: weight of the edge from each cell to its right neighbour, both unknown."""
+    """``(N, C, h, w-1)``: weight of the edge from each cell to its right neighbour (both
+    unknown)."""
     wy: torch.Tensor
     """``(N, C, h-1, w)``: the same downwards."""
     data: torch.Tensor
@@ -83,7 +84,8 @@ class Level:
         return Level(mask, wx, wy, data, fixed, diag, inv_diag, colours)
 
     def neighbours(self, v: torch.Tensor) -> torch.Tensor:
-        """``sum over edges pq of w_pq * v_q`` at each cell p (the off-diagonal part of ``-A v``)."""
+        """``sum over edges pq of w_pq * v_q`` at each cell p (the off-diagonal part of
+        ``-A v``)."""
         out = torch.empty_like(v)
         torch.mul(self.wx, v[..., :, 1:], out=out[..., :, :-1])
         out[..., :, -1] = 0
@@ -162,16 +164,18 @@ def hierarchy(fine: Level) -> Hierarchy:
 
 def _dense(level: Level) -> torch.Tensor:
     """``(N, K, K)`` float64: the operator of ``level`` (the same for every channel) as a matrix
-    over its ``K = h * w`` cells (row-major)."""
+    over its ``K = h * w`` cells (row-major). The diagonal is summed again in float64, so that a
+    region with nothing fixed gives a matrix singular to float64's precision, not float32's."""
     h, w = level.mask.shape[-2:]
     cells = torch.arange(h * w, device=level.mask.device).view(h, w)
-    matrix = torch.diag_embed(level.diag[:, 0].flatten(-2).double())
+    anchor = (level.data + level.fixed)[:, 0].flatten(-2).double()
+    matrix = torch.zeros(*anchor.shape, h * w, dtype=torch.float64, device=anchor.device)
     for weights, p, q in ((level.wx, cells[:, :-1], cells[:, 1:]),
                           (level.wy, cells[:-1, :], cells[1:, :])):
         p, q, weight = p.flatten(), q.flatten(), weights[:, 0].flatten(-2).double()
         matrix[:, p, q] -= weight
         matrix[:, q, p] -= weight
-    return matrix
+    return matrix + torch.diag_embed(anchor - matrix.sum(-1))
 
 
 def _relax(level: Level, rhs: torch.Tensor, x: torch.Tensor, colour: int) -> torch.Tensor:
