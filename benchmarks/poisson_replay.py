@@ -2,17 +2,18 @@
 
 For each clip: its first frames at 432x240 with a still random blob (the completion benchmark's
 holes, seeded by the clip's place in ``--clips``) or a long brush stroke (``--hole stroke``),
-filled by the default pipeline (RAFT-small from ../shared, the flow-edge network), every call to the solver recorded by its caller (flow
-completion, fusion, the harmonic fill). Each recorded solve is then run again by the baseline
-solver (a ``poisson.py`` of another commit, at the tolerance its caller used) and by this one
-(``--tolerance`` for the fusion and harmonic solves, the completion's own for completion),
+filled by the default pipeline (RAFT-small from ../shared, the flow-edge network), every call
+to the solver recorded by its caller (flow completion, fusion, the harmonic fill). Each recorded solve is then run again by the baseline
+solver (a ``poisson.py`` of another commit, ``--baseline-tolerance``) and by this one
+(``--tolerance``) for the fusion and harmonic solves, both at its own for flow completion,
 alternated, on one thread, CPU seconds (the least of ``--repeats``: the machine may be shared).
 Printed per clip and caller: CG iterations, seconds per solve, and the largest difference inside
 the hole from the baseline solver run to 1e-6 (px for flow, 8-bit levels for colour).
 
     git show 42da933:vidfill/stages/poisson.py > /tmp/poisson_before.py
     python benchmarks/poisson_replay.py --baseline /tmp/poisson_before.py [--clips blackswan,tennis]
-        [--frames 8] [--hole blob|stroke] [--tolerance 1e-6] [--json OUT]
+        [--frames 8] [--hole blob|stroke] [--tolerance 1e-6] [--baseline-tolerance 1e-4]
+        [--json OUT]
 """
 
 from __future__ import annotations
@@ -86,12 +87,13 @@ def timed(solve, call: dict, cfg: PoissonConfig):
     return result, time.process_time() - start
 
 
-def replay(call: dict, baseline, tolerance: float, repeats: int) -> dict:
-    """One recorded solve by the baseline and by this solver, alternated."""
+def replay(call: dict, baseline, tolerances: tuple[float, float], repeats: int) -> dict:
+    """One recorded solve by the baseline and by this solver, alternated, at ``tolerances``
+    (the baseline's, this one's) unless it is flow completion's (its own)."""
     cap = call["cfg"].max_iterations
-    before_cfg = PoissonConfig(tolerance=call["cfg"].tolerance, max_iterations=cap,
-                               preconditioner="jacobi")
-    own = call["cfg"].tolerance if call["caller"] == "completion" else tolerance
+    theirs, own = ((call["cfg"].tolerance,) * 2 if call["caller"] == "completion"
+                   else tolerances)
+    before_cfg = PoissonConfig(tolerance=theirs, max_iterations=cap, preconditioner="jacobi")
     after_cfg = PoissonConfig(tolerance=own, max_iterations=cap)
     reference = baseline.poisson_solve(*call["args"], PoissonConfig(1e-6, 20000, "jacobi"),
                                        **call["options"]).values
@@ -129,6 +131,8 @@ def main() -> None:
     p.add_argument("--hole", choices=("blob", "stroke"), default="blob")
     p.add_argument("--tolerance", type=float, default=PoissonConfig().tolerance,
                    help="this solver's tolerance for the fusion and harmonic solves")
+    p.add_argument("--baseline-tolerance", type=float, default=1e-4,
+                   help="the baseline's tolerance for them (1e-4: the default before 1e-6)")
     p.add_argument("--repeats", type=int, default=2)
     add_json_option(p, "poisson_replay")
     args = p.parse_args()
@@ -144,8 +148,8 @@ def main() -> None:
         calls = record_solves(frames, holes, models)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        mine = [dict(replay(call, baseline, args.tolerance, args.repeats), clip=name)
-                for call in calls]
+        tolerances = (args.baseline_tolerance, args.tolerance)
+        mine = [dict(replay(call, baseline, tolerances, args.repeats), clip=name) for call in calls]
         torch.set_num_threads(threads)
         rows += mine
         print_rows(name, mine)

@@ -207,7 +207,7 @@ class PoissonConfig(Checked):
     SECTION: ClassVar[str] = "poisson"
 
     tolerance: float = setting(1e-6, gt=0.0, lt=1.0)
-    """Relative residual ||b - Ax|| / ||b|| at which conjugate gradients stops. 1e-6: fusion within 0.04 of an 8-bit level of the exact solve on real clips; 1e-5 left up to 1.2 levels, 1e-4 up to 3.6, in small regions held only by the fusion's colour weight, whose error the residual hardly shows (docs/decisions.md)."""
+    """Relative residual ||b - Ax|| / ||b|| at which conjugate gradients stops. 1e-6: fusion at most 0.054 8-bit levels from the exact solve on real clips; 1e-5 left up to 1.2 levels, 1e-4 up to 3.6, in small regions held only by the fusion's colour weight, whose error the residual hardly shows (docs/decisions.md)."""
     max_iterations: int = setting(2000, ge=1)
     """Cap on CG iterations (a hole D pixels across needs on the order of D iterations with "jacobi", a few dozen at most with "multigrid")."""
     preconditioner: Literal["multigrid", "jacobi"] = "multigrid"

@@ -83,8 +83,8 @@ def poisson_solve(values: torch.Tensor, unknown: torch.Tensor, tx: torch.Tensor,
 
     Returns:
         :class:`PoissonResult`. A component of unknowns with no valid edge to a known
-        pixel and no data weight is singular; CG then returns a least-squares solution
-        close to the initial guess.
+        pixel and no data weight is singular; CG then converges to one of its solutions if
+        its targets allow one (with zero targets: a constant there), else runs to the cap.
     """
     _check_shapes(values, unknown, tx, ty)
     out = values.to(torch.float32).clone()
