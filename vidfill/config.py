@@ -206,10 +206,12 @@ class FusionConfig(Checked):
 class PoissonConfig(Checked):
     SECTION: ClassVar[str] = "poisson"
 
-    tolerance: float = setting(1e-4, gt=0.0, lt=1.0)
-    """Relative residual ||b - Ax|| / ||b|| at which conjugate gradients stops: there the error left inside the hole is well under one 8-bit level (docs/decisions.md; benchmarks/README.md, "Speed")."""
+    tolerance: float = setting(1e-6, gt=0.0, lt=1.0)
+    """Relative residual ||b - Ax|| / ||b|| at which conjugate gradients stops. 1e-6: fusion at most 0.054 8-bit levels from the exact solve on real clips; 1e-5 left up to 1.2 levels, 1e-4 up to 3.6, in small regions held only by the fusion's colour weight, whose error the residual hardly shows (docs/decisions.md)."""
     max_iterations: int = setting(2000, ge=1)
-    """Cap on CG iterations (a hole D pixels across needs on the order of D iterations)."""
+    """Cap on CG iterations (a hole D pixels across needs on the order of D iterations with "jacobi", a few dozen at most with "multigrid")."""
+    preconditioner: Literal["multigrid", "jacobi"] = "multigrid"
+    """Of conjugate gradients: "multigrid" (a V-cycle on a pyramid of the hole's box: iterations nearly independent of the hole's size) or "jacobi" (the former solver, kept to measure against) (vidfill/stages/multigrid.py, docs/decisions.md)."""
 
 
 @dataclass(frozen=True)
