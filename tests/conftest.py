@@ -73,3 +73,18 @@ def visible(folder: Path) -> list[Path]:
     """The entries of an output folder that a user sees: its frames, without vidfill's hidden
     manifest (:data:`vidfill.io.safety.MANIFEST`)."""
     return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def demo_clip(folder: Path, num_frames: int, size: tuple[int, int], seed: int) -> tuple[Path, Path]:
+    """The demo scene as ``folder/clip.mp4`` and its masks as ``folder/masks/m{t}.png``."""
+    import cv2
+
+    from vidfill.cli.demo import make_clip, write_clip
+
+    _, frames, masks = make_clip(num_frames, size=size, seed=seed)
+    video, mask_dir = folder / "clip.mp4", folder / "masks"
+    write_clip(video, frames)
+    mask_dir.mkdir()
+    for t, mask in enumerate(masks):
+        cv2.imwrite(str(mask_dir / f"m{t}.png"), mask.astype(np.uint8) * 255)
+    return video, mask_dir

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
-from vidfill.cli.demo import make_clip, write_clip
+from conftest import demo_clip
 from vidfill.cli.main import main
 from vidfill.job import Job, run_job
 from vidfill.job.profile import MARK, build_profile, profile_table
@@ -26,13 +24,7 @@ FAST = ("--flow", "dis", "--edges", "none", "--device", "cpu")
 @pytest.fixture
 def clip(tmp_path: Path) -> tuple[Path, Path]:
     """A tiny mp4 and its mask folder."""
-    _, frames, masks = make_clip(T, size=(48, 64), seed=1)
-    video, mask_dir = tmp_path / "clip.mp4", tmp_path / "masks"
-    write_clip(video, frames)
-    mask_dir.mkdir()
-    for t, mask in enumerate(masks):
-        cv2.imwrite(str(mask_dir / f"m{t}.png"), mask.astype(np.uint8) * 255)
-    return video, mask_dir
+    return demo_clip(tmp_path, T, (48, 64), 1)
 
 
 def run(capsys, *args) -> tuple[int, str]:

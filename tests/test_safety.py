@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import deep_plate, write_pngs
+from conftest import deep_plate, demo_clip, write_pngs
 from vidfill import io, windows
 from vidfill.cli.main import main
 from vidfill.config import FlowConfig, MaskConfig, PipelineConfig
@@ -40,13 +40,7 @@ SIZE = (48, 64)
 @pytest.fixture
 def clip(tmp_path: Path) -> tuple[Path, Path]:
     """A small mp4 and its mask folder."""
-    _, frames, masks = make_clip(T, size=SIZE, seed=3)
-    video, mask_dir = tmp_path / "clip.mp4", tmp_path / "masks"
-    write_clip(video, frames)
-    mask_dir.mkdir()
-    for t, mask in enumerate(masks):
-        cv2.imwrite(str(mask_dir / f"m{t}.png"), mask.astype(np.uint8) * 255)
-    return video, mask_dir
+    return demo_clip(tmp_path, T, SIZE, 3)
 
 
 @pytest.fixture
