@@ -81,6 +81,7 @@ import torch
 from common import (SHARED, SIZE, add_json_option, clip_folder, default_json, describe, load_clip,
                     load_results, results, settings_of, telea, write_results)
 from vidfill import VidfillError, fill, load_preset
+from vidfill.config import ConfigError, parse_overrides
 from vidfill.metrics import psnr_region, texture_ratio, warping_error
 from vidfill.models.build import build_models
 from vidfill.progress import Reporter
@@ -285,6 +286,7 @@ class Runner:
         self.device = device
         base = load_preset("default")
         self.configs = {"recover": base, "fill": base.replace(overlay={"method": "fill"})}
+        self.base = base
         self.models = build_models(base, raft_weights=SHARED / "checkpoints/raft-small.pth",
                                    device=device)
         self.notes = Notes()
@@ -300,7 +302,9 @@ class Runner:
         if method == "telea":
             return telea(frames, masks), time.perf_counter() - start, {}, []
         reporter = Reporter(quiet=True)
-        result = fill(frames, masks, self.configs[method], models=self.models, device=self.device,
+        name, *overrides = method.split("/")
+        cfg = self.configs[name].replace(origin=method, **parse_overrides(overrides))
+        result = fill(frames, masks, cfg, models=self.models, device=self.device,
                       reporter=reporter)
         seconds = time.perf_counter() - start
         return result, seconds, dict(reporter.timings), list(dict.fromkeys(self.notes.messages))
@@ -446,7 +450,9 @@ def main() -> None:
                    help="comma-separated: car-roundabout, tennis, blackswan, breakdance, still[:NAME]")
     p.add_argument("--overlays", default=DEFAULT_OVERLAYS, help=f"comma-separated of {', '.join(OVERLAYS)}, or all")
     p.add_argument("--encodings", default="lossless,crf18", help="comma-separated: lossless, crfN; or all")
-    p.add_argument("--methods", default=",".join(METHODS), help="comma-separated of recover, fill, telea")
+    p.add_argument("--methods", default=",".join(METHODS),
+                   help="comma-separated of recover, fill, telea; recover and fill may take "
+                        "/SECTION.KEY=VALUE overrides (recover/overlay.steady_frames=0)")
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--seed", type=int, default=0, help="of the still background's noise")
     p.add_argument("--device", default="cpu", help="where vidfill works (the frames stay on the CPU)")
@@ -470,8 +476,12 @@ def main() -> None:
         if name not in OVERLAYS:
             raise SystemExit(f"--overlays {name}: have {', '.join(OVERLAYS)}")
     for name in methods:
-        if name not in METHODS:
+        if name.split("/")[0] not in METHODS or name.startswith("telea/"):
             raise SystemExit(f"--methods {name}: have {', '.join(METHODS)}")
+        try:
+            load_preset("default").replace(**parse_overrides(name.split("/")[1:]))
+        except ConfigError as error:
+            raise SystemExit(f"--methods {name}: {error}")
     for name in encodings:
         if name != "lossless" and not (name.startswith("crf") and name[3:].isdigit()):
             raise SystemExit(f"--encodings {name}: expected lossless or crfN (crf18, crf23)")

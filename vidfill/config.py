@@ -367,6 +367,20 @@ class OverlayConfig(Checked):
     """Passes that lower the weight of frames that do not fit (something passing over the overlay that the fill did not see)."""
     robust_scale: float = setting(3.0, gt=0.0)
     """Residual, in robust standard deviations, at which a frame's weight is halved."""
+    steady_frames: int = setting(4, ge=0)
+    """Frames either side whose view of the same point (along the flow) is averaged with each
+    recovered pixel, each weighted by how clearly it shows it (``k^2``): the recovery amplifies
+    noise and compression by ``1/k``, and frames where the point is outside the overlay know it
+    better (0: off). Figures: docs/decisions.md."""
+    steady_margin: int = setting(96, ge=0, pixels=True)
+    """Pixels around the overlay in which the frames are matched for that (OpenCV DIS): the
+    flow needs context beyond the points themselves."""
+    steady_level: float = setting(1.0, gt=0.0)
+    """How far a neighbour's view of a point may be from the recovered pixel, in standard
+    deviations of the noise the two are expected to differ by (the clip's noise, estimated
+    from the frames, times their gains; the sigma of a Gaussian weight): what the flow got
+    wrong, or something else that is there, drops out, and a clean (lossless) clip, whose
+    recovery is already exact, is hardly changed."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -16,6 +16,7 @@ overlay lets through is given back (:mod:`vidfill.stages.overlay`) and only the 
 
 from __future__ import annotations
 
+import collections
 import itertools
 import operator
 from collections.abc import Iterable, Iterator
@@ -24,11 +25,11 @@ import cv2
 import numpy as np
 import torch
 
-from vidfill.config import PipelineConfig
+from vidfill.config import OverlayConfig, PipelineConfig
 from vidfill.models.build import Models
 from vidfill.progress import Reporter
 from vidfill.stages.holes import dilate_holes
-from vidfill.stages.overlay import Overlay, estimate_overlay, mask_box, recover
+from vidfill.stages.overlay import Overlay, estimate_overlay, mask_box, recover, steady
 from vidfill.types import stored, to_float
 from vidfill.windows import fill_in_windows
 
@@ -153,17 +154,57 @@ def _recovered(frames: Iterator[torch.Tensor], masks: Iterator[torch.Tensor], nu
             scene = stored(recover(to_float(frame[None]).to(overlay.clear.device), overlay)[0].cpu(),
                            frame.dtype)
             share = torch.where(used, weight, 0.0)
-            yield torch.where(used, scene, frame), hole & (share < 1), (scene, share)
+            yield torch.where(used, scene, frame), hole & (share < 1), (scene, share, hole)
 
     plain, rest, scenes = _split(taken_off())
     filled = fill_in_windows(plain, rest, num_frames, cfg.replace(mask={"dilate": 0}),
                              models=models, reporter=reporter, device=device, **windows)
-    for out, (scene, share) in zip(filled, scenes):
-        partial = (share > 0) & (share < 1)
-        if bool(partial.any()):
-            blend = stored(share * to_float(scene) + (1 - share) * to_float(out), out.dtype)
-            out = torch.where(partial, blend, out)
-        yield out
+    box = mask_box(still, cfg.overlay.steady_margin)[2:]
+    clear, work = overlay.clear.cpu(), overlay.clear.device
+
+    def blended() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for out, (scene, share, hole) in zip(filled, scenes):
+            partial = (share > 0) & (share < 1)
+            if bool(partial.any()):
+                blend = stored(share * to_float(scene) + (1 - share) * to_float(out), out.dtype)
+                out = torch.where(partial, blend, out)
+            # how clearly each pixel shows the scene: 0 where it is a fill, not seen
+            yield out, torch.where(share > 0, clear, (~hole).float())[(slice(None), *box)].to(work)
+
+    return _steadied(blended(), box, cfg.overlay)
+
+
+def _steadied(items: Iterator[tuple[torch.Tensor, torch.Tensor]], box: tuple[slice, slice],
+              cfg: OverlayConfig) -> Iterator[torch.Tensor]:
+    """Each frame of ``items`` (a frame ``(3, H, W)`` and how clearly each pixel of its crop
+    ``box`` shows the scene, ``(1, h, w)``), its recovered pixels averaged along the flow with
+    ``cfg.steady_frames`` frames either side (:func:`vidfill.stages.overlay.steady`); lags
+    that many frames behind."""
+    reach = cfg.steady_frames
+    window: collections.deque = collections.deque()  # (frame, crop, clear), frames base...
+    base = 0
+
+    def emit(centre: int) -> torch.Tensor:
+        frame = window[centre - base][0]
+        crops = torch.stack([c for _, c, _ in window]).to(window[0][2].device)
+        clears = torch.stack([k for _, _, k in window])
+        got = steady(crops, clears, centre - base, cfg)
+        out = frame.clone()
+        out[(slice(None), *box)] = stored(got.to(frame.device), frame.dtype)
+        return out
+
+    count = 0
+    for frame, clear in items:
+        window.append((frame, to_float(frame[(slice(None), *box)]).to(clear.device), clear))
+        count += 1
+        centre = count - 1 - reach
+        if centre >= 0:
+            yield emit(centre)
+            if centre + 1 - reach > base:
+                window.popleft()
+                base += 1
+    for centre in range(max(0, count - reach), count):
+        yield emit(centre)
 
 
 def _split(items: Iterator[tuple]) -> tuple[Iterator, ...]:

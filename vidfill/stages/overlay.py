@@ -36,8 +36,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from vidfill.config import OverlayConfig
+from vidfill.config import FlowConfig, OverlayConfig
+from vidfill.stages.flow import estimate_flow, resize_flow, warp_backward
 from vidfill.stages.holes import hole_box
+from vidfill.types import to_float, to_uint8
 
 
 @dataclass(frozen=True)
@@ -200,3 +202,74 @@ def recover(frames: torch.Tensor, overlay: Overlay) -> torch.Tensor:
     used = overlay.weight > 0
     scene = (frames - overlay.colour) / overlay.clear.clamp_min(1e-3)
     return torch.where(used, scene, frames)
+
+
+def steady(frames: torch.Tensor, clear: torch.Tensor, centre: int,
+           cfg: OverlayConfig | None = None) -> torch.Tensor:
+    """Frame ``centre`` of ``frames`` with its recovered pixels averaged with what its
+    neighbours show of the same point, along the flow between them.
+
+    The recovered scene ``(J - b) / k`` carries the noise and compression of ``J`` times
+    ``1/k``. A neighbouring frame that shows the same point more clearly (outside the overlay,
+    or through a clearer part of it) knows it better: each frame's value is weighted by ``k^2``
+    (the inverse of its noise's variance) and by how well it agrees with the centre
+    (a Gaussian of their difference, sigma ``cfg.steady_level``: a neighbour that the flow got
+    wrong, or that shows something else, drops out), and points that fail the flow's
+    forward-backward check are left out. The flow (OpenCV DIS) is estimated on the frames as
+    recovered, where the scene shows through: measured, not completed.
+
+    Args:
+        frames: ``(N, 3, h, w)`` float32 on the [0, 1] scale, frames as recovered (a crop
+            around the overlay), ``N`` at least 1.
+        clear: ``(N, 1, h, w)`` float32: per frame and pixel how much of the scene shows
+            (``k``: 1 where nothing covers it, 0 where the value is a fill, not an observation).
+        centre: the index of the frame to steady.
+        cfg: the overlay settings (default: :class:`OverlayConfig`'s).
+
+    Returns:
+        ``(3, h, w)`` float32: frame ``centre`` steadied where ``clear`` is between 0 and 1
+        (exclusive of 1), as it was elsewhere.
+    """
+    cfg = cfg or OverlayConfig()
+    here = frames[centre]
+    covered = (clear[centre] > 0) & (clear[centre] < 1)
+    others = [s for s in range(len(frames)) if s != centre]
+    if not others or not bool(covered.any()):
+        return here
+    pairs = torch.tensor([(centre, s) for s in others])
+    flow = estimate_flow(to_uint8(frames.clamp(0, 1)), FlowConfig(method="dis", max_side=max(frames.shape[-2:])),
+                         pairs=pairs)
+    gain = 1 / clear.clamp_min(1e-3).square()  # the variance of each value's noise, in units of J's
+    views = []
+    for i, s in enumerate(others):
+        fwd, bwd = (resize_flow(f[i:i + 1], tuple(frames.shape[-2:])) for f in (flow.fwd, flow.bwd))
+        seen = (fwd + warp_backward(bwd, fwd)).square().sum(1) < 1.0
+        seen &= warp_backward(clear[s:s + 1], fwd, padding="zeros")[0] > 0
+        there = warp_backward(frames[s:s + 1], fwd)[0]
+        views.append((there, warp_backward(gain[s:s + 1], fwd)[0], seen & (clear[centre] > 0)))
+    noise = _noise(here, gain[centre], views)
+    weight = clear[centre].square()
+    total = here * weight
+    for there, gain_there, seen in views:
+        spread = (there - here).square().mean(0, keepdim=True)
+        expected = (cfg.steady_level * noise) ** 2 * (gain[centre] + gain_there)
+        w = seen / gain_there.clamp_min(1) * torch.exp(-spread / (2 * expected.clamp_min(1e-12)))
+        total, weight = total + there * w, weight + w
+    return torch.where(covered, total / weight.clamp_min(1e-12), here)
+
+
+def _noise(here: torch.Tensor, gain: torch.Tensor,
+           views: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> float:
+    """The standard deviation of the noise of the frames as shown (``J``'s; [0, 1] scale),
+    from how far each view of a point from a neighbour (``(3, h, w)`` values, ``(1, h, w)``
+    gains, ``(1, h, w)`` bool where seen) is from ``here``: their squared difference is the
+    noise's variance times the two gains, plus what the flow gets wrong (a constant); fitted by
+    least squares, its largest 5 % left out."""
+    spread = torch.cat([(v - here).square().mean(0, keepdim=True)[s] for v, _, s in views])
+    gains = torch.cat([(gain + g)[s] for _, g, s in views])
+    if spread.numel() < 16:
+        return 0.0
+    keep = spread <= torch.quantile(spread, 0.95)
+    design = torch.stack([gains[keep], torch.ones_like(gains[keep])], 1).double()
+    fitted = torch.linalg.lstsq(design, spread[keep].double()[:, None]).solution
+    return float(fitted[0, 0].clamp_min(0).sqrt())
