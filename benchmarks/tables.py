@@ -347,6 +347,23 @@ def overlay(files: list[dict]) -> list[str]:
                  lines, members)
 
 
+def overlay_methods(files: list[dict]) -> list[str]:
+    """Per composite and method (settings compared, ``recover/SECTION.KEY=VALUE``): PSNR,
+    texture ratio and E_warp inside the overlay, beside the untouched frames' E_warp."""
+    rows = [r for f in files for r in f["rows"] if r["method"] != "input"]
+    lines, members = [], []
+    for (clip, name, encoding, method), mine in groups(
+            rows, key=lambda r: (r["clip"], r["overlay"], r["encoding"], r["method"])).items():
+        row = mine[0]
+        lines.append([f"{clip} ({row['camera']})", name, encoding, method, number(row["psnr"], ".2f"),
+                      number(row.get("texture"), ".2f"),
+                      f"{number(row['ewarp'], '.3f')} / {number(row['ewarp_truth'], '.3f')}",
+                      number(row["s_per_frame"], ".2f")])
+        members.append(mine)
+    return table(["clip", "overlay", "encoding", "method", "PSNR", "texture", "E_warp / untouched",
+                  "s/frame"], lines, members)
+
+
 TABLES = {
     "completion": ("completion", completion), "completion-cases": ("completion", completion_cases),
     "davis_recipe": ("davis_recipe", davis_recipe), "davis_recipe-clips": ("davis_recipe", davis_clips),
@@ -355,7 +372,7 @@ TABLES = {
     "poisson_speed": ("poisson_speed", poisson_speed), "memory-rss": ("memory-rss", memory_rss),
     "memory-psnr": ("memory-psnr", memory_psnr), "ranges": ("ranges", ranges),
     "objects": ("objects", objects), "objects-pairs": ("objects", objects_pairs),
-    "overlay": ("overlay", overlay),
+    "overlay": ("overlay", overlay), "overlay-methods": ("overlay", overlay_methods),
 }
 """Table name -> (the benchmark whose files it reads, the function that makes it)."""
 

@@ -239,37 +239,35 @@ def steady(frames: torch.Tensor, clear: torch.Tensor, centre: int,
     pairs = torch.tensor([(centre, s) for s in others])
     flow = estimate_flow(to_uint8(frames.clamp(0, 1)), FlowConfig(method="dis", max_side=max(frames.shape[-2:])),
                          pairs=pairs)
-    gain = 1 / clear.clamp_min(1e-3).square()  # the variance of each value's noise, in units of J's
-    views = []
-    for i, s in enumerate(others):
-        fwd, bwd = (resize_flow(f[i:i + 1], tuple(frames.shape[-2:])) for f in (flow.fwd, flow.bwd))
-        seen = (fwd + warp_backward(bwd, fwd)).square().sum(1) < 1.0
-        seen &= warp_backward(clear[s:s + 1], fwd, padding="zeros")[0] > 0
-        there = warp_backward(frames[s:s + 1], fwd)[0]
-        views.append((there, warp_backward(gain[s:s + 1], fwd)[0], seen & (clear[centre] > 0)))
-    noise = _noise(here, gain[centre], views)
-    weight = clear[centre].square()
-    total = here * weight
-    for there, gain_there, seen in views:
-        spread = (there - here).square().mean(0, keepdim=True)
-        expected = (cfg.steady_level * noise) ** 2 * (gain[centre] + gain_there)
-        w = seen / gain_there.clamp_min(1) * torch.exp(-spread / (2 * expected.clamp_min(1e-12)))
-        total, weight = total + there * w, weight + w
+    size = tuple(frames.shape[-2:])
+    fwd, bwd = resize_flow(flow.fwd, size), resize_flow(flow.bwd, size)
+    # each neighbour's values, clear share, flow back and coverage, brought onto the centre
+    moved = warp_backward(torch.cat([frames[others], clear[others], bwd,
+                                     torch.ones_like(clear[others])], 1), fwd, padding="zeros")
+    there, clear_there = moved[:, :3], moved[:, 3:4]
+    seen = ((fwd + moved[:, 4:6]).square().sum(1, keepdim=True) < 1.0) & (moved[:, 6:] > 0.999)
+    seen &= (clear_there > 0) & (clear[centre] > 0)
+    gain = 1 / clear[centre].clamp_min(1e-3).square()  # each value's noise variance, in J's units
+    gain_there = 1 / clear_there.clamp_min(1e-3).square()
+    spread = (there - here).square().mean(1, keepdim=True)
+    noise = _noise(spread, gain + gain_there, seen)
+    expected = (cfg.steady_level * noise) ** 2 * (gain + gain_there)
+    w = seen / gain_there * torch.exp(-spread / (2 * expected.clamp_min(1e-12)))
+    weight = clear[centre].square() + w.sum(0)
+    total = here * clear[centre].square() + (there * w).sum(0)
     return torch.where(covered, total / weight.clamp_min(1e-12), here)
 
 
-def _noise(here: torch.Tensor, gain: torch.Tensor,
-           views: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> float:
-    """The standard deviation of the noise of the frames as shown (``J``'s; [0, 1] scale),
-    from how far each view of a point from a neighbour (``(3, h, w)`` values, ``(1, h, w)``
-    gains, ``(1, h, w)`` bool where seen) is from ``here``: their squared difference is the
-    noise's variance times the two gains, plus what the flow gets wrong (a constant); fitted by
-    least squares, its largest 5 % left out."""
-    spread = torch.cat([(v - here).square().mean(0, keepdim=True)[s] for v, _, s in views])
-    gains = torch.cat([(gain + g)[s] for _, g, s in views])
+def _noise(spread: torch.Tensor, gains: torch.Tensor, seen: torch.Tensor) -> float:
+    """The standard deviation of the noise of the frames as shown (``J``'s; [0, 1] scale), from
+    how far the neighbours' views of points are from the centre's (``spread``, their squared
+    difference, ``(N, 1, h, w)``, where ``seen``): that is the noise's variance times the two
+    values' ``gains`` (their sum), plus what the flow gets wrong (a constant); fitted by least
+    squares, the largest 5 % left out."""
+    spread, gains = spread[seen], gains[seen]
     if spread.numel() < 16:
         return 0.0
-    keep = spread <= torch.quantile(spread, 0.95)
+    keep = spread <= spread.kthvalue(max(1, int(0.95 * spread.numel()))).values
     design = torch.stack([gains[keep], torch.ones_like(gains[keep])], 1).double()
     fitted = torch.linalg.lstsq(design, spread[keep].double()[:, None]).solution
     return float(fitted[0, 0].clamp_min(0).sqrt())
