@@ -168,8 +168,8 @@ def _recovered(frames: Iterator[torch.Tensor], masks: Iterator[torch.Tensor], nu
             if bool(partial.any()):
                 blend = stored(share * to_float(scene) + (1 - share) * to_float(out), out.dtype)
                 out = torch.where(partial, blend, out)
-            # how clearly each pixel shows the scene: 0 where it is a fill, not seen
-            yield out, torch.where(share > 0, clear, (~hole).float())[(slice(None), *box)].to(work)
+            # how clearly each pixel shows the scene: 0 where it is a fill or blended with one
+            yield out, torch.where(share == 1, clear, (~hole).float())[(slice(None), *box)].to(work)
 
     return _steadied(blended(), box, cfg.overlay)
 
