@@ -114,6 +114,9 @@ class FlowConfig(Checked):
     """OpenCV DIS preset for the classical fallback: "ultrafast", "fast" or "medium"."""
     refine_updates: int = setting(12, ge=1)
     """RAFT iterations in the refinement passes (``num_updates`` is the first pass's): halving them costs more hole quality than the time it saves is worth, so fewer is a knob, not the default (docs/decisions.md)."""
+    refine_warm_start: bool = False
+    """RAFT only: the refinement passes start RAFT's iterations from the flow they replace
+    (the completed flow, then the previous pass's) instead of from zero. Figures: docs/decisions.md."""
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """RAFT's arithmetic: "bfloat16" (autocast) or "float32"; "auto" = bfloat16 only where the
     hardware computes it natively (CUDA with bf16; x86 CPUs with AVX512-BF16 or AMX), where it is
