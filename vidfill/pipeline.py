@@ -225,10 +225,11 @@ def _fill_and_refine(frames: torch.Tensor, hole: torch.Tensor, flows: _Completed
 
     def flow_again(shown: torch.Tensor, fwd: torch.Tensor, bwd: torch.Tensor, pairs: torch.Tensor,
                    advance) -> FlowResult:
+        base = FlowResult(fwd, bwd, "raft", size)
         if margin == 0:
-            return estimate_flow(shown, refine, models.flow, advance, pairs=pairs)
-        return estimate_flow_near(shown, small_hole, FlowResult(fwd, bwd, "raft", size), refine,
-                                  models.flow, margin, advance, pairs)
+            return estimate_flow(shown, refine, models.flow, advance, pairs=pairs,
+                                 init=base if refine.refine_warm_start else None)
+        return estimate_flow_near(shown, small_hole, base, refine, models.flow, margin, advance, pairs)
 
     for _ in range(refine_passes):
         # The filled frames have content in the hole that matches across frames, so the flow

@@ -115,14 +115,17 @@ def _cpu_bfloat16() -> bool:
 
 def _raft_flows(model: torch.nn.Module, frames: torch.Tensor, pairs: torch.Tensor,
                 num_updates: int, batch_size: int, progress: Progress | None = None, *,
-                bfloat16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                bfloat16: bool = False,
+                init: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """RAFT flow a -> b and b -> a for each pair ``(a, b)`` of ``(T, 3, h, w)`` uint8 frames.
 
-    torchvision's ``RAFT.forward`` step by step, with one change its signature does not
+    torchvision's ``RAFT.forward`` step by step, with two changes its signature does not
     offer: each frame goes through the feature and context encoders once, not once per pair
-    and direction (1.29x faster at 432x240, the same flow). Frames smaller than
-    :data:`vidfill.models.raft.MIN_SIZE` are padded (replicated edges) and the flow cropped.
-    ``bfloat16``: under autocast to bfloat16. Returns ``(N, 2, h, w)`` float32 twice.
+    and direction (1.29x faster at 432x240, the same flow); and ``init``, ``(N, 2, h, w)``
+    flows a -> b and b -> a, starts the iterations from that flow instead of zero (RAFT's warm
+    start, :func:`_on_raft_grid`). Frames smaller than :data:`vidfill.models.raft.MIN_SIZE` are
+    padded (replicated edges) and the flow cropped. ``bfloat16``: under autocast to bfloat16.
+    Returns ``(N, 2, h, w)`` float32 twice.
     """
     from torchvision.models.optical_flow._utils import make_coords_grid, upsample_flow
 
@@ -142,13 +145,17 @@ def _raft_flows(model: torch.nn.Module, frames: torch.Tensor, pairs: torch.Tenso
             hidden.append(state)
             context.append(ctx)
         features, hidden, context = torch.cat(features), torch.cat(hidden), torch.cat(context)
-        for batch in pairs.split(batch_size):
+        for rows in torch.arange(len(pairs)).split(batch_size):
+            batch = pairs[rows]
             first, second = slot[batch[:, 0]], slot[batch[:, 1]]
             src, dst = torch.cat([first, second]), torch.cat([second, first])
             model.corr_block.build_pyramid(features[src], features[dst])
             state, ctx = hidden[src], context[src]
             coords0 = make_coords_grid(len(src), *state.shape[-2:]).to(state.device)
             coords1 = coords0.clone()
+            if init is not None:
+                start = torch.cat([init[0][rows], init[1][rows]])
+                coords1 = coords1 + _on_raft_grid(start, pad, state.shape[-2:])
             for _ in range(num_updates):
                 corr = model.corr_block.index_pyramid(centroids_coords=coords1)
                 state, delta = model.update_block(state, ctx, corr, coords1 - coords0)
@@ -160,6 +167,15 @@ def _raft_flows(model: torch.nn.Module, frames: torch.Tensor, pairs: torch.Tenso
             if progress:
                 progress(len(batch))
     return torch.cat(fwd), torch.cat(bwd)
+
+
+def _on_raft_grid(flow: torch.Tensor, pad: tuple[int, int, int, int],
+                  grid: tuple[int, int]) -> torch.Tensor:
+    """``(N, 2, h, w)`` flow in pixels brought to RAFT's 1/8 ``grid`` in its units, the inverse of
+    its upsampling (8 times the values, each pixel a blend of its cell's neighbours): padded as
+    the frames are (replicated edges), area-averaged down to ``grid`` and divided by 8."""
+    flow = F.pad(flow.float(), pad, mode="replicate") if any(pad) else flow.float()
+    return F.interpolate(flow, size=tuple(grid), mode="area") / 8
 
 
 def _split_context(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,7 +217,7 @@ def _bfloat16(cfg: FlowConfig, device: torch.device) -> bool:
 
 def estimate_flow(frames: torch.Tensor, cfg: FlowConfig, model: torch.nn.Module | None = None,
                   progress: Progress | None = None,
-                  pairs: torch.Tensor | None = None) -> FlowResult:
+                  pairs: torch.Tensor | None = None, init: FlowResult | None = None) -> FlowResult:
     """Forward and backward flow between pairs of frames of a clip (by default adjacent ones).
 
     Args:
@@ -210,6 +226,8 @@ def estimate_flow(frames: torch.Tensor, cfg: FlowConfig, model: torch.nn.Module 
         model: a torchvision RAFT module with weights loaded, or None for OpenCV DIS.
         progress: called with the number of frame pairs finished.
         pairs: ``(N, 2)`` long frame indices ``(a, b)``; default ``(t, t+1)`` for every t.
+        init: RAFT only: flow of ``pairs`` at the working size to start RAFT's iterations
+            from (a refinement pass's warm start); None = from zero.
 
     Returns:
         :class:`FlowResult` with ``(N, 2, h, w)`` flows at the working size
@@ -231,7 +249,8 @@ def estimate_flow(frames: torch.Tensor, cfg: FlowConfig, model: torch.nn.Module 
     if model is not None:
         if len(pairs):
             flows = _raft_flows(model, small, pairs, cfg.num_updates, cfg.batch_size, progress,
-                                bfloat16=_bfloat16(cfg, small.device))
+                                bfloat16=_bfloat16(cfg, small.device),
+                                init=None if init is None else (init.fwd, init.bwd))
             fwd, bwd = [flows[0]], [flows[1]]
         method = "raft"
     else:
@@ -307,8 +326,9 @@ def estimate_flow_near(frames: torch.Tensor, holes: torch.Tensor, base: FlowResu
     estimated on a crop around the holes of both frames, grown by ``margin`` working pixels
     plus the largest motion of ``base`` near the holes (so that the matches lie in the crop),
     and replaces ``base`` (the same pairs' flow from before) inside the holes grown by half
-    the margin; elsewhere ``base`` stands. Pairs with the same crop are estimated together;
-    a crop over most of the frame becomes the whole frame.
+    the margin; elsewhere ``base`` stands. With ``cfg.refine_warm_start``, RAFT's iterations
+    start from ``base`` on the crop. Pairs with the same crop are estimated together; a crop
+    over most of the frame becomes the whole frame.
 
     Args:
         frames: ``(T, 3, H, W)`` uint8 RGB.
@@ -338,8 +358,10 @@ def estimate_flow_near(frames: torch.Tensor, holes: torch.Tensor, base: FlowResu
     bfloat16 = _bfloat16(cfg, small.device)
     whole = (0, size[0], 0, size[1])
     for (y0, y1, x0, x1), members in groups.items():
+        region = (members, slice(None), slice(y0, y1), slice(x0, x1))
+        init = (base.fwd[region], base.bwd[region]) if cfg.refine_warm_start else None
         got = _raft_flows(model, small[..., y0:y1, x0:x1], pairs[members], cfg.num_updates,
-                          cfg.batch_size, progress, bfloat16=bfloat16)
+                          cfg.batch_size, progress, bfloat16=bfloat16, init=init)
         for k, i in enumerate(members):
             ky0, ky1, kx0, kx1 = whole if (y0, y1, x0, x1) == whole else keeps[i]
             inner = (slice(None), slice(ky0, ky1), slice(kx0, kx1))
