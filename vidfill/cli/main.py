@@ -78,8 +78,22 @@ while it loads is one line too. ``vidfill INPUT ...`` without one is ``vidfill f
 
 
 def command(name: str) -> Callable[[list[str]], int]:
-    """The ``main`` of sub-command ``name``."""
-    return importlib.import_module(f"vidfill.cli.{name.replace('-', '_')}").main
+    """The ``main`` of sub-command ``name``, imported with Ctrl-C held until the import is done:
+    an interrupt inside an extension module's initialisation (numpy's, under torch's import)
+    leaves it half-loaded, and the next import of it failed as an internal error, not as the
+    interruption it was."""
+    module = f"vidfill.cli.{name.replace('-', '_')}"
+    if threading.current_thread() is not threading.main_thread():
+        return importlib.import_module(module).main
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: interrupted.append(True))
+    try:
+        loaded = importlib.import_module(module)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
+    return loaded.main
 
 
 def _dispatch(argv: list[str]) -> int:
