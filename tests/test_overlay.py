@@ -176,19 +176,24 @@ def test_steadying_averages_the_amplified_noise_of_a_recovery_away_along_the_flo
     assert torch.equal(out[~inside], shown[8][~inside])
 
 
-def test_steadying_leaves_an_exact_recovery_as_it_is():
+def test_steadying_leaves_an_exact_recovery_nearly_as_it_is():
     """A lossless clip recovered with the exact overlay errs only by its 8-bit rounding (0.4
-    levels here): nothing to average away, and following the flow would blur the scene (by 2
-    levels, were every neighbour taken): the clip's noise is estimated as low and the
-    neighbours' views, which differ by more than it, are left out."""
+    levels here): nothing to average away, and following the flow would blur the scene (by 1.0
+    level more on average, were every view taken): the clip's noise is estimated as low and the
+    views that differ by more than it are left out. Over 8 frames, at most a quarter of a level
+    more on average (0.03 with today's packages, 0.08 with the oldest supported; single frames
+    up to 0.33: the noise estimate varies from window to window)."""
     scene = drifting_scene()
     alpha, paint = text_overlay(0.6)
     shown = to_float(to_uint8(alpha * paint + (1 - alpha) * scene))
     back = recover(shown, given_overlay(alpha, paint, alpha[0] > 0.01))
-    out = steady(back[4:13], (1 - alpha).expand(9, 1, H, W), 4)
     inside = (alpha > 0.01).expand(3, H, W)
-    error = lambda x: float((x - scene[8])[inside].abs().mean()) * 255  # noqa: E731
-    assert error(out) < error(back[8]) + 0.1
+    added = []
+    for centre in range(4, T - 4):
+        out = steady(back[centre - 4:centre + 5], (1 - alpha).expand(9, 1, H, W), 4)
+        error = lambda x: float((x - scene[centre])[inside].abs().mean()) * 255  # noqa: E731
+        added.append(error(out) - error(back[centre]))
+    assert float(np.mean(added)) < 0.25
 
 
 def test_overlay_settings_are_checked():
