@@ -186,7 +186,7 @@ def _steadied(items: Iterator[tuple[torch.Tensor, torch.Tensor]], box: tuple[sli
 
     def emit(centre: int) -> torch.Tensor:
         frame = window[centre - base][0]
-        crops = torch.stack([c for _, c, _ in window]).to(window[0][2].device)
+        crops = torch.stack([c for _, c, _ in window])
         clears = torch.stack([k for _, _, k in window])
         got = steady(crops, clears, centre - base, cfg)
         out = frame.clone()

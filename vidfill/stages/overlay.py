@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from vidfill.config import FlowConfig, OverlayConfig
 from vidfill.stages.flow import estimate_flow, resize_flow, warp_backward
 from vidfill.stages.holes import hole_box
-from vidfill.types import to_float, to_uint8
+from vidfill.types import to_uint8
 
 
 @dataclass(frozen=True)
@@ -212,10 +212,11 @@ def steady(frames: torch.Tensor, clear: torch.Tensor, centre: int,
     The recovered scene ``(J - b) / k`` carries the noise and compression of ``J`` times
     ``1/k``. A neighbouring frame that shows the same point more clearly (outside the overlay,
     or through a clearer part of it) knows it better: each frame's value is weighted by ``k^2``
-    (the inverse of its noise's variance) and by how well it agrees with the centre
-    (a Gaussian of their difference, sigma ``cfg.steady_level``: a neighbour that the flow got
-    wrong, or that shows something else, drops out), and points that fail the flow's
-    forward-backward check are left out. The flow (OpenCV DIS) is estimated on the frames as
+    (the inverse of its noise's variance) and by how well it agrees with the centre (a
+    Gaussian of their difference, sigma ``cfg.steady_level`` times the difference the noise
+    explains: the clip's noise, fitted by :func:`_noise`, times the two values' gains; a
+    neighbour that the flow got wrong, or that shows something else, drops out), and points
+    that fail the flow's forward-backward check are left out. The flow (OpenCV DIS) is estimated on the frames as
     recovered, where the scene shows through: measured, not completed.
 
     Args:

@@ -100,10 +100,7 @@ def overlay_like(shapes: np.ndarray, edges: np.ndarray, mean: np.ndarray, betwee
     root = np.sqrt(np.maximum(trace * trace / 4 - det, 0))
     isotropy = (trace / 2 - root) / np.maximum(trace / 2 + root, 1e-12)
     change = total(between[on]) / np.maximum(total(within[on]), 1e-12)
-    # the mean square over blocks of (block mean - mean), over the squared mean: the edges'
-    # change from block to block relative to their strength
-    relative = (total(between[on]) * (cfg.change_blocks - 1) / num_frames
-                / np.maximum(total((mean[:, on] ** 2).sum(axis=0)), 1e-12))
+    relative = _relative_change(labels, count, on, mean, between, num_frames, cfg.change_blocks)
     changes = (change > cfg.max_change * scene_change) & (relative > cfg.max_relative_change)
     keep = (isotropy >= cfg.min_isotropy) & ~changes
     keep[0] = False
@@ -117,15 +114,24 @@ def _steady_pieces(shapes: np.ndarray, edges: np.ndarray, mean: np.ndarray,
     :func:`overlay_like`), judged on their own rather than with their group."""
     count, labels = cv2.connectedComponents(shapes, connectivity=8)
     on = edges & (labels > 0)
-    piece = labels[on]
-    moved = np.bincount(piece, weights=between[on].astype(np.float64), minlength=count)
-    strength = np.bincount(piece, weights=(mean[:, on] ** 2).sum(axis=0).astype(np.float64),
-                           minlength=count)
-    relative = moved * (cfg.change_blocks - 1) / num_frames / np.maximum(strength, 1e-12)
-    edge_count = np.bincount(piece, minlength=count)
+    relative = _relative_change(labels, count, on, mean, between, num_frames, cfg.change_blocks)
+    edge_count = np.bincount(labels[on], minlength=count)
     keep = (relative <= cfg.max_shape_change) | (edge_count < cfg.min_piece_edges)
     keep[0] = False
     return keep[labels]
+
+
+def _relative_change(labels: np.ndarray, count: int, on: np.ndarray, mean: np.ndarray,
+                     between: np.ndarray, num_frames: int, blocks: int) -> np.ndarray:
+    """Per label of ``labels`` (``count`` of them, 0 included): how much its edges ``on``
+    ``(H, W)`` bool change from block to block relative to their strength, the mean square over
+    the ``blocks`` blocks of (block mean - mean) (from the ``between``-blocks mean square, over
+    ``num_frames`` frames) over the squared ``mean`` gradient ``(2, H, W)``, summed over them."""
+    label = labels[on]
+    moved = np.bincount(label, weights=between[on].astype(np.float64), minlength=count)
+    strength = np.bincount(label, weights=(mean[:, on] ** 2).sum(axis=0).astype(np.float64),
+                           minlength=count)
+    return moved * (blocks - 1) / num_frames / np.maximum(strength, 1e-12)
 
 
 def boxes(core: np.ndarray, mask: np.ndarray, average: np.ndarray, spread: np.ndarray,
@@ -149,14 +155,14 @@ def boxes(core: np.ndarray, mask: np.ndarray, average: np.ndarray, spread: np.nd
         ys, xs = np.nonzero(body)
         x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
         trim_x, trim_y = int(_TRIM * (x1 - x0)), int(_TRIM * (y1 - y0))
-        sides = [_side(average, body, mask, spread, (y0 + y1) // 2, y0, -1, 0,
-                       (x0 + trim_x, x1 + 1 - trim_x), cfg),
-                 _side(average, body, mask, spread, (y0 + y1) // 2, y1, 1, 0,
-                       (x0 + trim_x, x1 + 1 - trim_x), cfg),
-                 _side(average, body, mask, spread, (x0 + x1) // 2, x0, -1, 1,
-                       (y0 + trim_y, y1 + 1 - trim_y), cfg),
-                 _side(average, body, mask, spread, (x0 + x1) // 2, x1, 1, 1,
-                       (y0 + trim_y, y1 + 1 - trim_y), cfg)]
+        along_x, along_y = (x0 + trim_x, x1 + 1 - trim_x), (y0 + trim_y, y1 + 1 - trim_y)
+        mid_y, mid_x = (y0 + y1) // 2, (x0 + x1) // 2
+        # top, bottom (rows, axis 0), left, right (columns, axis 1)
+        sides = [_side(average, body, mask, spread, centre, edge, sign, axis, span, cfg)
+                 for centre, edge, sign, axis, span in ((mid_y, y0, -1, 0, along_x),
+                                                        (mid_y, y1, 1, 0, along_x),
+                                                        (mid_x, x0, -1, 1, along_y),
+                                                        (mid_x, x1, 1, 1, along_y))]
         if sum(s is not None for s in sides) < cfg.box_min_sides:
             continue
         top, bottom, left, right = (b if s is None else s for s, b in zip(sides, (y0, y1, x0, x1)))
