@@ -36,7 +36,8 @@ Encodings (``--encodings``): ``lossless`` (the 8-bit composite as is), ``crf18``
 (any ``crfN``): the composite encoded by x264 through PyAV at that CRF, yuv420p, to a temporary
 mp4 and decoded back to RGB (BT.601 limited range, PyAV's default both ways; the round trip
 alone, at CRF 0, costs 41.4 dB on car-roundabout: the 4:2:0 chroma); the truth stays the
-untouched frames.
+untouched frames. x264 runs on one thread with its plain C code, so that each encode gives the
+same bytes.
 
 Methods (``--methods``): ``recover``: :func:`vidfill.fill` with ``load_preset("default")``
 (overlay recovery, ``overlay.method = "recover"``); ``fill``: the same preset with
@@ -55,6 +56,7 @@ per frame (the networks built once, outside the timing); and, where
         [--frames 32] [--device cpu] [--json OUT]
     python benchmarks/overlay.py --overlays all --encodings all --json full.json   # everything
     python benchmarks/overlay.py --tables OUT [OUT...]   # the tables of earlier runs, merged
+    python benchmarks/overlay.py --find-only --overlays all   # find-overlay's IoU alone, no fills
 
 The rows go to benchmarks/results/overlay-DATE.json unless ``--json`` says where, rewritten after
 every composite (a long run stopped early keeps what it did).
@@ -252,7 +254,11 @@ def encode(frames: torch.Tensor, encoding: str) -> torch.Tensor:
         with av.open(str(path), "w") as container:
             stream = container.add_stream("libx264", rate=25)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            stream.options = {"crf": encoding[3:]}
+            # the same bytes from every encode (on any machine with this x264): x264 on one thread and with
+            # its plain C code (six encodes of a composite: six different files with one thread
+            # alone, up to three with the C code alone, one with both)
+            stream.options = {"crf": encoding[3:], "x264-params": "asm=0"}
+            stream.codec_context.thread_count = 1
             for frame in frames.permute(0, 2, 3, 1).numpy():
                 picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
                 container.mux(stream.encode(picture))
@@ -427,6 +433,11 @@ def find_table(rows: list[dict]) -> None:
 
 
 def print_tables(rows: list[dict]) -> None:
+    scored = [r for r in rows if "psnr" in r]  # not those of --find-only
+    if not scored:
+        find_table(rows)
+        return
+    rows = scored
     print(HEADER)
     for row in rows:
         print(table_row(row))
@@ -458,6 +469,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu", help="where vidfill works (the frames stay on the CPU)")
     add_json_option(p, "overlay")
     p.add_argument("--tables", type=Path, nargs="+", help="print the tables of earlier --json files, run nothing")
+    p.add_argument("--find-only", action="store_true",
+                   help="only find-overlay's IoU per composite: no fills, no scores of the "
+                        "composite (seconds for the whole default run)")
     args = p.parse_args()
     if args.tables:
         rows = []
@@ -487,8 +501,10 @@ def main() -> None:
             raise SystemExit(f"--encodings {name}: expected lossless or crfN (crf18, crf23)")
     meta = results("overlay", [], settings_of(args), device=args.device)
     path = args.json or default_json("overlay")
-    runner = Runner(args.device)
+    runner = None if args.find_only else Runner(args.device)
     find_overlay = load_find_overlay()
+    if args.find_only and find_overlay is None:
+        raise SystemExit("--find-only: vidfill.stages.find_overlay is not there")
     shapes = {name: render(name) for name in overlays}
     for name, (alpha, _) in shapes.items():
         fp = alpha > FOOTPRINT
@@ -503,15 +519,22 @@ def main() -> None:
             alpha, colour = shapes[name]
             footprint = alpha > FOOTPRINT
             region = torch.from_numpy(footprint)[None, None].repeat(num_frames, 1, 1, 1)
-            ewarp_truth = warping_error(truth, truth, region=region)
             clean = composite(truth, alpha, colour)
             for encoding in encodings:
                 damaged = encode(clean, encoding)
                 case = {"clip": clip, "camera": camera(clip), "overlay": name,
                         "opacity": round(float(alpha.max()), 3), "encoding": encoding,
-                        "frames": num_frames, "ewarp_truth": ewarp_truth}
+                        "frames": num_frames}
                 if find_overlay is not None:
                     case.update(score_find(find_overlay, damaged, footprint, alpha))
+                if args.find_only:
+                    rows.append({**case, "method": "find"})
+                    print(f"{clip} ({case['camera']}), {name}, {encoding}: find-overlay "
+                          f"{iou_text(case)}{'' if case['iou'] is not None else ': ' + case['find_note'][:100]}",
+                          flush=True)
+                    write_results(path, rows, meta["settings"], meta=meta)
+                    continue
+                case["ewarp_truth"] = warping_error(truth, truth, region=region)
                 found = ""
                 if case.get("find_error"):
                     found = f"; find-overlay FAILED: {case['find_error']}"
