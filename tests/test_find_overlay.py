@@ -16,6 +16,7 @@ from vidfill.cli.main import main
 from vidfill.errors import VidfillError
 from vidfill import io
 from vidfill.stages.find_overlay import FindOverlayConfig, find_overlay
+from vidfill.stages.overlay_shapes import holes
 
 SIZE = (96, 160)
 
@@ -233,3 +234,19 @@ def test_a_dense_badge_over_a_busier_patch_of_the_scene_is_filled():
     mask = find_overlay(frames).mask[0].numpy()
     truth = np.maximum(0.6 * badge, text) > 0.02
     assert iou(mask, truth) >= 0.85, iou(mask, truth)
+
+
+def test_the_counters_of_a_faint_small_text_stay_out_of_the_mask():
+    """A small text at opacity 0.25: the closing that joins the two edges of each stroke also
+    fills the narrow counters of its letters and the gap inside "(c"; the scene shows through
+    them as around the text, so they are emptied again (98% of them were in the mask). On this
+    busy texture the thin strokes themselves are found only in part (IoU 0.62 before, 0.63)."""
+    text = np.zeros(SIZE, np.uint8)
+    cv2.putText(text, "(c) oe", (50, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 255, 1, cv2.LINE_AA)
+    alpha = 0.25 * cv2.GaussianBlur(text.astype(np.float32) / 255, (0, 0), 0.6)
+    scene = translating_clip(24, *SIZE, dx=3, dy=1, seed=1)
+    mask = find_overlay(composite(scene, alpha)).mask[0].numpy()
+    truth = alpha > 0.01
+    counters = holes(truth.astype(np.uint8))
+    assert counters.sum() >= 30 and mask[counters].mean() <= 0.4, mask[counters].mean()
+    assert iou(mask, truth) >= 0.6, iou(mask, truth)

@@ -53,7 +53,7 @@ import torch
 from vidfill.config import Checked, setting
 from vidfill.errors import VidfillError
 from vidfill.stages.holes import smooth_fill
-from vidfill.stages.overlay_shapes import boxes, disk, holes, overlay_like
+from vidfill.stages.overlay_shapes import boxes, disk, fill_enclosed, overlay_like
 from vidfill.types import check_frames
 
 
@@ -400,8 +400,10 @@ def _shapes(strong: np.ndarray, weak: np.ndarray, spread: np.ndarray, mean: np.n
     ``(2, H, W)`` and the ``between`` and ``within`` mean squares ``(H, W)`` over
     ``num_frames`` frames, against the scene's ``scene_change``); the ``weak``
     edges ``(H, W)`` bool connected to them within ``cfg.soft_radius`` join (hysteresis, as in
-    Canny's detector: the soft edge); enclosed holes are filled (small ones always, large ones
-    where the ``spread`` ``(H, W)`` is lowered inside); small shapes are dropped; the faint box
+    Canny's detector: the soft edge); what the shapes enclose is filled, and what the closing
+    filled is emptied again, as the scene there is seen through an overlay or not (from the
+    ``spread`` ``(H, W)`` and ``average``: :func:`~vidfill.stages.overlay_shapes.fill_enclosed`);
+    small shapes are dropped; the faint box
     behind a group is added where the temporal mean of the frames ``average`` ``(3, H, W)``
     shows its sides (:func:`~vidfill.stages.overlay_shapes.boxes`); the rest is grown by
     ``cfg.grow``.
@@ -418,34 +420,7 @@ def _shapes(strong: np.ndarray, weak: np.ndarray, spread: np.ndarray, mean: np.n
     soft = weak.astype(np.uint8)
     for _ in range(cfg.soft_radius):
         shapes |= cv2.dilate(shapes, disk(1)) & soft
-    # holes (the background components that do not touch the frame's border), and what an
-    # outline encloses once its gaps are bridged (a box's rim is found in pieces where the
-    # scene behind is like it), are filled where the scene's spread inside is lowered as under
-    # an overlay, against the spread just outside that outline (it varies from place to place:
-    # a frame-wide figure lets in the scene between far letters), or where the temporal mean
-    # steps from just outside to inside as a dense overlay's colour makes it
-    enclosing = shapes
-    if cfg.gap_radius > 0:
-        enclosing = cv2.morphologyEx(shapes, cv2.MORPH_CLOSE, disk(cfg.gap_radius))
-    bridged = holes(enclosing)
-    exterior = ~bridged & (enclosing == 0)
-    inside = (bridged | (enclosing > 0)) & (shapes == 0)
-    seeds = bridged | holes(shapes)
-    count, labels = cv2.connectedComponents(inside.astype(np.uint8), connectivity=4)
-    reach = disk(2 * cfg.gap_radius + cfg.close_radius + 2)
-    for label in range(1, count):
-        region = labels == label
-        if not (region & seeds).any():  # a bay between letters, not enclosed
-            continue
-        ring = (cv2.dilate(region.astype(np.uint8), reach) > 0) & exterior
-        if ring.sum() < region.sum() // 4:
-            continue
-        lowered = float(np.median(spread[region])) <= \
-            (1 - cfg.fill_min_opacity) * float(np.median(spread[ring]))
-        step = max(abs(float(np.median(average[c][region]) - np.median(average[c][ring])))
-                   for c in range(average.shape[0]))
-        if lowered or step >= cfg.fill_min_step:
-            shapes[region] = 1
+    fill_enclosed(shapes, soft, spread, average, cfg)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(shapes, connectivity=8)
     small = [label for label in range(1, count) if stats[label, 4] < cfg.min_area * h * w]
     if small:
