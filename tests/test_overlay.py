@@ -344,3 +344,19 @@ def test_a_locked_off_shot_gets_its_overlay_taken_off_and_an_opaque_sign_filled(
     assert error(recovered) < 7 and error(recovered) < error(filled) / 2
     sign = composite(scene, (alpha > 0.25).float(), paint)
     assert torch.equal(fill(sign, masks, cfg), fill(sign, masks, cfg.replace(overlay={"method": "fill"})))
+
+
+def test_the_shape_estimate_fills_in_only_where_the_frames_tell_nothing():
+    """Where the scene's change informs the estimate it is kept; where nothing changes the
+    mask's shape's estimate is taken; between, the two are blended (no seam)."""
+    from vidfill.stages.overlay import Overlay
+    from vidfill.stages.overlay_still import completed
+    mask = torch.ones(1, 2, 3, dtype=torch.bool)
+    told = torch.tensor([[[1.0, 0.5, 0.0], [1.0, 0.5, 0.0]]])
+    moving = Overlay(torch.full((1, 2, 3), 0.4), torch.full((3, 2, 3), 0.3), told.clone(), fit=0.9,
+                     informed=told)
+    still = Overlay(torch.full((1, 2, 3), 0.6), torch.full((3, 2, 3), 0.2), torch.ones(1, 2, 3), fit=0.2)
+    both = completed(moving, still, mask)
+    assert torch.allclose(both.clear[0, 0], torch.tensor([0.4, 0.5, 0.6]))
+    assert torch.allclose(both.colour[:, 0, 1], torch.full((3,), 0.25))
+    assert bool((both.weight == 1).all()) and both.fit == 0.9

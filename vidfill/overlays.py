@@ -34,7 +34,7 @@ from vidfill.progress import Reporter
 from vidfill.stages.holes import dilate_holes
 from vidfill.stages.overlay import Overlay, estimate_overlay, mask_box, recover, steady
 from vidfill.stages.overlay_still import MARGIN as STILL_MARGIN
-from vidfill.stages.overlay_still import estimate_still_overlay
+from vidfill.stages.overlay_still import completed, estimate_still_overlay
 from vidfill.types import stored, to_float
 from vidfill.windows import fill_in_windows
 
@@ -103,6 +103,8 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                                    to_float(behind[box]).to(work), hole[box[1:]].to(work),
                                    cfg.overlay).placed(tuple(hole.shape[-2:]), box)
         del behind
+        if bool((overlay.weight > 0).any()) and bool((overlay.informed[hole.to(work)] < 1).any()):
+            overlay = _completed(overlay, head, hole, cfg, reporter, work)
     else:
         overlay = Overlay(*(x.to(work) for x in (overlay.clear, overlay.colour, overlay.weight)),
                           fit=overlay.fit)
@@ -114,6 +116,24 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                   f"{overlay.summary(hole.to(work))}")
     return _recovered(frames, masks, num_frames, cfg, overlay, hole.cpu(), models, reporter, device,
                       windows)
+
+
+def _completed(overlay: Overlay, head: list[torch.Tensor], hole: torch.Tensor, cfg: PipelineConfig,
+               reporter: Reporter, work: torch.device) -> Overlay:
+    """``overlay`` (estimated from the scene's change) with the mask's shape's estimate
+    (:func:`vidfill.stages.overlay_still.estimate_still_overlay`, from the mean of the frames
+    ``head``) where nothing under it changes (:func:`vidfill.stages.overlay_still.completed`); as
+    it was, with a line saying why, where that cannot decide."""
+    box = mask_box(hole, STILL_MARGIN)
+    still, found = estimate_still_overlay(to_float(torch.stack(head)[box]).to(work).mean(0),
+                                          hole[box[1:]].to(work), cfg.overlay)
+    if still is None:
+        reporter.note(f"where nothing under the still mask changes, its shape does not tell an "
+                      f"overlay apart from the scene ({found}): it is filled there")
+        return overlay
+    reporter.note(f"where nothing under the still mask changes, the overlay is estimated from its "
+                  f"shape: {found}")
+    return completed(overlay, still.placed(tuple(hole.shape[-2:]), box), hole.to(work), cfg.overlay)
 
 
 def still_part(holes: list[torch.Tensor]) -> torch.Tensor:

@@ -150,3 +150,17 @@ def estimate_still_overlay(mean: torch.Tensor, mask: torch.Tensor,
     overlay = Overlay(clear, a * colour.to(a)[:, None, None], _weight(clear, cfg) * mask, fit=gain)
     return overlay, (f"the step along the mask's edge is {gain:.0%} lower with an overlay of "
                      f"opacity {alpha:.2f}, colour ({', '.join(f'{c:.2f}' for c in colour.tolist())})")
+
+
+def completed(moving: Overlay, still: Overlay, mask: torch.Tensor,
+              cfg: OverlayConfig | None = None) -> Overlay:
+    """``moving`` (:func:`vidfill.stages.overlay.estimate_overlay`, from the scene's change)
+    where the frames inform it, ``still`` (:func:`estimate_still_overlay`) where nothing changes,
+    blended by ``moving.informed`` so that no seam runs between the two; the weight follows from
+    the opacity blended (:attr:`OverlayConfig.opaque`, :attr:`OverlayConfig.clear`) inside
+    ``mask`` ``(1, H, W)`` bool. All ``(C, H, W)`` on one device; ``moving.informed`` not None."""
+    cfg = cfg or OverlayConfig()
+    told = moving.informed
+    clear = told * moving.clear + (1 - told) * still.clear
+    colour = told * moving.colour + (1 - told) * still.colour
+    return Overlay(clear, colour, _weight(clear, cfg) * mask, fit=moving.fit, informed=told)
