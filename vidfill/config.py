@@ -373,6 +373,10 @@ class OverlayConfig(Checked):
     """Passes that lower the weight of frames that do not fit (something passing over the overlay that the fill did not see)."""
     robust_scale: float = setting(3.0, gt=0.0)
     """Residual, in robust standard deviations, at which a frame's weight is halved."""
+    still_max_opacity: float = setting(0.7, gt=0.0, lt=1.0)
+    """On a locked-off shot (nothing under the mask changes), the largest opacity tried for the overlay estimated from the mask's shape (vidfill/stages/overlay_still.py); a best fit at it is taken for an opaque sign, and the mask is filled."""
+    still_gain: float = setting(0.1, ge=0.0, le=1.0)
+    """On a locked-off shot, the least share by which the overlay estimated from the mask's shape must lower the step along the mask's edge for it to be taken off; below it the mask is filled. Measured (lossless and CRF 18, four held or locked-off backgrounds): the logo and the watermark 20-41 %, the faint text 27-33 %; a mask over the plain scene 0 %, the channel bug (text on a box: two layers, not the mask's shape) 2-5 %."""
     steady_frames: int = setting(4, ge=0)
     """Frames either side whose view of the same point (along the flow) is averaged with each
     recovered pixel, each weighted by how clearly it shows it (``k^2``): the recovery amplifies

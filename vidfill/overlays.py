@@ -2,8 +2,11 @@
 overlay lets through is given back (:mod:`vidfill.stages.overlay`) and only the rest is filled.
 
 0. The still part of the masks (:func:`still_part`: in every one of the first ``overlay.sample``
-   masks, and not joined to a part that moves) is where an overlay can be; none, or nothing
-   under it that changes over those frames (a locked-off shot), and the clip is filled as usual.
+   masks, and not joined to a part that moves) is where an overlay can be; none, and the clip is
+   filled as usual. Where nothing under it changes over those frames (a locked-off shot), the
+   overlay is estimated from the mask's shape instead
+   (:func:`vidfill.stages.overlay_still.estimate_still_overlay`), and where that cannot decide,
+   it says so in one line and the clip is filled as usual.
 1. The first ``overlay.sample`` frames are filled with the whole mask as a hole: the fill's
    estimate of the scene behind the overlay.
 2. The overlay's opacity and colour are estimated from those frames and that fill
@@ -30,6 +33,8 @@ from vidfill.models.build import Models
 from vidfill.progress import Reporter
 from vidfill.stages.holes import dilate_holes
 from vidfill.stages.overlay import Overlay, estimate_overlay, mask_box, recover, steady
+from vidfill.stages.overlay_still import MARGIN as STILL_MARGIN
+from vidfill.stages.overlay_still import completed, estimate_still_overlay
 from vidfill.types import stored, to_float
 from vidfill.windows import fill_in_windows
 
@@ -72,12 +77,19 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
         if len(head_masks) >= 2 else None
     if hole is None or not bool(hole.any()):
         return plain()
-    if known is None and not changes_under(torch.stack(head), hole, cfg.overlay.informed / 4):
-        reporter.note(f"nothing under the still mask changes over the first {size} frames: what an "
-                      "overlay there lets through cannot be told apart from it; it is filled")
-        return plain()
     work = device or torch.device("cpu")
     overlay = known
+    if known is None and not changes_under(torch.stack(head), hole, cfg.overlay.informed / 4):
+        box = mask_box(hole, STILL_MARGIN)
+        overlay, found = estimate_still_overlay(to_float(torch.stack(head)[box]).to(work).mean(0),
+                                                hole[box[1:]].to(work), cfg.overlay)
+        if overlay is None:
+            reporter.note(f"nothing under the still mask changes over the first {size} frames, and "
+                          f"its shape does not tell an overlay apart from the scene ({found}): it is filled")
+            return plain()
+        reporter.note(f"nothing under the still mask changes over the first {size} frames: the "
+                      f"overlay is estimated from the mask's shape: {found} (--overlay fill to fill it instead)")
+        overlay = overlay.placed(tuple(hole.shape[-2:]), box)
     if overlay is None:
         reporter.note(f"the mask holds a part that is the same in every frame ({int(hole.sum())} "
                       f"pixels): the overlay under it is estimated from the first {size} frames "
@@ -91,6 +103,8 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                                    to_float(behind[box]).to(work), hole[box[1:]].to(work),
                                    cfg.overlay).placed(tuple(hole.shape[-2:]), box)
         del behind
+        if bool((overlay.weight > 0).any()) and bool((overlay.informed[hole.to(work)] < 1).any()):
+            overlay = _completed(overlay, head, hole, cfg, reporter, work)
     else:
         overlay = Overlay(*(x.to(work) for x in (overlay.clear, overlay.colour, overlay.weight)),
                           fit=overlay.fit)
@@ -102,6 +116,24 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                   f"{overlay.summary(hole.to(work))}")
     return _recovered(frames, masks, num_frames, cfg, overlay, hole.cpu(), models, reporter, device,
                       windows)
+
+
+def _completed(overlay: Overlay, head: list[torch.Tensor], hole: torch.Tensor, cfg: PipelineConfig,
+               reporter: Reporter, work: torch.device) -> Overlay:
+    """``overlay`` (estimated from the scene's change) with the mask's shape's estimate
+    (:func:`vidfill.stages.overlay_still.estimate_still_overlay`, from the mean of the frames
+    ``head``) where nothing under it changes (:func:`vidfill.stages.overlay_still.completed`); as
+    it was, with a line saying why, where that cannot decide."""
+    box = mask_box(hole, STILL_MARGIN)
+    still, found = estimate_still_overlay(to_float(torch.stack(head)[box]).to(work).mean(0),
+                                          hole[box[1:]].to(work), cfg.overlay)
+    if still is None:
+        reporter.note(f"where nothing under the still mask changes, its shape does not tell an "
+                      f"overlay apart from the scene ({found}): it is filled there")
+        return overlay
+    reporter.note(f"where nothing under the still mask changes, the overlay is estimated from its "
+                  f"shape: {found}")
+    return completed(overlay, still.placed(tuple(hole.shape[-2:]), box), hole.to(work), cfg.overlay)
 
 
 def still_part(holes: list[torch.Tensor]) -> torch.Tensor:

@@ -21,7 +21,9 @@ is low; mixing in ``r`` at all cost 5-7 dB there (one-off runs, not in
 benchmarks/README.md: docs/decisions.md).
 
 Where nothing under the overlay changes (a locked-off shot), ``k`` cannot be told from the
-frames: the pixel takes its neighbours' estimate, or the fill where they know nothing either. A
+frames: the pixel takes its neighbours' estimate, or where they know nothing either
+(:attr:`Overlay.informed` below 1), the estimate from the mask's shape
+(:mod:`vidfill.stages.overlay_still`), or the fill where that cannot decide. A
 mask over something that does not follow the scene (an opaque sign on a moving shot, a screen
 with its own picture) fits poorly (:attr:`Overlay.fit`) and is filled. Where the overlay is
 (nearly) opaque, the gain ``1/k`` would amplify noise and compression: the fill is used there,
@@ -58,15 +60,20 @@ class Overlay:
     R^2 of ``J`` on the fill, over pixels where the fill varies): near 1 for an overlay over a
     moving scene, low where something else is going on (an opaque sign, a person walking
     through a still mask)."""
+    informed: torch.Tensor | None = None
+    """(1, H, W) in [0, 1], from the frames (:func:`estimate_overlay`): how much the scene's
+    change under each pixel tells its opacity (0: nothing changes there, as on a locked-off
+    shot); None where the estimate did not come from the frames' change."""
 
     def placed(self, size: tuple[int, int], box: tuple[slice, ...]) -> "Overlay":
         """This estimate of a crop, put at ``box`` (index of ``(T, C, H, W)``) in frames of
         ``size`` (H, W); clear, uncoloured and unused elsewhere."""
-        whole = [torch.full((c, *size), fill, device=x.device) for c, fill, x in
-                 ((1, 1.0, self.clear), (3, 0.0, self.colour), (1, 0.0, self.weight))]
-        for full, part in zip(whole, (self.clear, self.colour, self.weight)):
+        parts = (self.clear, self.colour, self.weight) + ((self.informed,) if self.informed is not None else ())
+        whole = [torch.full((x.shape[0], *size), fill, device=x.device) for fill, x in
+                 zip((1.0, 0.0, 0.0, 0.0), parts)]
+        for full, part in zip(whole, parts):
             full[box[1:]] = part
-        return Overlay(*whole, fit=self.fit)
+        return Overlay(*whole[:3], fit=self.fit, informed=whole[3] if len(whole) > 3 else None)
 
     def opacity(self, mask: torch.Tensor) -> torch.Tensor:
         """The estimated opacities ``a`` of the pixels of ``mask`` ``(1, H, W)`` bool, 1-D."""
@@ -177,7 +184,9 @@ def estimate_overlay(observed: torch.Tensor, behind: torch.Tensor, mask: torch.T
     clear[box[1:]] = torch.where(inside, k, 1.0).float()
     colour[box[1:]] = torch.where(inside, b, 0.0).float()
     weight[box[1:]] = weight_box
-    return Overlay(clear, colour, weight, fit=fit)
+    told = torch.zeros(1, h, w, device=device)
+    told[box[1:]] = (informed * inside).float()
+    return Overlay(clear, colour, weight, fit=fit, informed=told)
 
 
 def _weight(clear: torch.Tensor, cfg: OverlayConfig) -> torch.Tensor:
