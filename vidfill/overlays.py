@@ -80,16 +80,13 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     work = device or torch.device("cpu")
     overlay = known
     if known is None and not changes_under(torch.stack(head), hole, cfg.overlay.informed / 4):
-        box = mask_box(hole, STILL_MARGIN)
-        overlay, found = estimate_still_overlay(to_float(torch.stack(head)[box]).to(work).mean(0),
-                                                hole[box[1:]].to(work), cfg.overlay)
+        overlay, found = _by_shape(head, hole, cfg, work)
         if overlay is None:
             reporter.note(f"nothing under the still mask changes over the first {size} frames, and "
                           f"its shape does not tell an overlay apart from the scene ({found}): it is filled")
             return plain()
         reporter.note(f"nothing under the still mask changes over the first {size} frames: the "
                       f"overlay is estimated from the mask's shape: {found} (--overlay fill to fill it instead)")
-        overlay = overlay.placed(tuple(hole.shape[-2:]), box)
     if overlay is None:
         reporter.note(f"the mask holds a part that is the same in every frame ({int(hole.sum())} "
                       f"pixels): the overlay under it is estimated from the first {size} frames "
@@ -124,16 +121,25 @@ def _completed(overlay: Overlay, head: list[torch.Tensor], hole: torch.Tensor, c
     (:func:`vidfill.stages.overlay_still.estimate_still_overlay`, from the mean of the frames
     ``head``) where nothing under it changes (:func:`vidfill.stages.overlay_still.completed`); as
     it was, with a line saying why, where that cannot decide."""
-    box = mask_box(hole, STILL_MARGIN)
-    still, found = estimate_still_overlay(to_float(torch.stack(head)[box]).to(work).mean(0),
-                                          hole[box[1:]].to(work), cfg.overlay)
+    still, found = _by_shape(head, hole, cfg, work)
     if still is None:
         reporter.note(f"where nothing under the still mask changes, its shape does not tell an "
                       f"overlay apart from the scene ({found}): it is filled there")
         return overlay
     reporter.note(f"where nothing under the still mask changes, the overlay is estimated from its "
                   f"shape: {found}")
-    return completed(overlay, still.placed(tuple(hole.shape[-2:]), box), hole.to(work), cfg.overlay)
+    return completed(overlay, still, hole.to(work), cfg.overlay)
+
+
+def _by_shape(head: list[torch.Tensor], hole: torch.Tensor, cfg: PipelineConfig,
+              work: torch.device) -> tuple[Overlay | None, str]:
+    """The overlay under ``hole`` ``(1, H, W)`` estimated from its shape on the mean of the frames
+    ``head`` (:func:`vidfill.stages.overlay_still.estimate_still_overlay`), at the frames' size
+    on ``work``, or None; and what was found, in words."""
+    box = mask_box(hole, STILL_MARGIN)
+    still, found = estimate_still_overlay(to_float(torch.stack(head)[box]).to(work).mean(0),
+                                          hole[box[1:]].to(work), cfg.overlay)
+    return (None if still is None else still.placed(tuple(hole.shape[-2:]), box)), found
 
 
 def still_part(holes: list[torch.Tensor]) -> torch.Tensor:
