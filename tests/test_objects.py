@@ -80,5 +80,53 @@ def test_the_default_grows_an_objects_roto_and_says_so(tmp_path, capsys, grow):
                       for t in range(6)]) > 0
     if grow is None:
         assert "grown by 4 px" in err and alpha.sum() > masks.sum() and (alpha >= masks[:, 0].numpy()).all()
+        assert "mask.object_band" in err
     else:
         assert "grown by" not in err and np.array_equal(alpha, masks[:, 0].numpy())
+
+
+def _reflection_flow(hole_step: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Flow of a background panning 4 px left, a square hole moving ``hole_step`` px right, a
+    band under it (a reflection) moving with the hole, and a patch far away moving the same
+    way but not touching it: (flow, source hole, target hole)."""
+    flow = torch.zeros(1, 2, 96, 128)
+    flow[:, 0] = -4.0
+    source = torch.zeros(1, 1, 96, 128, dtype=torch.bool)
+    source[..., 20:40, 40:70] = True
+    target = torch.roll(source, int(hole_step), dims=-1)
+    flow[:, 0, 40:56, 40:70] = hole_step  # the reflection, right under the hole
+    flow[:, 0, 80:90, 100:120] = hole_step  # something else that happens to move the same way
+    return flow, source, target
+
+
+def test_the_flow_that_moves_with_the_hole_next_to_it_is_completed_too():
+    from vidfill.stages.flow import moving_with_hole
+
+    flow, source, target = _reflection_flow(hole_step=2.0)
+    band = moving_with_hole(flow, source, target, reach=32)[0, 0]
+    assert bool(band[40:56, 40:70].all())  # the reflection joins the region to complete
+    assert not bool(band[80:90, 100:120].any())  # apart from the hole: left as it is
+    assert not bool(band[:20].any()) and not bool(band[56:80].any())  # the panning background
+    assert not bool(band[20:40, 40:70].any())  # the hole itself is not part of the band
+    assert not bool(moving_with_hole(flow, source, target, reach=8)[0, 0, 49:56].any())  # reach
+
+
+def test_no_band_where_the_hole_moves_with_the_background():
+    from vidfill.stages.flow import moving_with_hole
+
+    flow, source, target = _reflection_flow(hole_step=-4.0)  # a hole carried by the pan
+    assert not bool(moving_with_hole(flow, source, target, reach=32).any())
+
+
+def test_only_an_objects_roto_gets_the_moving_band():
+    from vidfill import load_preset
+    from vidfill.api import for_objects
+
+    frames, masks = _ball(6)
+    cfg = load_preset("default")
+    assert cfg.completion.moving_band == 0  # off for any mask: a brush stroke, a blob, a logo
+    assert for_objects(cfg, frames, masks).completion.moving_band == cfg.mask.object_band > 0
+    still = masks[:1].expand_as(masks).clone()
+    assert for_objects(cfg, frames, still).completion.moving_band == 0
+    off = cfg.replace(origin="--set", mask={"object_band": 0})
+    assert for_objects(off, frames, masks).completion.moving_band == 0

@@ -58,11 +58,12 @@ OBJECT_SAMPLE = 24
 
 def for_objects(cfg: PipelineConfig, frames: torch.Tensor, masks: torch.Tensor,
                 reporter: Reporter | None = None) -> PipelineConfig:
-    """``cfg`` with the hole grown by ``mask.grow_objects`` if the masks outline an object in
-    ``frames`` (:func:`vidfill.stages.holes.outlines_an_object`, on up to :data:`OBJECT_SAMPLE`
-    of them, 8-bit), with a line saying so; else ``cfg``."""
-    grow = cfg.mask.grow_objects
-    if grow <= cfg.mask.dilate:
+    """``cfg`` with the hole grown by ``mask.grow_objects`` and the flow that moves with the
+    object completed ``mask.object_band`` px around it (``completion.moving_band``) if the masks
+    outline an object in ``frames`` (:func:`vidfill.stages.holes.outlines_an_object`, on up to
+    :data:`OBJECT_SAMPLE` of them, 8-bit), with a line saying so; else ``cfg``."""
+    grow, band = cfg.mask.grow_objects, cfg.mask.object_band
+    if grow <= cfg.mask.dilate and band <= cfg.completion.moving_band:
         return cfg
     sample = frames[:OBJECT_SAMPLE]
     if sample.dtype != torch.uint8:
@@ -70,6 +71,13 @@ def for_objects(cfg: PipelineConfig, frames: torch.Tensor, masks: torch.Tensor,
     if not outlines_an_object(sample, masks[:OBJECT_SAMPLE]):
         return cfg
     if reporter is not None:
-        reporter.note(f"the masks outline a moving object: each is grown by {grow} px for its soft "
-                      "edge and shadow (mask.grow_objects; --set mask.grow_objects=0 keeps them exact)")
-    return cfg.replace(mask={"dilate": grow})
+        done = []
+        if grow > cfg.mask.dilate:
+            done.append(f"each is grown by {grow} px for its soft edge and shadow (mask.grow_objects; "
+                        "--set mask.grow_objects=0 keeps them exact)")
+        if band > cfg.completion.moving_band:
+            done.append(f"the flow up to {band} px around it that moves with it (a reflection, a "
+                        "wake) is not taken for the background's (mask.object_band)")
+        reporter.note("the masks outline a moving object: " + "; ".join(done))
+    return cfg.replace(mask={"dilate": max(grow, cfg.mask.dilate)},
+                       completion={"moving_band": max(band, cfg.completion.moving_band)})

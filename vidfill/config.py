@@ -92,6 +92,8 @@ class MaskConfig(Checked):
     """Pixels the hole is grown by, for object edges and motion blur a mask leaves out. 0 by default: growing an exact hole replaces known pixels with guesses, so only loose masks are grown (roto masks: 4-8, preset "object"; figures in docs/decisions.md). At most 1024, more than any mask is off by; a job also refuses a radius of its frame's larger side or more."""
     grow_objects: int = setting(4, ge=0, le=64, pixels=True)
     """Pixels the hole grows by (at least) when the masks are a tight roto of an object (they move and their outline runs along an edge of the frames, :func:`vidfill.stages.holes.outlines_an_object`): its soft edge, motion blur and contact shadow lie just outside such a mask, and left there they come back as the object's ghost (figures: docs/decisions.md, benchmarks/objects.py). Still masks (logos) and masks whose outline crosses the picture anywhere stay exact. 0 = off."""
+    object_band: int = setting(32, ge=0, le=256)
+    """For such a roto (as for ``grow_objects``): pixels, at flow resolution, around the hole within which flow that moves with the object rather than with the background (its reflection, its wake, the rest of its soft edge) is completed too instead of being taken as the hole's known flow (``completion.moving_band``): taken as known it carried the object's motion into the hole, and propagation followed the object instead of reaching the background it uncovers (blackswan, whole clip: 66 % of the hole reached -> 85 %; docs/decisions.md). 0 = off."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ class CompletionConfig(Checked):
     """Extra pixels (at flow resolution) of flow around the hole that are discarded and re-completed: flow next to a hole is dragged by its fill, so a margin around it is re-completed too (docs/decisions.md)."""
     cut_weight: float = setting(1e-3, gt=0.0, le=1.0)
     """Edge-guided completion: weight of a smoothness term that touches an edge pixel, relative to 1 elsewhere (FGVC drops them; a small weight keeps regions enclosed by edges solvable)."""
+    moving_band: int = setting(0, ge=0, le=256)
+    """Pixels (at flow resolution) beyond the hole within which flow that moves with the hole rather than with the background around it (an object's soft edge, reflection or wake that a tight mask leaves out) is completed too, not used as the hole's known flow (vidfill.stages.flow.moving_with_hole). 0, off, for any mask; set to ``mask.object_band`` for masks that are a tight roto of an object."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from vidfill.stages.completion import complete_flow
 from vidfill.config import PipelineConfig
 from vidfill.stages.edges import complete_edges, flow_edges
 from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
-                                 nonlocal_pairs, unmatched)
+                                 moving_with_hole, nonlocal_pairs, unmatched)
 from vidfill.stages.fusion import Fused, fuse, reconstruct
 from vidfill.stages.detail import detail_where_still, fill_each_still_frame, still_runs
 from vidfill.models.build import Models
@@ -185,6 +185,8 @@ def _complete_flows(frames: torch.Tensor, hole: torch.Tensor, cfg: PipelineConfi
         # holes, so that they stay consistent with each other inside it.
         def completed(fields: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
             region = unmatched(fields, small_hole[src] | small_hole[dst], small_hole[dst])
+            region |= moving_with_hole(fields, small_hole[src], small_hole[dst],
+                                       cfg.completion.moving_band)
             guide = None
             if edge_model is not None:
                 known = flow_edges(smooth_fill(fields, region), region, cfg.edges)

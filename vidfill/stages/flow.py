@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from vidfill.config import FlowConfig
 from vidfill.models import raft
+from vidfill.stages.holes import dilate_holes
 from vidfill.types import check_frames
 
 Progress = Callable[[int], None]
@@ -89,6 +90,53 @@ def unmatched(flow: torch.Tensor, source_hole: torch.Tensor, target_hole: torch.
     """
     landed = warp_backward(target_hole.to(flow.dtype), flow, padding="zeros") > 0
     return source_hole | landed
+
+
+def moving_with_hole(flow: torch.Tensor, source_hole: torch.Tensor, target_hole: torch.Tensor,
+                     reach: int, min_px: float = 1.0) -> torch.Tensor:
+    """The pixels next to the source's hole that move with the hole rather than with what is
+    around it: ``(N, 1, h, w)`` bool, connected to the hole, at most ``reach`` px from it.
+
+    A tight roto mask leaves out what moves with the object: its soft edge, its reflection,
+    the water it pushes. Their flow is the object's motion; as the known flow on the hole's edge
+    it would carry the object's motion into the hole, and trajectories would follow the object
+    instead of reaching the background that it uncovers. The hole's motion is its centroid's
+    from source to target; the background's the median flow in a ring ``reach`` to
+    ``reach + 16`` px out. A pixel belongs to the band where its flow is nearer the hole's
+    motion than the background's, where the two differ by more than ``min_px``.
+
+    Args:
+        flow: ``(N, 2, h, w)`` source -> target.
+        source_hole, target_hole: ``(N, 1, h, w)`` bool, at the flow's resolution.
+    """
+    band = torch.zeros_like(source_hole)
+    if reach <= 0 or flow.shape[0] == 0:
+        return band
+    h, w = flow.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
+                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
+
+    def centre(hole: torch.Tensor) -> torch.Tensor:  # (N, 2) x, y; nan where empty
+        mass = hole.flatten(1).sum(1).to(flow.dtype)
+        weights = hole[:, 0].to(flow.dtype)
+        return torch.stack([(weights * xs).sum((1, 2)), (weights * ys).sum((1, 2))], 1) / mass[:, None]
+
+    motion = centre(target_hole) - centre(source_hole)
+    near = dilate_holes(source_hole, reach)
+    ring = dilate_holes(source_hole, reach + 16) & ~near
+    for n in range(flow.shape[0]):
+        if not bool(ring[n].any()) or bool(motion[n].isnan().any()):
+            continue
+        background = flow[n][:, ring[n, 0]].median(1).values
+        if float((motion[n] - background).norm()) <= min_px:
+            continue
+        to_hole = (flow[n] - motion[n][:, None, None]).square().sum(0)
+        to_background = (flow[n] - background[:, None, None]).square().sum(0)
+        band[n, 0] = near[n, 0] & ~source_hole[n, 0] & (to_hole < to_background)
+    grown = source_hole  # keep only what touches the hole: grow from it through the band
+    for _ in range(reach):
+        grown = source_hole | (band & (F.max_pool2d(grown.float(), 3, 1, 1) > 0))
+    return grown & ~source_hole
 
 
 ENCODER_CHUNK = 8
