@@ -9,11 +9,14 @@ did), is laid over ANOTHER shared clip at 432x240, the way a camera records it:
   extended outwards from its inside), then colour and alpha blurred together along the
   object's motion (its centroid's velocity times ``--shutter``, a box along that line);
 - on pairs marked ``+shadow``, a soft contact shadow under it: the alpha shifted down and
-  right, blurred and darkening the background by up to ``--shadow-opacity``.
+  right, blurred and darkening the background by up to ``--shadow-opacity``;
+- on pairs marked ``+reflection``, its reflection (in water, on a wet road): the object
+  mirrored about its lowest row in each frame, blurred, at opacity 0.5, under it; it moves
+  with the object, and the mask leaves it out as a roto of the object does.
 
 The truth is the untouched background clip. The mask given to each method is the TIGHT binary
 mask a roto artist exports (alpha > 0.5): it does not cover the soft edge or the shadow. Scores
-are inside the object's whole footprint (alpha > 0.01 or shadow > 0.01, every frame): PSNR
+are inside the object's whole footprint (alpha, shadow or reflection > 0.01, every frame): PSNR
 (pooled over the footprint's pixels), SSIM (mean of the 11x11 SSIM map there), the texture ratio
 (:func:`vidfill.metrics.texture_ratio`), E_warp restricted to it (x1e-3); beside them the PSNR
 inside the tight mask and in the fringe (footprint outside the tight mask: where a ghost
@@ -26,6 +29,7 @@ lives), whole-frame PSNR (mean over frames) and seconds per frame.
 
 A method is a preset name or ``telea``, optionally followed by ``/SECTION.KEY=VALUE`` overrides
 (``default/mask.dilate=4``, ``default/completion.hole_dilate=12``, ``telea/mask.dilate=6``);
+a method that names ``completion.moving_band`` gets exactly that band (``mask.object_band`` off);
 ``--dilate 0,2`` adds ``default/mask.dilate=0`` and ``default/mask.dilate=2``. A method that
 names ``mask.dilate`` gets exactly that growth; a preset as shipped gets whatever growth the
 package decides for these masks (``mask.grow_objects``, where it has it: each row prints the
@@ -70,6 +74,8 @@ ANNOTATED = ("blackswan", "car-roundabout", "breakdance")
 """Clips whose masks are tight per-frame object annotations (tennis's are enlarged removal masks)."""
 PAIRS = ("blackswan:tennis,car-roundabout:breakdance+shadow,breakdance:car-roundabout+shadow,"
          "blackswan:dogs-jump+shadow")
+REFLECTION_OPACITY = 0.5
+"""Opacity of a ``+reflection`` pair's mirrored object."""
 
 
 def load_alpha(name: str, num_frames: int) -> np.ndarray:
@@ -140,23 +146,49 @@ def contact_shadow(alpha: np.ndarray, opacity: float, offset: tuple[float, float
     return (np.stack(out) * opacity).clip(0, 1)
 
 
+def reflection(colour: np.ndarray, alpha: np.ndarray, opacity: float,
+               blur: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """The layer mirrored about its lowest row in each frame (a reflection in water or on a wet
+    road, moving with the object), blurred and at ``opacity``: premultiplied colour
+    (T, H, W, 3) and alpha (T, H, W)."""
+    h = alpha.shape[1]
+    colours, alphas = [], []
+    for c, a in zip(colour, alpha):
+        rows = np.nonzero((a > 0.5).any(1))[0]
+        bottom = int(rows.max()) if rows.size else h - 1
+        mirror = np.clip(2 * bottom + 1 - np.arange(h), -1, h)  # row y shows row 2*bottom+1-y
+        valid = (np.arange(h) > bottom) & (mirror >= 0) & (mirror < h)
+        layer = np.zeros((*a.shape, 4), np.float32)
+        layer[valid] = np.dstack([c, a])[mirror[valid]]
+        layer = cv2.GaussianBlur(layer, (0, 0), blur) * opacity
+        colours.append(layer[..., :3])
+        alphas.append(layer[..., 3])
+    return np.stack(colours), np.stack(alphas)
+
+
 def composite(background: torch.Tensor, colour: np.ndarray, alpha: np.ndarray,
-              shadow: np.ndarray | None) -> torch.Tensor:
-    """(T, 3, H, W) uint8: ``background`` darkened by ``shadow``, then the layer over it."""
+              shadow: np.ndarray | None, mirrored: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> torch.Tensor:
+    """(T, 3, H, W) uint8: ``background`` darkened by ``shadow``, under the ``mirrored``
+    layer (colour, alpha) if given, then the layer over it."""
     bg = background.permute(0, 2, 3, 1).numpy().astype(np.float32)
     if shadow is not None:
         bg = bg * (1 - shadow[..., None])
+    if mirrored is not None:
+        bg = mirrored[0] + (1 - mirrored[1][..., None]) * bg
     out = colour + (1 - alpha[..., None]) * bg
     return torch.from_numpy(out.round().clip(0, 255).astype(np.uint8)).permute(0, 3, 1, 2).contiguous()
 
 
 def make_pair(spec: str, num_frames: int, feather: float, shutter: float,
               shadow_opacity: float) -> dict:
-    """``OBJECT:BACKGROUND[+shadow]`` -> the composite, the tight mask, the footprint, the truth."""
-    name, shadowed = spec.removesuffix("+shadow"), spec.endswith("+shadow")
+    """``OBJECT:BACKGROUND[+shadow|+reflection]`` -> the composite, the tight mask, the
+    footprint, the truth."""
+    shadowed, reflected = spec.endswith("+shadow"), spec.endswith("+reflection")
+    name = spec.removesuffix("+shadow").removesuffix("+reflection")
     obj, _, back = name.partition(":")
     if not back:
-        raise SystemExit(f"--pairs {spec}: expected OBJECT:BACKGROUND[+shadow]")
+        raise SystemExit(f"--pairs {spec}: expected OBJECT:BACKGROUND[+shadow|+reflection]")
     truth = load_clip(clip_folder(back), num_frames)
     source = load_clip(clip_folder(obj), num_frames)
     alpha_in = load_alpha(obj, num_frames)
@@ -164,9 +196,13 @@ def make_pair(spec: str, num_frames: int, feather: float, shutter: float,
     truth, source, alpha_in = truth[:t], source[:t], alpha_in[:t]
     colour, alpha = object_layer(source, alpha_in, feather, shutter)
     shadow = contact_shadow(alpha_in, shadow_opacity) if shadowed else None
+    mirrored = reflection(colour, alpha, REFLECTION_OPACITY) if reflected else None
     tight = torch.from_numpy(alpha > 0.5)[:, None]
-    reach = alpha > 0.01 if shadow is None else (alpha > 0.01) | (shadow > 0.01)
-    return {"pair": spec, "truth": truth, "damaged": composite(truth, colour, alpha, shadow),
+    reach = alpha > 0.01
+    for extra in (shadow, None if mirrored is None else mirrored[1]):
+        if extra is not None:
+            reach |= extra > 0.01
+    return {"pair": spec, "truth": truth, "damaged": composite(truth, colour, alpha, shadow, mirrored),
             "tight": tight, "footprint": torch.from_numpy(reach)[:, None]}
 
 
@@ -186,6 +222,11 @@ def method_config(method: str, extra: list[str]) -> tuple[str, PipelineConfig | 
     mask = values.get("mask", {})
     if "dilate" in mask and "grow_objects" not in mask and hasattr(cfg.mask, "grow_objects"):
         mask["grow_objects"] = 0
+    if ("moving_band" in values.get("completion", {}) and "object_band" not in mask
+            and hasattr(cfg.mask, "object_band")):
+        mask["object_band"] = 0
+    if mask:
+        values["mask"] = mask
     cfg = cfg.replace(origin=method, **values)
     return "vidfill", cfg.replace(origin="--set", **parse_overrides(extra)), 0
 
@@ -195,7 +236,8 @@ def effective(cfg: PipelineConfig, frames: torch.Tensor, masks: torch.Tensor) ->
     object masks (``vidfill.api.for_objects``, where the package has it) decided and pinned."""
     if for_objects is None or not hasattr(cfg.mask, "grow_objects"):
         return cfg
-    return for_objects(cfg, frames, masks).replace(mask={"grow_objects": 0})
+    pinned = {"grow_objects": 0, **({"object_band": 0} if hasattr(cfg.mask, "object_band") else {})}
+    return for_objects(cfg, frames, masks).replace(mask=pinned)
 
 
 def telea(frames: torch.Tensor, holes: torch.Tensor) -> torch.Tensor:
@@ -313,7 +355,7 @@ def print_pooled(rows: list[dict]) -> None:
 def main() -> None:
     logging.getLogger("vidfill").setLevel(logging.ERROR)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--pairs", default=PAIRS, help="OBJECT:BACKGROUND[+shadow],... or none")
+    p.add_argument("--pairs", default=PAIRS, help="OBJECT:BACKGROUND[+shadow|+reflection],... or none")
     p.add_argument("--methods", default="default,object,fast,telea")
     p.add_argument("--dilate", default="", help="also default/mask.dilate=N for each N, e.g. 0,2,4,6,8")
     p.add_argument("--frames", type=int, default=16)
