@@ -13,7 +13,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from vidfill.stages.completion import complete_flow
+from vidfill.stages.completion import FIELDS_PER_SOLVE, complete_flow
 from vidfill.config import PipelineConfig
 from vidfill.stages.edges import complete_edges, flow_edges
 from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
@@ -183,13 +183,20 @@ def _complete_flows(frames: torch.Tensor, hole: torch.Tensor, cfg: PipelineConfi
         # A field is completed wherever its source is a hole or its match lands in the
         # target's hole; both directions between two frames also cover the union of the two
         # holes, so that they stay consistent with each other inside it.
+        # A few fields at a time (as many as one solve takes, so that the solves are the same):
+        # the warps, fills and edge maps of a whole window's fields at once were its peak memory.
         def completed(fields: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-            region = unmatched(fields, small_hole[src] | small_hole[dst], small_hole[dst])
-            guide = None
-            if edge_model is not None:
-                known = flow_edges(smooth_fill(fields, region), region, cfg.edges)
-                guide = complete_edges(edge_model, fields, known, region, cfg.edges)
-            return complete_flow(fields, region, advance, guide, cfg.completion.cut_weight).flow
+            out = torch.empty_like(fields)
+            for start in range(0, len(fields), FIELDS_PER_SOLVE):
+                part = slice(start, start + FIELDS_PER_SOLVE)
+                some, a, b = fields[part], src[part], dst[part]
+                region = unmatched(some, small_hole[a] | small_hole[b], small_hole[b])
+                guide = None
+                if edge_model is not None:
+                    known = flow_edges(smooth_fill(some, region), region, cfg.edges)
+                    guide = complete_edges(edge_model, some, known, region, cfg.edges)
+                out[part] = complete_flow(some, region, advance, guide, cfg.completion.cut_weight).flow
+            return out
 
         first, second = torch.arange(num_frames - 1), torch.arange(1, num_frames)
         flow_fwd = completed(flow.fwd, first, second)
