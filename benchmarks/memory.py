@@ -2,15 +2,16 @@
 
 ``rss``: for each (frames, size), real footage (../shared davis480p_blackswan, looped back and
 forth; resized for other sizes) is written once as an H.264 mp4 with a moving-blob mask folder,
-then ``vidfill INPUT MASKS -o OUT.mp4 --pipeline fast`` (DIS flow: no network, so CPU time
-stays sane) runs in a fresh subprocess; printed: its peak RSS (ru_maxrss of that child, from
+then ``vidfill INPUT MASKS -o OUT.mp4 --pipeline PRESET`` runs in a fresh subprocess (``fast``
+by default: DIS flow, no network, so CPU time stays sane; ``default`` is what users run: RAFT,
+refinement passes, non-local frames); printed: its peak RSS (ru_maxrss of that child, from
 os.wait4) and seconds per frame (wall clock, decoding and encoding included).
 
 ``psnr``: hole PSNR of the windowed against the whole-clip pipeline on the shared clips that
 are longer than one window (all their frames at 432x240, a moving blob hole as in
 benchmarks/completion.py, DIS flow), and the E_warp of each fill inside the hole (flicker).
 
-    python benchmarks/memory.py rss [--runs 60x854x480,300x854x480] [--keep DIR]
+    python benchmarks/memory.py rss [--runs 60x854x480,300x854x480] [--pipeline default] [--keep DIR]
     python benchmarks/memory.py psnr [--clips NAME,...] [--window 60/10/15] [--set SECTION.KEY=VALUE]
 
 The rows go to benchmarks/results/memory-rss-DATE.json (memory-psnr-DATE.json) unless ``--json``
@@ -47,6 +48,7 @@ from common import (SHARED, add_json_option, blob_holes, clip_source, load_clip,
                     settings_of, write_results)
 
 FOOTAGE = SHARED / "data" / "clips" / "davis480p_blackswan"
+RAFT_WEIGHTS = SHARED / "checkpoints" / "raft-small.pth"
 
 
 def looped_frames(num_frames: int, size: tuple[int, int]) -> Iterator[torch.Tensor]:
@@ -88,13 +90,14 @@ def make_inputs(folder: Path, num_frames: int, size: tuple[int, int]) -> tuple[P
     return video, masks
 
 
-def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None) -> list[dict]:
-    window = load_preset("fast").window
+def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None,
+            pipeline: str = "fast") -> list[dict]:
+    window = load_preset(pipeline).window
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
-          f"{torch.__version__}; preset fast (DIS flow), windows of {window.length} frames "
+          f"{torch.__version__}; preset {pipeline}, windows of {window.length} frames "
           f"overlapping by {window.overlap}")
-    print("| frames | size | windows | peak RSS (GB) | s/frame |")
-    print("|---|---|---|---|---|")
+    print("| preset | frames | size | windows | peak RSS (GB) | s/frame |")
+    print("|---|---|---|---|---|---|")
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = keep or Path(scratch)
@@ -103,7 +106,7 @@ def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None) -> list[
             video, masks = make_inputs(folder, num_frames, size)
             out = Path(scratch) / "out.mp4"
             command = [sys.executable, "-m", "vidfill.cli", str(video), str(masks), "-o", str(out),
-                       "--pipeline", "fast", "-q"]
+                       "--pipeline", pipeline, "-q", "--raft-weights", str(RAFT_WEIGHTS)]
             start = time.perf_counter()
             proc = subprocess.Popen(command)
             _, status, usage = os.wait4(proc.pid, 0)
@@ -111,9 +114,9 @@ def run_rss(runs: list[tuple[int, tuple[int, int]]], keep: Path | None) -> list[
             if os.waitstatus_to_exitcode(status) != 0:
                 raise SystemExit(f"{' '.join(command)} failed")
             windows = len(plan_windows(num_frames, window))
-            print(f"| {num_frames} | {size[1]}x{size[0]} | {windows} | {usage.ru_maxrss / 1e6:.2f} | "
+            print(f"| {pipeline} | {num_frames} | {size[1]}x{size[0]} | {windows} | {usage.ru_maxrss / 1e6:.2f} | "
                   f"{seconds / num_frames:.2f} |", flush=True)
-            rows.append({"frames": num_frames, "size": f"{size[1]}x{size[0]}", "windows": windows,
+            rows.append({"pipeline": pipeline, "frames": num_frames, "size": f"{size[1]}x{size[0]}", "windows": windows,
                          "peak_rss_gb": usage.ru_maxrss / 1e6, "s_per_frame": seconds / num_frames})
             out.unlink()
     return rows
@@ -153,6 +156,8 @@ def main() -> None:
     rss = sub.add_parser("rss")
     rss.add_argument("--runs", default="60x854x480,300x854x480",
                      help="FRAMESxWIDTHxHEIGHT,... (e.g. 100x854x480,1000x854x480,300x1920x1080)")
+    rss.add_argument("--pipeline", default="fast",
+                     help="the preset the command line runs (fast: DIS flow, no network; default: RAFT)")
     rss.add_argument("--keep", type=Path, help="keep the generated inputs in this folder")
     add_json_option(rss, "memory-rss")
     psnr = sub.add_parser("psnr")
@@ -169,7 +174,7 @@ def main() -> None:
         for item in args.runs.split(","):
             frames, width, height = map(int, item.split("x"))
             runs.append((frames, (height, width)))
-        rows = run_rss(runs, args.keep)
+        rows = run_rss(runs, args.keep, args.pipeline)
     else:
         length, overlap, lookahead = map(int, args.window.split("/"))
         rows = run_psnr(args.clips.split(","), length, overlap, lookahead, args.set)

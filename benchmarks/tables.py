@@ -272,9 +272,10 @@ def poisson_speed(files: list[dict]) -> list[str]:
 
 def memory_rss(files: list[dict]) -> list[str]:
     rows = [r for f in files for r in f["rows"]]
-    lines = [[str(r["frames"]), r["size"], str(r["windows"]), number(r["peak_rss_gb"], ".2f"),
-              number(r["s_per_frame"], ".2f")] for r in rows]
-    return table(["frames", "size", "windows", "peak RSS (GB)", "s/frame"], lines, [[r] for r in rows])
+    lines = [[r.get("pipeline", "fast"), str(r["frames"]), r["size"], str(r["windows"]),
+              number(r["peak_rss_gb"], ".2f"), number(r["s_per_frame"], ".2f")] for r in rows]
+    return table(["preset", "frames", "size", "windows", "peak RSS (GB)", "s/frame"], lines,
+                 [[r] for r in rows]) + notes(rows, name=lambda r: f"{r.get('pipeline', 'fast')}, {r['frames']} x {r['size']}")
 
 
 def memory_psnr(files: list[dict]) -> list[str]:

@@ -40,6 +40,21 @@ def test_flow_edges_finds_a_motion_boundary_and_nothing_in_smooth_motion():
     assert not (flow_edges(flow, hole, EdgeConfig()) & hole).any()
 
 
+def test_flow_edges_of_many_fields_are_each_fields_own():
+    # flow_edges runs Canny a few fields at a time (CANNY_CHUNK) to bound its memory
+    from vidfill.stages.edges import CANNY_CHUNK
+
+    rng = np.random.default_rng(5)
+    n = 2 * CANNY_CHUNK + 1
+    flow = torch.from_numpy(np.stack([synthetic_flow(rng, 48, 64) for _ in range(n)]))
+    hole = torch.zeros(n, 1, 48, 64, dtype=torch.bool)
+    hole[::2, :, 10:30, 20:40] = True
+    together = flow_edges(flow, hole, EdgeConfig())
+    alone = torch.cat([flow_edges(flow[i:i + 1], hole[i:i + 1], EdgeConfig()) for i in range(n)])
+    assert together.sum() > 100
+    assert torch.equal(together, alone)
+
+
 def test_hysteresis_matches_kornias_iterative_one():
     rng = np.random.default_rng(3)
     flow = torch.from_numpy(np.stack([synthetic_flow(rng, 64, 64) for _ in range(4)]))

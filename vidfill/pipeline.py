@@ -13,8 +13,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from vidfill.stages.completion import complete_flow
+from vidfill.stages.completion import FIELDS_PER_SOLVE, complete_flow
 from vidfill.config import PipelineConfig
+from vidfill.heap import release_free_memory
 from vidfill.stages.edges import complete_edges, flow_edges
 from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
                                  moving_with_hole, nonlocal_pairs, unmatched)
@@ -178,20 +179,28 @@ def _complete_flows(frames: torch.Tensor, hole: torch.Tensor, cfg: PipelineConfi
         flow = estimate_flow(prefilled, cfg.flow, flow_model, advance)
         far = estimate_flow(prefilled, cfg.flow, flow_model, advance, pairs=far_pairs)
     del prefilled
+    release_free_memory()
     small_hole = _flow_holes(hole, flow.working_size, cfg.completion.hole_dilate)
     with reporter.stage("completion", 2 * (num_frames - 1 + len(far_pairs)), "fields") as advance:
         # A field is completed wherever its source is a hole or its match lands in the
         # target's hole; both directions between two frames also cover the union of the two
         # holes, so that they stay consistent with each other inside it.
+        # A few fields at a time (as many as one solve takes, so that the solves are the same):
+        # the warps, fills and edge maps of a whole window's fields at once were its peak memory.
         def completed(fields: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
-            region = unmatched(fields, small_hole[src] | small_hole[dst], small_hole[dst])
-            region |= moving_with_hole(fields, small_hole[src], small_hole[dst],
-                                       cfg.completion.moving_band)
-            guide = None
-            if edge_model is not None:
-                known = flow_edges(smooth_fill(fields, region), region, cfg.edges)
-                guide = complete_edges(edge_model, fields, known, region, cfg.edges)
-            return complete_flow(fields, region, advance, guide, cfg.completion.cut_weight).flow
+            out = torch.empty_like(fields)
+            for start in range(0, len(fields), FIELDS_PER_SOLVE):
+                part = slice(start, start + FIELDS_PER_SOLVE)
+                some, a, b = fields[part], src[part], dst[part]
+                region = unmatched(some, small_hole[a] | small_hole[b], small_hole[b])
+                region |= moving_with_hole(some, small_hole[a], small_hole[b],
+                                           cfg.completion.moving_band)
+                guide = None
+                if edge_model is not None:
+                    known = flow_edges(smooth_fill(some, region), region, cfg.edges)
+                    guide = complete_edges(edge_model, some, known, region, cfg.edges)
+                out[part] = complete_flow(some, region, advance, guide, cfg.completion.cut_weight).flow
+            return out
 
         first, second = torch.arange(num_frames - 1), torch.arange(1, num_frames)
         flow_fwd = completed(flow.fwd, first, second)
@@ -217,6 +226,7 @@ def _fill_and_refine(frames: torch.Tensor, hole: torch.Tensor, flows: _Completed
     flow_fwd, flow_bwd, far_flow = flows.fwd, flows.bwd, flows.far
     far_pairs, far_count = far_flow.pairs, far_flow.count
     del flows
+    release_free_memory()  # each stage's temporaries, before the next (vidfill.heap)
     filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
                              inpainter=models.inpainter, references=references, inherited=inherited)
     refine_passes = cfg.flow.refine_passes
@@ -237,6 +247,7 @@ def _fill_and_refine(frames: torch.Tensor, hole: torch.Tensor, flows: _Completed
         # The filled frames have content in the hole that matches across frames, so the flow
         # estimated on them follows that content there, with no completion; the fill starts
         # again from the known pixels along it. Elsewhere the frames did not change.
+        release_free_memory()
         with reporter.stage("refine flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
             shown = to_display(filled.frames)
             near = flow_again(shown, flow_fwd, flow_bwd, adjacent_pairs(num_frames), advance)
@@ -245,6 +256,7 @@ def _fill_and_refine(frames: torch.Tensor, hole: torch.Tensor, flows: _Completed
         flow_fwd, flow_bwd = near.fwd, near.bwd
         far_flow = FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count)
         del near, far
+        release_free_memory()
         filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
                                  inpainter=models.inpainter, references=references,
                                  inherited=inherited)
@@ -369,6 +381,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
     invented = torch.zeros_like(hole)
 
     def propagate_and_fill(advance=None, prop_cfg=cfg.propagation) -> None:
+        release_free_memory()  # the last round's tables and candidates (vidfill.heap)
         candidates = propagate(work, remaining, flow_fwd, flow_bwd, prop_cfg, advance)
         if far is not None and len(far.pairs):
             candidates = merge(candidates, nonlocal_candidates(

@@ -49,13 +49,24 @@ def flow_edges(flow: torch.Tensor, hole: torch.Tensor, cfg: EdgeConfig) -> torch
     check_field_mask(hole, n, h, w)
     if n == 0:
         return hole.clone()
-    # kornia's magnitude is the unnormalised Sobel (8x the slope): thresholds are in px/px.
-    # Its hysteresis grows one pixel per pass; one connected-components pass does the same.
-    _, graded = kornia.filters.canny(
-        flow.reshape(n * 2, 1, h, w), low_threshold=8 * cfg.canny_low, high_threshold=8 * cfg.canny_high,
-        kernel_size=2 * round(2 * cfg.canny_sigma) + 1, sigma=(cfg.canny_sigma, cfg.canny_sigma),
-        hysteresis=False)
-    return (hysteresis(graded[:, 0]).view(n, 2, h, w)).any(1, keepdim=True) & ~hole
+    out = torch.empty_like(hole)
+    for start in range(0, n, CANNY_CHUNK):  # each field on its own: the same edges in chunks
+        part = slice(start, min(start + CANNY_CHUNK, n))
+        m = part.stop - part.start
+        # kornia's magnitude is the unnormalised Sobel (8x the slope): thresholds are in px/px.
+        # Its hysteresis grows one pixel per pass; one connected-components pass does the same.
+        _, graded = kornia.filters.canny(
+            flow[part].reshape(m * 2, 1, h, w), low_threshold=8 * cfg.canny_low,
+            high_threshold=8 * cfg.canny_high, kernel_size=2 * round(2 * cfg.canny_sigma) + 1,
+            sigma=(cfg.canny_sigma, cfg.canny_sigma), hysteresis=False)
+        out[part] = hysteresis(graded[:, 0]).view(m, 2, h, w).any(1, keepdim=True) & ~hole[part]
+    return out
+
+
+CANNY_CHUNK = 4
+"""Flow fields through kornia's Canny at a time: its float temporaries (some 200 bytes a
+pixel) of a whole window's fields at once were the default preset's peak memory (+1.98 GB for
+59 fields of 512x288, +0.27 GB in fours, and twice as fast: benchmarks/README.md, "Long clips")."""
 
 
 def hysteresis(graded: torch.Tensor) -> torch.Tensor:

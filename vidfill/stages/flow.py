@@ -255,7 +255,9 @@ def _at_working_size(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
     """``(T, 3, H, W)`` uint8 frames resized to the working ``size``: area-averaged when
     reduced, bilinear when enlarged."""
     mode = "area" if size[0] <= frames.shape[-2] else "bilinear"
-    return F.interpolate(frames.float(), size=size, mode=mode).round().clamp(0, 255).to(torch.uint8)
+    # a few frames at a time: a window's frames in float32 at full size were +0.3 GB at 854x480
+    return torch.cat([F.interpolate(part.float(), size=size, mode=mode).round().clamp(0, 255)
+                      .to(torch.uint8) for part in frames.split(ENCODER_CHUNK)])
 
 
 def _bfloat16(cfg: FlowConfig, device: torch.device) -> bool:

@@ -211,7 +211,7 @@ def propagate(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Tensor,
     y = ((index // w) % h).float()
     x = (index % w).float()
     frames_tbl = _table(frames)
-    known_tbl = _table((~hole).to(torch.float32))
+    known_tbl = _table((~hole).to(torch.uint8))  # 0/1: a quarter of float32's memory
     fwd_tbl, bwd_tbl = _table(flow_fwd), _table(flow_bwd)
     shape = (num_frames, h, w)
     results = [
@@ -259,7 +259,7 @@ def nonlocal_candidates(frames: torch.Tensor, hole: torch.Tensor, pairs: torch.T
     y = ((index // w) % h).float()
     x = (index % w).float()
     frames_tbl = _table(frames)
-    known_tbl = _table((~hole).to(torch.float32))
+    known_tbl = _table((~hole).to(torch.uint8))  # 0/1: a quarter of float32's memory
     to_tbl, from_tbl = _table(flow_to), _table(flow_from)
     refs = pairs[:, 1].to(dev)
     for j in range(count):
