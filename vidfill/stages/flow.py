@@ -133,6 +133,8 @@ def moving_with_hole(flow: torch.Tensor, source_hole: torch.Tensor, target_hole:
         to_hole = (flow[n] - motion[n][:, None, None]).square().sum(0)
         to_background = (flow[n] - background[:, None, None]).square().sum(0)
         band[n, 0] = near[n, 0] & ~source_hole[n, 0] & (to_hole < to_background)
+    if not bool(band.any()):  # nothing moves with the hole: no growing to do
+        return band
     grown = source_hole  # keep only what touches the hole: grow from it through the band
     for _ in range(reach):
         grown = source_hole | (band & (F.max_pool2d(grown.float(), 3, 1, 1) > 0))
