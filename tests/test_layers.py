@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "vidfill"
 
-LAYER_OF = {"config": "core", "types": "core", "errors": "core", "progress": "core", "heap": "core",
+LAYER_OF = {"config": "core", "types": "core", "errors": "core", "progress": "core", "host": "core",
             "stages": "stages", "io": "io", "inpainters": "inpainters", "models": "models",
             "models.build": "build", "models.train": "build",
             "metrics": "metrics", "pipeline": "pipeline", "windows": "pipeline", "overlays": "pipeline", "api": "api",

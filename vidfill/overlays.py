@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from vidfill.config import OverlayConfig, PipelineConfig
+from vidfill.host import between_steps
 from vidfill.models.build import Models
 from vidfill.progress import Reporter
 from vidfill.stages.holes import dilate_holes
@@ -57,6 +58,7 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
     Yields T frames like ``fill_in_windows``; outside the (dilated) masks equal to the input.
     """
     reporter = reporter or Reporter(quiet=True)
+    between_steps()  # threads fitted to the free cores before any work (vidfill.host)
     frames, masks = iter(frames), iter(masks)
 
     def plain() -> Iterator[torch.Tensor]:  # the fill without recovery, of what is left to read

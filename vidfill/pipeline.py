@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from vidfill.stages.completion import FIELDS_PER_SOLVE, complete_flow
 from vidfill.config import PipelineConfig
-from vidfill.heap import release_free_memory
+from vidfill.host import between_steps
 from vidfill.stages.edges import complete_edges, flow_edges
 from vidfill.stages.flow import (FlowResult, adjacent_pairs, estimate_flow, estimate_flow_near,
                                  moving_with_hole, nonlocal_pairs, unmatched)
@@ -175,11 +175,12 @@ def _complete_flows(frames: torch.Tensor, hole: torch.Tensor, cfg: PipelineConfi
         reporter.warn("non-local frames need RAFT's large-displacement flow: skipped with DIS")
         far_count = 0
     far_pairs = nonlocal_pairs(num_frames, far_count, cfg.propagation.nonlocal_stride)
+    between_steps()  # threads fitted before the longest stage
     with reporter.stage("flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
         flow = estimate_flow(prefilled, cfg.flow, flow_model, advance)
         far = estimate_flow(prefilled, cfg.flow, flow_model, advance, pairs=far_pairs)
     del prefilled
-    release_free_memory()
+    between_steps()
     small_hole = _flow_holes(hole, flow.working_size, cfg.completion.hole_dilate)
     with reporter.stage("completion", 2 * (num_frames - 1 + len(far_pairs)), "fields") as advance:
         # A field is completed wherever its source is a hole or its match lands in the
@@ -226,7 +227,7 @@ def _fill_and_refine(frames: torch.Tensor, hole: torch.Tensor, flows: _Completed
     flow_fwd, flow_bwd, far_flow = flows.fwd, flows.bwd, flows.far
     far_pairs, far_count = far_flow.pairs, far_flow.count
     del flows
-    release_free_memory()  # each stage's temporaries, before the next (vidfill.heap)
+    between_steps()  # each stage's temporaries, before the next (vidfill.host)
     filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
                              inpainter=models.inpainter, references=references, inherited=inherited)
     refine_passes = cfg.flow.refine_passes
@@ -247,7 +248,7 @@ def _fill_and_refine(frames: torch.Tensor, hole: torch.Tensor, flows: _Completed
         # The filled frames have content in the hole that matches across frames, so the flow
         # estimated on them follows that content there, with no completion; the fill starts
         # again from the known pixels along it. Elsewhere the frames did not change.
-        release_free_memory()
+        between_steps()
         with reporter.stage("refine flow", num_frames - 1 + len(far_pairs), "pairs") as advance:
             shown = to_display(filled.frames)
             near = flow_again(shown, flow_fwd, flow_bwd, adjacent_pairs(num_frames), advance)
@@ -256,7 +257,7 @@ def _fill_and_refine(frames: torch.Tensor, hole: torch.Tensor, flows: _Completed
         flow_fwd, flow_bwd = near.fwd, near.bwd
         far_flow = FarFlow(pairs=far_pairs, to=far.fwd, back=far.bwd, count=far_count)
         del near, far
-        release_free_memory()
+        between_steps()
         filled = fill_along_flow(frames, hole, flow_fwd, flow_bwd, cfg, reporter, far_flow,
                                  inpainter=models.inpainter, references=references,
                                  inherited=inherited)
@@ -381,7 +382,7 @@ def fill_along_flow(frames: torch.Tensor, hole: torch.Tensor, flow_fwd: torch.Te
     invented = torch.zeros_like(hole)
 
     def propagate_and_fill(advance=None, prop_cfg=cfg.propagation) -> None:
-        release_free_memory()  # the last round's tables and candidates (vidfill.heap)
+        between_steps()  # the last round's tables and candidates (vidfill.host)
         candidates = propagate(work, remaining, flow_fwd, flow_bwd, prop_cfg, advance)
         if far is not None and len(far.pairs):
             candidates = merge(candidates, nonlocal_candidates(

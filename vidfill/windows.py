@@ -23,7 +23,7 @@ from itertools import islice
 import torch
 
 from vidfill.config import PipelineConfig, WindowConfig
-from vidfill.heap import release_free_memory
+from vidfill.host import between_steps
 from vidfill.models.build import Models
 from vidfill.pipeline import inpaint_video
 from vidfill.progress import Reporter
@@ -147,7 +147,7 @@ def fill_in_windows(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                 reporter.note(f"window {index + 1}/{len(plan)} done (frames {window.start}-"
                               f"{window.stop - 1}, finished {window.new.start}-{window.finish - 1})")
         del fresh, fresh_masks
-        release_free_memory()  # the window's temporaries, before the next one
+        between_steps()  # the window's temporaries, before the next one
         for frame, from_keyframes in zip(out, unreached):
             waiting.popleft()
             recent.append(frame)

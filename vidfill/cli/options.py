@@ -58,7 +58,21 @@ def add_options(p: argparse.ArgumentParser) -> None:
                         "e.g. 24, 23.976 or 24000/1001; 1/1000 to 1000)")
     p.add_argument("--device", default="auto",
                    help="torch device: cpu, cuda, cuda:1, mps (default auto: cuda when available)")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="CPU threads, kept all run (default: between steps, as many as the "
+                        "cores that other processes leave free)")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
+
+def _positive_int(text: str) -> int:
+    """argparse type of a count of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
 
 
 def _fps(text: str) -> Fraction:
@@ -105,7 +119,7 @@ def make_job(args: argparse.Namespace, input: Path, masks: Path, output: Path,
     fields.setdefault("preset", args.pipeline)  # as given, for the profile
     return Job(input=input, masks=masks, output=output, cfg=cfg, raft_weights=args.raft_weights,
                download=not args.no_download, crf=args.crf, codec=args.codec, fps=args.fps,
-               device=args.device, resume=resume, work_dir=work_dir,
+               device=args.device, threads=args.threads, resume=resume, work_dir=work_dir,
                inpainter_weights=args.inpainter_weights, references=references,
                overwrite=getattr(args, "overwrite", False), overlay_image=args.overlay_image,
                **fields)

@@ -19,6 +19,7 @@ import torch
 from vidfill import io
 from vidfill.config import PipelineConfig, load_preset
 from vidfill.errors import ConfigError, VidfillError
+from vidfill.host import fixed_threads
 from vidfill.io import safety
 from vidfill.io.layers import PreviewWriter, at_depth, composite, fill_layers
 from vidfill.io.workdir import WorkDir, config_hash, fingerprint, weights_hash
@@ -70,6 +71,7 @@ def run_job(job: Job, reporter: Reporter | None = None, models: Models | None = 
     before = dict(reporter.timings)  # a reporter may have timed earlier runs too
     job = at_proxy(job)
     device = resolve_device(job.device)
+    fixed_threads(job.threads)
     safety.check_apart(job.inputs(), job.outputs())
     check_output_location(job.output)
     if job.profile is not None:
@@ -238,6 +240,7 @@ def find_keyframes(job: Job, reporter: Reporter | None = None,
     reporter = reporter or Reporter(quiet=True)
     job = at_proxy(job)
     device = resolve_device(job.device)
+    fixed_threads(job.threads)
     inputs, head = open_job(job, reporter)
     job = inputs.job  # the masks' growth decided
     references, any_hole = read_inputs(inputs, reporter)

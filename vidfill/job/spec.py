@@ -73,6 +73,9 @@ class Job:
     keeps its own."""
     device: str = "auto"
     """Torch device; "auto": CUDA when available, else the CPU."""
+    threads: int | None = None
+    """CPU threads torch uses, kept all run; None: between steps, as many as the cores that
+    other processes leave free (:mod:`vidfill.host`)."""
     resume: bool = False
     """Record finished windows in the work directory and continue from it if it exists."""
     work_dir: Path | None = None

@@ -54,6 +54,8 @@ _RIMS = tuple(0.5 + 0.25 * i for i in range(11))
 foot, as the benchmark's and find-overlay's are, has it 1.5-2 px in."""
 _SOFTNESS = (0.5, 0.625, 0.75, 0.875, 1.0, 1.25, 1.5)
 """Widths (Gaussian sigma, pixels) of the edge's blur tried."""
+_SOFT_REACH = 8.0
+"""Sigmas past which a blurred step is 1 to within 1e-15 (the normal CDF at 8)."""
 _COARSE, _FINE = 0.04, 0.01
 """Opacity steps: the whole range coarsely for every shape, then finely about the best."""
 
@@ -70,11 +72,13 @@ def _pairs(inside: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return first[keep], second[keep]
 
 
-def _step(j: torch.Tensor, a: torch.Tensor, pairs: tuple[torch.Tensor, torch.Tensor]
-          ) -> tuple[torch.Tensor, torch.Tensor]:
+def _step(j: torch.Tensor, a: torch.Tensor, pairs: tuple[torch.Tensor, torch.Tensor],
+          flat: tuple[float, int] = (0.0, 0)) -> tuple[torch.Tensor, torch.Tensor]:
     """The colours ``W`` ``(A, 3)`` that best remove the step for each opacity map of ``a``
     ``(A, n)`` from ``j`` ``(3, n)``, and their step scores ``(A,)``: the robust mean over
-    ``pairs`` of ``k_pair * |I(x) - I(y)|`` per channel, ``I = (j - a*W) / (1 - a)``."""
+    ``pairs`` of ``k_pair * |I(x) - I(y)|`` per channel, ``I = (j - a*W) / (1 - a)``. ``flat``:
+    the sum and count of the terms of further pairs whose two ends have the same opacity in every
+    map (:func:`_flat_terms`: their term is J's own difference, whatever ``W``)."""
     first, second = pairs
     k = 1 - a
     u, v = j[None] / k[:, None], (a / k)[:, None]  # I = u - v*W
@@ -86,8 +90,17 @@ def _step(j: torch.Tensor, a: torch.Tensor, pairs: tuple[torch.Tensor, torch.Ten
         colour = ((weight * dv * du).sum(-1) / (weight * dv * dv).sum(-1).clamp_min(1e-12)).clamp(0, 1)
         residual = du - dv * colour[..., None]
         weight = 1 / (residual.square() + _ROBUST ** 2).sqrt()
-    score = (residual.square() + _ROBUST ** 2).sqrt().mean((1, 2))
+    total, count = flat
+    terms = (residual.square() + _ROBUST ** 2).sqrt()
+    score = (terms.sum((1, 2)) + total) / (terms[0].numel() + count)
     return colour, score
+
+
+def _flat_terms(j: torch.Tensor, pairs: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, int]:
+    """The sum and count of :func:`_step`'s terms over ``pairs`` where the opacity is the same at
+    both ends (``k_pair * |I(x) - I(y)| = |J(x) - J(y)|``, no ``W`` in it)."""
+    first, second = pairs
+    return float((j[:, first] - j[:, second]).square().add(_ROBUST ** 2).sqrt().sum()), 3 * len(first)
 
 
 def estimate_still_overlay(mean: torch.Tensor, mask: torch.Tensor,
@@ -118,24 +131,31 @@ def estimate_still_overlay(mean: torch.Tensor, mask: torch.Tensor,
     # distanceTransform gives the mask's edge pixels 1 (and the first outside pixels -1): its
     # edge runs halfway between them
     depth = torch.from_numpy(depth - np.sign(depth) * 0.5).to(j).reshape(-1)
-    pairs = _pairs(inside)
+    # Deeper than the softest, innermost edge tried reaches, every shape is 1 (to 1e-15): a pair
+    # of two such pixels scores J's own difference for every candidate (and weighs nothing in
+    # W's fit), summed once here: the search then costs the rim's pixels, not the mask's area.
+    deep = (depth >= _RIMS[-1] + _SOFT_REACH * _SOFTNESS[-1]).reshape(inside.shape)
+    every = _pairs(inside)
+    level = deep.reshape(-1)[every[0]] & deep.reshape(-1)[every[1]]
+    pairs = every[0][~level], every[1][~level]
+    flat = _flat_terms(j, (every[0][level], every[1][level]))
     top = cfg.still_max_opacity
     coarse = torch.arange(_COARSE, top + _COARSE / 2, _COARSE, dtype=j.dtype, device=j.device)
     best = None
     for rim in _RIMS:
         for softness in _SOFTNESS:
             shape = torch.special.ndtr((depth - rim) / softness)
-            _, score = _step(j, coarse[:, None] * shape, pairs)
+            _, score = _step(j, coarse[:, None] * shape, pairs, flat)
             i = int(score.argmin())
             if best is None or float(score[i]) < best[0]:
                 best = (float(score[i]), float(coarse[i]), shape)
     _, alpha, shape = best
     fine = torch.arange(max(_FINE, alpha - _COARSE), min(top, alpha + _COARSE) + _FINE / 2, _FINE,
                         dtype=j.dtype, device=j.device)
-    colours, scores = _step(j, fine[:, None] * shape, pairs)
+    colours, scores = _step(j, fine[:, None] * shape, pairs, flat)
     i = int(scores.argmin())
     alpha, colour, score = float(fine[i]), colours[i], float(scores[i])
-    _, plain = _step(j, torch.zeros(1, j.shape[1], dtype=j.dtype, device=j.device), pairs)
+    _, plain = _step(j, torch.zeros(1, j.shape[1], dtype=j.dtype, device=j.device), pairs, flat)
     gain = 1 - score / float(plain[0])
     if alpha >= top - _COARSE:
         return None, (f"the best fit is nearly opaque (opacity {alpha:.2f}): an opaque sign, not "
