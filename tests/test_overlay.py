@@ -315,17 +315,31 @@ def test_an_overlay_on_a_locked_off_shot_is_recovered_from_its_shape():
     assert float(error.mean()) < 7
 
 
-@pytest.mark.parametrize("what", ["scene", "sign"])
+@pytest.mark.parametrize("what", ["scene", "sign", "blanked"])
 def test_a_still_mask_over_what_is_not_an_overlay_is_not_recovered_on_a_locked_off_shot(what):
-    """A still mask over the plain scene (nothing to take off), or over an opaque sign (nothing
-    shows through): the shape's estimate cannot decide, says why, and the mask is filled."""
+    """A still mask over the plain scene (nothing to take off), over an opaque sign (nothing
+    shows through) or over a region blanked to black: the shape's estimate cannot decide, says
+    why, and the mask is filled."""
     from vidfill.stages.overlay_still import estimate_still_overlay
     scene = panning_scene(seed=6, frames=1)[0]
     alpha, paint = disc_overlay(0.5, (0.8, 0.1, 0.1))
     mask = footprint(alpha)[0]
-    shown = scene if what == "scene" else composite(scene, (alpha > 0.25).float(), paint)
+    shown = {"scene": scene, "sign": composite(scene, (alpha > 0.25).float(), paint),
+             "blanked": torch.where(mask, 0, scene).to(scene.dtype)}[what]
     overlay, line = estimate_still_overlay(to_float(shown), mask)
     assert overlay is None and line
+    assert ("flat colour" in line) == (what == "blanked")
+
+
+def test_an_overlay_over_a_flat_scene_is_not_taken_for_a_blanked_region():
+    """Its soft edge varies where the scene does not: the shape's estimate finds it."""
+    from vidfill.stages.overlay_still import estimate_still_overlay
+    alpha, paint = disc_overlay(0.5)
+    grey = torch.full((1, 3, H, W), 90, dtype=torch.uint8)
+    overlay, line = estimate_still_overlay(to_float(composite(grey, alpha, paint))[0],
+                                           footprint(alpha)[0])
+    assert "flat colour" not in line
+    assert overlay is not None and abs(float(overlay.opacity(footprint(alpha)[0]).max()) - 0.5) < 0.05
 
 
 @pytest.mark.slow

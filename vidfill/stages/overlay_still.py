@@ -54,6 +54,9 @@ _RIMS = tuple(0.5 + 0.25 * i for i in range(11))
 foot, as the benchmark's and find-overlay's are, has it 1.5-2 px in."""
 _SOFTNESS = (0.5, 0.625, 0.75, 0.875, 1.0, 1.25, 1.5)
 """Widths (Gaussian sigma, pixels) of the edge's blur tried."""
+_FLAT = 1e-3
+"""Standard deviation (per channel, [0, 1] scale) under which the mask holds one colour: a region
+blanked out, not an overlay (whose soft edge alone varies more)."""
 _SOFT_REACH = 8.0
 """Sigmas past which a blurred step is 1 to within 1e-15 (the normal CDF at 8)."""
 _COARSE, _FINE = 0.04, 0.01
@@ -123,6 +126,8 @@ def estimate_still_overlay(mean: torch.Tensor, mask: torch.Tensor,
                          f"{tuple(mean.shape)} and {mask.dtype} {tuple(mask.shape)}")
     if not bool(mask.any()):
         return None, "the mask is empty"
+    if float(mean[:, mask[0]].std(1).max()) < _FLAT:
+        return None, "the mask covers one flat colour (a blanked region): nothing shows through it"
     box = mask_box(mask, MARGIN)[1:]
     inside = mask[box][0]
     j = mean[box].double().reshape(3, -1)
