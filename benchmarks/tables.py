@@ -254,6 +254,19 @@ def stage_profile(files: list[dict]) -> list[str]:
     return table(["preset", "size", "s/frame", *stages, "peak RSS (GB)"], lines, [[r] for r in rows])
 
 
+def busy(files: list[dict]) -> list[str]:
+    lines, members = [], []
+    for f in files:
+        for name, fig in f["summary"].items():
+            mine = [r for r in f["rows"] if r["variant"] == name]
+            how = ", ".join(f"{k}={v}" for k, v in (mine[0].get("env") or {}).items()) or "-"
+            lines.append([name, how, str(len(mine) // 2), number(fig["alone"], ".2f"),
+                          number(fig["beside"], ".2f"), number(fig["ratio"], ".2f")])
+            members.append(mine)
+    return table(["variant", "environment", "runs each", "s/frame alone", "beside the load",
+                  "ratio"], lines, members)
+
+
 def window_cost(files: list[dict]) -> list[str]:
     rows = [r for f in files for r in f["rows"]]
     lines = [[r["run"], str(r["windows"]), str(r["frames_filled"]), number(r["seconds"], ".1f"),
@@ -369,7 +382,8 @@ TABLES = {
     "completion": ("completion", completion), "completion-cases": ("completion", completion_cases),
     "davis_recipe": ("davis_recipe", davis_recipe), "davis_recipe-clips": ("davis_recipe", davis_clips),
     "inpainters": ("inpainters", inpainters), "flow_edges": ("flow_edges", flow_edges),
-    "stage_profile": ("stage_profile", stage_profile), "window_cost": ("window_cost", window_cost),
+    "stage_profile": ("stage_profile", stage_profile), "busy": ("busy", busy),
+    "window_cost": ("window_cost", window_cost),
     "poisson_speed": ("poisson_speed", poisson_speed), "memory-rss": ("memory-rss", memory_rss),
     "memory-psnr": ("memory-psnr", memory_psnr), "ranges": ("ranges", ranges),
     "objects": ("objects", objects), "objects-pairs": ("objects", objects_pairs),

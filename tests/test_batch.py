@@ -6,6 +6,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,7 @@ import pytest
 
 from conftest import translating_clip, visible
 from vidfill import io
-from vidfill.cli.batch import from_folder, from_job_file
+from vidfill.cli.batch import Outcome, from_folder, from_job_file
 from vidfill.cli.main import main
 from vidfill.errors import VidfillError
 
@@ -145,3 +146,34 @@ def test_ray_auto_processes_four_clips(tmp_path):
     assert proc.stdout.strip().splitlines()[-1] == "batch: 4 ok, 0 failed, 0 skipped"
     for name in "abcd":
         assert len(visible(out / name)) == T
+
+
+@pytest.mark.parametrize("threads, expected", [([], 1), (["--threads", "3"], 3)])
+def test_ray_tasks_take_as_many_cpus_as_they_use_threads(tmp_path, monkeypatch, threads, expected):
+    """A Ray task reserves --threads CPUs (1 by default) and its job keeps that many threads."""
+    _clip(tmp_path / "clips", "a", 0)
+    seen = {}
+
+    class FakeRay(types.ModuleType):
+        class exceptions:
+            RayError = RuntimeError
+
+        def is_initialized(self):
+            return True
+
+        def remote(self, num_cpus, max_retries):
+            seen["num_cpus"] = num_cpus
+
+            def wrap(function):
+                return types.SimpleNamespace(remote=lambda entry, job, error: (entry, job))
+            return wrap
+
+        def get(self, ref):
+            entry, job = ref
+            seen["threads"] = job.threads
+            return Outcome(entry.name, "ok", str(entry.output))
+
+    monkeypatch.setitem(sys.modules, "ray", FakeRay("ray"))
+    assert main(["batch", str(tmp_path / "clips"), "-o", str(tmp_path / "out"), "--ray", "auto",
+                 "-q", *threads]) == 0
+    assert seen == {"num_cpus": expected, "threads": expected}

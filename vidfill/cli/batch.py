@@ -14,7 +14,7 @@ import io
 import sys
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vidfill.cli.options import add_options, config_from, make_job
@@ -41,7 +41,8 @@ are relative to the job file.
 Clips whose output exists are skipped: run the same command again to finish an
 interrupted batch (clips resume from their last finished window). With --ray
 ADDRESS the clips run as Ray tasks on that cluster; --ray auto connects to a
-running local cluster or starts one (pip install 'vidfill[ray]').
+running local cluster or starts one (pip install 'vidfill[ray]'); each task
+takes --threads CPUs (1 by default) and uses that many threads.
 """
 
 
@@ -273,8 +274,11 @@ def run_local(todo: list[tuple[Entry, Job | None, str | None]], quiet: bool) -> 
     return outcomes
 
 
-def run_ray(todo: list[tuple[Entry, Job | None, str | None]], address: str) -> list[Outcome]:
-    """Each clip as a Ray task (one CPU each) on the cluster at ``address`` ("auto": local)."""
+def run_ray(todo: list[tuple[Entry, Job | None, str | None]], address: str,
+            threads: int = 1) -> list[Outcome]:
+    """Each clip as a Ray task on the cluster at ``address`` ("auto": local), each given
+    ``threads`` CPUs and using that many threads (``--threads``, 1 by default): the tasks share
+    the machine by Ray's count, not by measuring each other."""
     try:
         import ray
     except ImportError:
@@ -288,8 +292,9 @@ def run_ray(todo: list[tuple[Entry, Job | None, str | None]], address: str) -> l
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise VidfillError(f"--ray {address}: cannot connect ({exc})".splitlines()[0]) from None
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(run_entry)
-        refs = [task.remote(entry, job, error) for entry, job, error in todo]
+        task = ray.remote(num_cpus=threads, max_retries=0)(run_entry)
+        refs = [task.remote(entry, job and replace(job, threads=threads), error)
+                for entry, job, error in todo]
         outcomes = []
         for (entry, _, _), ref in zip(todo, refs):
             try:
@@ -351,7 +356,7 @@ def main(argv: list[str]) -> int:
     waiting = [i for i, e in enumerate(entries) if not e.output.exists()]
     todo = [(entries[i], *_prepare(entries[i], args, job_file)) for i in waiting]
     if args.ray and todo:
-        done = run_ray(todo, args.ray)
+        done = run_ray(todo, args.ray, args.threads or 1)
     else:
         done = run_local(todo, args.quiet)
     finished = dict(zip(waiting, done))
