@@ -7,8 +7,9 @@ overlay lets through is given back (:mod:`vidfill.stages.overlay`) and only the 
    overlay is estimated from the mask's shape instead
    (:func:`vidfill.stages.overlay_still.estimate_still_overlay`), and where that cannot decide,
    it says so in one line and the clip is filled as usual.
-1. The first ``overlay.sample`` frames are filled with the whole mask as a hole: the fill's
-   estimate of the scene behind the overlay.
+1. The first ``overlay.sample`` frames are filled with the whole mask as a hole, cropped to the
+   box of the still part grown by ``overlay.estimate_margin`` (the estimate reads nothing else):
+   the fill's estimate of the scene behind the overlay.
 2. The overlay's opacity and colour are estimated from those frames and that fill
    (:func:`vidfill.stages.overlay.estimate_overlay`), with one line saying what was found.
 3. Every frame's overlay is taken off (``I = (J - b) / k``); the pixels recovered with full
@@ -93,9 +94,13 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
         reporter.note(f"the mask holds a part that is the same in every frame ({int(hole.sum())} "
                       f"pixels): the overlay under it is estimated from the first {size} frames "
                       "(--overlay fill to fill it instead)")
-        behind = torch.stack(list(fill_in_windows(iter(head), iter(head_masks), size, cfg,
-                                                  models=models, reporter=reporter, device=device,
-                                                  references=early)))
+        # only the frames around the overlay are filled: the estimate reads the fill there alone
+        crop = mask_box(hole, cfg.overlay.estimate_margin)[1:]
+        behind = torch.stack(head)
+        behind[(slice(None), *crop)] = torch.stack(list(fill_in_windows(
+            (f[crop] for f in head), (m[crop] for m in head_masks), size, cfg,
+            models=models, reporter=reporter, device=device,
+            references={t: image[crop] for t, image in early.items()})))
         # in float only around the overlay (32 whole 4K frames would be GBs)
         box = mask_box(hole, cfg.overlay.radius)
         overlay = estimate_overlay(to_float(torch.stack(head)[box]).to(work),
