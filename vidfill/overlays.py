@@ -96,17 +96,18 @@ def fill_recovering(frames: Iterable[torch.Tensor], masks: Iterable[torch.Tensor
                       "(--overlay fill to fill it instead)")
         # only the frames around the overlay are filled: the estimate reads the fill there alone
         crop = mask_box(hole, cfg.overlay.estimate_margin)[1:]
-        behind = torch.stack(head)
+        shown = torch.stack(head)
+        behind = shown.clone()
         behind[(slice(None), *crop)] = torch.stack(list(fill_in_windows(
             (f[crop] for f in head), (m[crop] for m in head_masks), size, cfg,
             models=models, reporter=reporter, device=device,
             references={t: image[crop] for t, image in early.items()})))
         # in float only around the overlay (32 whole 4K frames would be GBs)
         box = mask_box(hole, cfg.overlay.radius)
-        overlay = estimate_overlay(to_float(torch.stack(head)[box]).to(work),
+        overlay = estimate_overlay(to_float(shown[box]).to(work),
                                    to_float(behind[box]).to(work), hole[box[1:]].to(work),
                                    cfg.overlay).placed(tuple(hole.shape[-2:]), box)
-        del behind
+        del behind, shown
         if bool((overlay.weight > 0).any()) and bool((overlay.informed[hole.to(work)] < 1).any()):
             overlay = _completed(overlay, head, hole, cfg, reporter, work)
     else:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from vidfill import io
+from vidfill.cli.options import whole_number
 from vidfill.errors import VidfillError
 from vidfill.io import safety
 from vidfill.job.spec import resolve_device
@@ -41,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the mask to write, a .png (8-bit, 255 on the overlay)")
     p.add_argument("--alpha", type=Path, metavar="ALPHA.png",
                    help="also write the estimated opacity, a .png (8-bit, 255 = opaque)")
-    p.add_argument("--frames", type=_frame_count, default=DEFAULT_FRAMES, metavar="N",
+    p.add_argument("--frames", type=whole_number(FindOverlayConfig.min_frames), default=DEFAULT_FRAMES, metavar="N",
                    help=f"look at N frames spread over the clip (default {DEFAULT_FRAMES}; at "
                         f"least {FindOverlayConfig.min_frames})")
     p.add_argument("--overwrite", action="store_true",
@@ -50,18 +51,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="torch device: cpu, cuda, cuda:1, mps (default auto: cuda when available)")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     return p
-
-
-def _frame_count(text: str) -> int:
-    """argparse type of --frames: a whole number, at least the search's minimum."""
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if count < FindOverlayConfig.min_frames:
-        raise argparse.ArgumentTypeError(f"must be at least {FindOverlayConfig.min_frames}, got "
-                                         f"{count}")
-    return count
 
 
 def main(argv: list[str]) -> int:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -58,21 +59,23 @@ def add_options(p: argparse.ArgumentParser) -> None:
                         "e.g. 24, 23.976 or 24000/1001; 1/1000 to 1000)")
     p.add_argument("--device", default="auto",
                    help="torch device: cpu, cuda, cuda:1, mps (default auto: cuda when available)")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
+    p.add_argument("--threads", type=whole_number(1), metavar="N",
                    help="CPU threads, kept all run (default: between steps, as many as the "
                         "cores that other processes leave free)")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
 
 
-def _positive_int(text: str) -> int:
-    """argparse type of a count of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """argparse type of a count of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            count = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if count < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {count}")
+        return count
+    return parse
 
 
 def _fps(text: str) -> Fraction:
