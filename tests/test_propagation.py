@@ -66,6 +66,20 @@ def test_trajectory_leaving_the_frame_is_dropped():
     assert not bool(cand.found[0].any())
 
 
+def test_trajectory_with_undefined_flow_stops_there():
+    # a NaN in the flow (a broken estimate) ends that trajectory, as leaving the frame does
+    frames = translating_clip(num_frames=4, dx=1, dy=0)
+    t, _, h, w = frames.shape
+    hole = torch.zeros(t, 1, h, w, dtype=torch.bool)
+    hole[1, :, 20:24, 20:24] = True
+    fwd, bwd = constant_flow(t, h, w, 1.0, 0.0)
+    fwd[1, :, 20:22] = float("nan")  # leaving frame 1 forward, top half of the hole
+    cand = propagate(frames, hole, fwd, bwd, PropagationConfig())
+    top = (cand.index // w) % h < 22
+    assert not bool(cand.found[0][top].any())
+    assert bool(cand.found[0][~top].all()) and bool(cand.found[1].all())
+
+
 def long_occlusion_case():
     """A static textured scene; region R of frame 10 is a hole, and R is hidden in frames 1-19
     (a logo) with the flow of frames 5 and 15 disagreeing there (something passing in front):

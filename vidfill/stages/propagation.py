@@ -60,10 +60,15 @@ def _bilinear(table: torch.Tensor, t: torch.Tensor, x: torch.Tensor, y: torch.Te
     x0, y0 = x0f.long(), y0f.long()
     x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
     base = t * (h * w)
-    out = table[base + y0 * w + x0].float() * ((1 - wx) * (1 - wy))
-    out += table[base + y0 * w + x1].float() * (wx * (1 - wy))
-    out += table[base + y1 * w + x0].float() * ((1 - wx) * wy)
-    out += table[base + y1 * w + x1].float() * (wx * wy)
+    row0, row1 = base + y0 * w, base + y1 * w
+
+    def at(index: torch.Tensor) -> torch.Tensor:  # index_select: 2.5x advanced indexing on CPU
+        return table.index_select(0, index).float()
+
+    out = at(row0 + x0) * ((1 - wx) * (1 - wy))
+    out += at(row0 + x1) * (wx * (1 - wy))
+    out += at(row1 + x0) * ((1 - wx) * wy)
+    out += at(row1 + x1) * (wx * wy)
     return out
 
 
@@ -157,20 +162,22 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
     acc = torch.zeros(p, device=dev)
     max_steps = cfg.max_steps or num_frames
     steps = 0
+    # one compaction per step: the points that stay inside, pass the check and still travel
+    # (the flow and the known mask are read at (0, 0) for those that leave, unused)
+    alive = t < num_frames - 1 if direction > 0 else t > 0
+    ids, t, x, y, acc = ids[alive], t[alive], x[alive], y[alive], acc[alive]
     for k in range(1, max_steps + 1):
-        alive = t < num_frames - 1 if direction > 0 else t > 0
-        ids, t, x, y, acc = ids[alive], t[alive], x[alive], y[alive], acc[alive]
         if ids.numel() == 0:
             break
         flow_t = t if direction > 0 else t - 1
         f = _flow_at(step_tbl, flow_t, x, y, flow_size, (h, w))
         nx, ny, nt = x + f[:, 0], y + f[:, 1], t + direction
         inside = (nx >= 0) & (nx <= w - 1) & (ny >= 0) & (ny <= h - 1)
-        ids, f, nx, ny, nt, flow_t, acc = (v[inside] for v in (ids, f, nx, ny, nt, flow_t, acc))
-        mismatch, ok = _consistency(f, _flow_at(check_tbl, flow_t, nx, ny, flow_size, (h, w)), cfg)
-        ids, nx, ny, nt = ids[ok], nx[ok], ny[ok], nt[ok]
-        acc = acc[ok] + mismatch[ok].sqrt()
-        hit = _known(known_tbl, nt, nx, ny, h, w)
+        cx, cy = torch.where(inside, nx, 0.0), torch.where(inside, ny, 0.0)  # NaN flow too
+        mismatch, ok = _consistency(f, _flow_at(check_tbl, flow_t, cx, cy, flow_size, (h, w)), cfg)
+        ok &= inside
+        acc = acc + mismatch.sqrt()
+        hit = ok & _known(known_tbl, nt, cx, cy, h, w)
         hid = ids[hit]
         slot = hits[hid]
         colour[slot, hid], diff[slot, hid], diff_ok[slot, hid] = _sample(
@@ -179,7 +186,8 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
         distance[slot, hid] = float(k)
         found[slot, hid] = True
         hits[hid] += 1
-        going = hits[ids] < k_max  # a point travels on until it has its hits
+        # a point travels on until it has its hits, while a frame lies ahead
+        going = ok & (hits[ids] < k_max) & ((nt < num_frames - 1) if direction > 0 else (nt > 0))
         ids, t, x, y, acc = ids[going], nt[going], nx[going], ny[going], acc[going]
         steps += 1
         if progress:
