@@ -97,3 +97,13 @@ def test_a_real_load_on_every_core_leaves_one_thread(fresh_state):
             proc.kill()
             proc.wait()
     assert torch.get_num_threads() == 1
+
+
+def test_steps_close_together_trim_the_heap_once(monkeypatch, fresh_state):
+    trims, clock = [], iter([10.0, 10.1, 10.2 + host.TRIM_INTERVAL_S])
+    monkeypatch.setattr(host, "release_free_memory", lambda: trims.append(1))
+    monkeypatch.setattr(host, "fit_threads", lambda: None)
+    monkeypatch.setattr(host.time, "monotonic", lambda: next(clock))
+    for _ in range(3):
+        host.between_steps()
+    assert len(trims) == 2  # the first step and the one a whole interval later

@@ -181,6 +181,27 @@ def test_keyframes_use_the_given_inpainter():
     assert calls == [256]
 
 
+def test_keyframes_too_small_to_carry_are_filled_frame_by_frame():
+    """Below ``leftover.keyframe_min_share`` of the frame, what is left is filled in every frame
+    on its own: no keyframe, no round of propagation."""
+    frames = translating_clip(num_frames=5, h=48, w=48, dx=0, dy=0)
+    masks = torch.zeros(5, 1, 48, 48, dtype=torch.bool)
+    masks[:, :, 16:32, 16:32] = True  # 256 of 2304 pixels: a share of 0.111
+    calls = []
+
+    def grey(image, hole):
+        calls.append(int(hole.sum()))
+        return torch.where(hole, torch.full_like(image, 77), image)
+
+    models = Models(flow=None, edges=None, inpainter=grey)
+    for share, expected in ((0.11, [256]), (0.12, [256] * 5)):
+        calls.clear()
+        cfg = DIS.replace(leftover={"each_still_frame": False, "keyframe_min_share": share})
+        result = inpaint_video(frames, masks, cfg, models=models)
+        assert calls == expected and len(result.keyframes) == (share < 0.111)
+        assert int(result.invented.sum()) == sum(expected)  # each frame's own fill is invented
+
+
 def test_keyframe_content_crosses_inconsistent_flow_with_the_leftover_limit():
     """Moving content crossing a stationary hole leaves completed flow there whose two
     directions disagree: the strict check stops every trajectory and each frame becomes a

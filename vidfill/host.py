@@ -37,6 +37,9 @@ MIN_INTERVAL_S = 0.25
 """Shorter steps keep the threads they have: too few clock ticks to tell the load from."""
 FIRST_SAMPLE_S = 0.1
 """The first step measures the load over this long (the process idle meanwhile)."""
+TRIM_INTERVAL_S = 1.0
+"""Steps closer than this to the last trim skip it: a trim costs about 13 ms, and a keyframe round
+of a window (a step) can take less than 0.1 s, with little freed since the last."""
 PROC_STAT = Path("/proc/stat")
 
 
@@ -71,6 +74,7 @@ class _Threads:
     ceiling: int | None = None  # the threads the run started with; None: not fitted (yet)
     fixed: bool = False
     last: _Sample | None = None
+    trimmed_at: float = -float("inf")
 
 
 _state = _Threads()
@@ -134,6 +138,10 @@ def fit_threads() -> None:
 
 
 def between_steps() -> None:
-    """What a run does between its stages and windows: memory handed back, threads fitted."""
-    release_free_memory()
+    """What a run does between its stages and windows: memory handed back (at most once per
+    :data:`TRIM_INTERVAL_S`), threads fitted."""
+    now = time.monotonic()
+    if now - _state.trimmed_at >= TRIM_INTERVAL_S:
+        release_free_memory()
+        _state.trimmed_at = now
     fit_threads()

@@ -100,7 +100,8 @@ def _check_flow_pair(first: torch.Tensor, second: torch.Tensor, num: int,
 
 
 def _table(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N*H*W, C), contiguous, for :func:`_bilinear`."""
+    """(N, C, H, W) -> (N*H*W, C), contiguous, for :func:`_bilinear`: a view where ``x`` is
+    channels last (as :func:`vidfill.pipeline.fill_along_flow` lays out the flows), else a copy."""
     return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1]).contiguous()
 
 
