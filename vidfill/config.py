@@ -114,14 +114,13 @@ class FlowConfig(Checked):
     """Frame pairs per RAFT call: bounds memory, amortises overhead."""
     dis_preset: Literal["ultrafast", "fast", "medium"] = "medium"
     """OpenCV DIS preset for the classical fallback: "ultrafast", "fast" or "medium"."""
-    refine_updates: int = setting(6, ge=1)
-    """RAFT iterations in the refinement passes (``num_updates`` is the first pass's). 6, half of the first pass's, because the passes start from the flow they replace (``refine_warm_start``); from zero, 6 cost 0.21 dB in the hole against 12 (docs/decisions.md)."""
-    refine_warm_start: bool = True
+    refine_updates: int = setting(12, ge=1)
+    """RAFT iterations in the refinement passes (``num_updates`` is the first pass's). 12: from zero, 6 cost 0.21 dB in the hole on the blob benchmark; warm-started (``refine_warm_start``), 6 cost 0.26 dB pooled on the DAVIS recipe (docs/decisions.md)."""
+    refine_warm_start: bool = False
     """RAFT only: the refinement passes start RAFT's iterations from the flow they replace
-    (the completed flow, then the previous pass's) instead of from zero, so that half the
-    iterations suffice: with ``refine_updates = 6`` hole PSNR 17.62 against 17.56 dB for 12 from
-    zero (12 cases, per case -1.17 to +1.13), E_warp 3.024 against 3.028, texture 0.43 against
-    0.45, for 22 of 66 RAFT iterations per frame fewer (docs/decisions.md)."""
+    (the completed flow, then the previous pass's) instead of from zero. Off: with 6 iterations
+    it matched 12 from zero on 12-frame clips, but on the whole DAVIS recipe it lost 0.26 dB
+    pooled (tennis 0.58 dB in the hole), for 11 % less time (docs/decisions.md)."""
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     """RAFT's arithmetic: "bfloat16" (autocast) or "float32"; "auto" = bfloat16 only where the
     hardware computes it natively (CUDA with bf16; x86 CPUs with AVX512-BF16 or AMX), where it is
