@@ -42,12 +42,17 @@ def test_trajectory_crosses_several_frames_of_hole():
     assert float(cand.distance[cand.found].max()) >= 10
 
 
-def test_consistency_check_rejects_planted_occlusion():
+def small_hole_in_frame_one():
+    """Four frames moving 1 px/frame right, a 4x4 hole at (20, 20) in frame 1, and that flow."""
     frames = translating_clip(num_frames=4, dx=1, dy=0)
     t, _, h, w = frames.shape
     hole = torch.zeros(t, 1, h, w, dtype=torch.bool)
     hole[1, :, 20:24, 20:24] = True
-    fwd, bwd = constant_flow(t, h, w, 1.0, 0.0)
+    return (frames, hole, *constant_flow(t, h, w, 1.0, 0.0))
+
+
+def test_consistency_check_rejects_planted_occlusion():
+    frames, hole, fwd, bwd = small_hole_in_frame_one()
     # frame 2's backward flow disagrees where frame 1's hole lands: an occlusion
     bwd[1, :, 18:30, 18:30] = torch.tensor([6.0, -4.0]).view(2, 1, 1)
     cand = propagate(frames, hole, fwd, bwd, PropagationConfig())
@@ -68,11 +73,8 @@ def test_trajectory_leaving_the_frame_is_dropped():
 
 def test_trajectory_with_undefined_flow_stops_there():
     # a NaN in the flow (a broken estimate) ends that trajectory, as leaving the frame does
-    frames = translating_clip(num_frames=4, dx=1, dy=0)
-    t, _, h, w = frames.shape
-    hole = torch.zeros(t, 1, h, w, dtype=torch.bool)
-    hole[1, :, 20:24, 20:24] = True
-    fwd, bwd = constant_flow(t, h, w, 1.0, 0.0)
+    frames, hole, fwd, bwd = small_hole_in_frame_one()
+    h, w = frames.shape[-2:]
     fwd[1, :, 20:22] = float("nan")  # leaving frame 1 forward, top half of the hole
     cand = propagate(frames, hole, fwd, bwd, PropagationConfig())
     top = (cand.index // w) % h < 22

@@ -165,7 +165,10 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
     steps = 0
     # one compaction per step: the points that stay inside, pass the check and still travel
     # (the flow and the known mask are read at (0, 0) for those that leave, unused)
-    alive = t < num_frames - 1 if direction > 0 else t > 0
+    def ahead(frame: torch.Tensor) -> torch.Tensor:  # a frame lies beyond, in this direction
+        return frame < num_frames - 1 if direction > 0 else frame > 0
+
+    alive = ahead(t)
     ids, t, x, y, acc = ids[alive], t[alive], x[alive], y[alive], acc[alive]
     for k in range(1, max_steps + 1):
         if ids.numel() == 0:
@@ -188,7 +191,7 @@ def _trace(frames_tbl: torch.Tensor, known_tbl: torch.Tensor, step_tbl: torch.Te
         found[slot, hid] = True
         hits[hid] += 1
         # a point travels on until it has its hits, while a frame lies ahead
-        going = ok & (hits[ids] < k_max) & ((nt < num_frames - 1) if direction > 0 else (nt > 0))
+        going = ok & (hits[ids] < k_max) & ahead(nt)
         ids, t, x, y, acc = ids[going], nt[going], nx[going], ny[going], acc[going]
         steps += 1
         if progress:
