@@ -405,3 +405,28 @@ def test_the_shape_estimate_fills_in_only_where_the_frames_tell_nothing():
     assert torch.allclose(both.clear[0, 0], torch.tensor([0.4, 0.5, 0.6]))
     assert torch.allclose(both.colour[:, 0, 1], torch.full((3,), 0.25))
     assert bool((both.weight == 1).all()) and both.fit == 0.9
+
+
+def test_the_still_overlays_shape_search_finds_the_lowest_point_of_a_bowl_in_fewer_looks():
+    """The descent over the shapes' grid (rims x softnesses) ends at the lowest point wherever
+    a bowl-shaped cost has it, corners and edges included, and costs each point once and fewer
+    points than the whole grid."""
+    from vidfill.stages.overlay_still import _local_search
+    rng = np.random.default_rng(0)
+    size = (11, 7)
+    looks = []
+    for _ in range(60):
+        centre = rng.uniform(-1, [size[0], size[1]])
+        scale = rng.uniform(0.2, 3.0, 2)
+        seen = []
+
+        def cost(r, s):
+            seen.append((r, s))
+            return float(scale[0] * (r - centre[0]) ** 2 + scale[1] * (s - centre[1]) ** 2)
+
+        grid = {(r, s): cost(r, s) for r in range(size[0]) for s in range(size[1])}
+        seen.clear()
+        assert _local_search(cost, size) == min(grid, key=grid.__getitem__)
+        assert len(seen) == len(set(seen)) and all(0 <= r < size[0] and 0 <= s < size[1] for r, s in seen)
+        looks.append(len(seen))
+    assert max(looks) < size[0] * size[1] and np.mean(looks) < 0.5 * size[0] * size[1]
