@@ -248,10 +248,12 @@ STAGES = ("flow", "refine flow", "completion", "propagation", "leftovers", "stil
 def stage_profile(files: list[dict]) -> list[str]:
     rows = [r for f in files for r in f["rows"]]
     stages = [*STAGES, *sorted({s for r in rows for s in r.get("s_by_stage", {})} - set(STAGES))]
-    lines = [[r["preset"], r["size"], number(r["s_per_frame"], ".2f"),
+    lines = [[r["preset"], f"{r['clip'].removeprefix('davis480p_')}, {r.get('hole', 'blob')}, "
+              f"{r['frames']} frames", r["size"], number(r["s_per_frame"], ".2f"),
               *(number(r.get("s_by_stage", {}).get(s), ".3f") for s in stages),
               number(r.get("peak_rss_gb"), ".2f")] for r in rows]
-    return table(["preset", "size", "s/frame", *stages, "peak RSS (GB)"], lines, [[r] for r in rows])
+    return table(["preset", "clip, hole", "size", "s/frame", *stages, "peak RSS (GB)"], lines,
+                 [[r] for r in rows])
 
 
 def busy(files: list[dict]) -> list[str]:
