@@ -198,7 +198,7 @@ def estimate_still_overlay(mean: torch.Tensor, mask: torch.Tensor,
     colours, scores = _step(ends, _at(fine, shape, pairs), flat)
     i = int(scores.argmin())
     alpha, colour, score = float(fine[i]), colours[i], float(scores[i])
-    _, plain = _step(ends, _at(fine[:1] * 0, shape, pairs), flat)
+    _, plain = _step(ends, _at(fine.new_zeros(1), shape, pairs), flat)  # no overlay
     gain = 1 - score / float(plain[0])
     if alpha >= top - _COARSE:
         return None, (f"the best fit is nearly opaque (opacity {alpha:.2f}): an opaque sign, not "
